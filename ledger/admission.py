@@ -1,0 +1,282 @@
+"""Admission of a batch of signed events: the pure rules the store runs under its lock.
+
+The store splits the work in two so that the expensive part stays outside the log lock:
+
+1. ``prepare`` (no lock): decode each envelope, require canonical payload bytes,
+   check the ledger id, size and clock skew, and verify every Ed25519 signature
+   against the public key its key id names.
+2. ``admit`` (under the lock, with the stream heads and key history read in the same
+   transaction): idempotent retries, stream version and prev-hash chain, key validity at
+   the event's log position, the organization rules, then position and leaf bytes.
+
+Both raise typed ``LedgerError``s tagged with the index of the event in the batch.
+The offline auditor replays the same functions over an exported bundle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from . import b64
+from .envelope import Envelope, decode_envelope, pae
+from .errors import (
+    BadSignature,
+    ClockSkew,
+    EventTooLarge,
+    LedgerError,
+    MissingActorSignature,
+    PrevHashMismatch,
+    UnknownKey,
+    VersionConflict,
+    VersionGap,
+    WrongLedger,
+)
+from .keys import key_id as compute_key_id
+from .keys import verify_signature
+from .leaf import encode_leaf, micros
+from .registry import ORG_KEY_ADDED, ORG_REGISTERED, Registry, check_org_statement
+from .statement import Statement, event_hash, parse_statement, parse_time
+
+__all__ = [
+    "Admitted",
+    "Candidate",
+    "Head",
+    "Limits",
+    "Receipt",
+    "admit",
+    "introduced_keys",
+    "prepare",
+    "verify_candidate_signatures",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Configurable bounds on what one event may be."""
+
+    max_event_bytes: int = 64 * 1024
+    max_skew_us: int = 10 * 60 * 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The last event of a stream: its version and event hash."""
+
+    version: int
+    hash: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What the ledger answers for a stored event (also for an idempotent retry)."""
+
+    position: int
+    stream: str
+    version: int
+    event_hash: str
+    recorded_at: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "position": self.position,
+            "stream": self.stream,
+            "version": self.version,
+            "event_hash": self.event_hash,
+            "recorded_at": self.recorded_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A decoded, shape-checked envelope whose signatures have been verified."""
+
+    envelope: Envelope
+    envelope_bytes: bytes
+    payload: bytes
+    statement: Statement
+    event_hash: str
+    signer_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """A candidate given its place in the log."""
+
+    candidate: Candidate
+    position: int
+    recorded_at_us: int
+    leaf: bytes
+
+
+def introduced_keys(statements: Sequence[Statement]) -> dict[str, bytes]:
+    """Public keys a batch brings itself (registrations and key additions)."""
+    found: dict[str, bytes] = {}
+    for st in statements:
+        if st.stream_kind == "org" and st.type in (ORG_REGISTERED, ORG_KEY_ADDED):
+            text = st.data.get("public_key") if isinstance(st.data, dict) else None
+            if isinstance(text, str):
+                try:
+                    raw = b64.decode(text)
+                except ValueError:
+                    continue
+                if len(raw) == 32:
+                    found[compute_key_id(raw)] = raw
+    return found
+
+
+def decode_candidate(
+    raw: bytes | dict[str, Any] | Envelope, *, ledger_id: str, limits: Limits
+) -> tuple[Envelope, bytes, Statement]:
+    """Decode one envelope and its statement, checking size and ledger id."""
+    env, payload = decode_envelope(raw)
+    if len(payload) > limits.max_event_bytes:
+        raise EventTooLarge(
+            f"payload is {len(payload)} bytes, limit {limits.max_event_bytes}",
+            field="payload",
+        )
+    st = parse_statement(payload)
+    if st.ledger != ledger_id:
+        raise WrongLedger(f"statement is for ledger {st.ledger!r}, this is {ledger_id!r}",
+                          field="ledger")
+    return env, payload, st
+
+
+def verify_candidate_signatures(
+    env: Envelope, payload: bytes, st: Statement, public_key: Callable[[str], bytes | None]
+) -> tuple[str, ...]:
+    """Verify every signature of ``env``; the actor's key (``st.key``) must be among them.
+
+    ``public_key(kid)`` returns the raw key a key id names, or None if unknown. Which
+    organization holds the key and whether it is valid at the event's position is
+    checked later, under the lock, by ``admit``.
+    """
+    message = pae(env.payloadType, payload)
+    signers = []
+    for i, sig in enumerate(env.signatures):
+        raw = public_key(sig.keyid)
+        if raw is None:
+            raise UnknownKey(f"signature by unknown key {sig.keyid}",
+                             field=f"signatures[{i}].keyid")
+        if not verify_signature(raw, b64.decode(sig.sig), message):
+            raise BadSignature(f"signature by key {sig.keyid} does not verify",
+                               field=f"signatures[{i}].sig")
+        signers.append(sig.keyid)
+    if st.key not in signers:
+        raise MissingActorSignature(
+            f"no signature by the statement's key {st.key} (the acting organization's key)",
+            field="signatures",
+        )
+    return tuple(signers)
+
+
+def prepare(
+    raws: Sequence[bytes | dict[str, Any] | Envelope],
+    *,
+    ledger_id: str,
+    now_us: int,
+    public_key: Callable[[str], bytes | None],
+    limits: Limits = Limits(),
+) -> list[Candidate]:
+    """Decode and verify a batch (no database, no lock). Raises tagged LedgerErrors."""
+    decoded = []
+    for i, raw in enumerate(raws):
+        try:
+            decoded.append(decode_candidate(raw, ledger_id=ledger_id, limits=limits))
+        except LedgerError as exc:
+            raise exc.at(i) from None
+    batch_keys = introduced_keys([st for _, _, st in decoded])
+
+    def lookup(kid: str) -> bytes | None:
+        return batch_keys.get(kid) or public_key(kid)
+
+    out = []
+    for i, (env, payload, st) in enumerate(decoded):
+        try:
+            issued = parse_time(st.issued_at, field="issued_at")
+            skew = abs(micros(issued) - now_us)
+            if skew > limits.max_skew_us:
+                raise ClockSkew(
+                    f"issued_at {st.issued_at} is {skew / 1e6:.0f} s from the ledger's "
+                    f"clock; at most {limits.max_skew_us / 1e6:.0f} s allowed",
+                    field="issued_at",
+                )
+            signers = verify_candidate_signatures(env, payload, st, lookup)
+        except LedgerError as exc:
+            raise exc.at(i) from None
+        out.append(
+            Candidate(env, env.canonical(), payload, st, event_hash(payload), signers)
+        )
+    return out
+
+
+def admit(
+    candidates: Sequence[Candidate],
+    *,
+    heads: Mapping[str, Head],
+    registry: Registry,
+    existing: Mapping[str, Receipt],
+    next_position: int,
+    recorded_at_us: int,
+    check: Callable[[Statement, int], None] | None = None,
+) -> list[Admitted | Receipt]:
+    """Place a verified batch in the log, all or nothing.
+
+    ``heads`` holds the current head of every stream the batch touches (absent = empty
+    stream); ``existing`` the receipts of events of this batch already stored (an
+    idempotent retry returns them unchanged). ``registry`` must contain every key the
+    batch's signatures name; it is updated in place with the batch's key events, so pass
+    a copy if the batch may still be refused. ``check(statement, position)`` runs the
+    domain rules for non-organization streams.
+    """
+    heads = dict(heads)
+    out: list[Admitted | Receipt] = []
+    position = next_position
+    for i, cand in enumerate(candidates):
+        try:
+            if cand.event_hash in existing:
+                out.append(existing[cand.event_hash])
+                continue
+            st = cand.statement
+            head = heads.get(st.stream, Head(0, None))
+            _check_chain(st, head)
+            registry.signer_key(st, position)
+            for kid in cand.signer_keys:
+                if kid != st.key and registry.lookup(kid, position) is None:
+                    raise UnknownKey(f"co-signing key {kid} is not valid at this position",
+                                     field="signatures")
+            if st.stream_kind == "org":
+                check_org_statement(st, registry, position)
+            elif check is not None:
+                check(st, position)
+        except LedgerError as exc:
+            raise exc.at(i) from None
+        registry.apply(st, position)
+        heads[st.stream] = Head(st.version, cand.event_hash)
+        leaf = encode_leaf(position, recorded_at_us, cand.envelope_bytes)
+        out.append(Admitted(cand, position, recorded_at_us, leaf))
+        position += 1
+    return out
+
+
+def _check_chain(st: Statement, head: Head) -> None:
+    if st.version <= head.version:
+        raise VersionConflict(
+            f"{st.stream} is at version {head.version}; version {st.version} is taken",
+            stream=st.stream, current_version=head.version, head_hash=head.hash,
+            field="version",
+        )
+    if st.version != head.version + 1:
+        raise VersionGap(
+            f"{st.stream} is at version {head.version}; next is {head.version + 1}, "
+            f"got {st.version}",
+            stream=st.stream, current_version=head.version, head_hash=head.hash,
+            field="version",
+        )
+    if st.prev != head.hash:
+        raise PrevHashMismatch(
+            f"prev {st.prev} is not the hash of {st.stream}'s head {head.hash}",
+            stream=st.stream, current_version=head.version, head_hash=head.hash,
+            field="prev",
+        )

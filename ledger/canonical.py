@@ -1,0 +1,143 @@
+"""RFC 8785 (JSON Canonicalization Scheme) restricted to what the ledger signs.
+
+The ledger signs and hashes exact bytes, so exactly one encoding of a value is valid.
+We use the JCS rules with three restrictions that remove every ambiguity JCS leaves to
+number formatting and Unicode:
+
+* no floating-point numbers at all (amounts are integers in a stated unit);
+* integers only within the interoperable range -(2**53 - 1) .. 2**53 - 1;
+* every string (keys included) in Unicode Normalization Form C, with no lone surrogate.
+
+Objects are serialized with members sorted by the UTF-16 code units of their names,
+no insignificant whitespace, strings escaped as ECMAScript's JSON.stringify does
+(only ``"``, ``\\`` and control characters below U+0020; ``\\b \\t \\n \\f \\r`` in
+short form, the rest as ``\\u00xx`` in lower-case hex), everything else as UTF-8.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+import msgspec
+
+from .errors import MalformedStatement, NonCanonicalPayload
+
+__all__ = ["MAX_SAFE_INTEGER", "canonical_bytes", "is_canonical", "parse_canonical"]
+
+MAX_SAFE_INTEGER = 2**53 - 1
+
+_SHORT_ESCAPES = {
+    0x08: "\\b",
+    0x09: "\\t",
+    0x0A: "\\n",
+    0x0C: "\\f",
+    0x0D: "\\r",
+    0x22: '\\"',
+    0x5C: "\\\\",
+}
+_ESCAPE_TABLE: dict[int, str] = {c: f"\\u{c:04x}" for c in range(0x20)}
+_ESCAPE_TABLE.update(_SHORT_ESCAPES)
+
+
+def _string(s: str, path: str) -> str:
+    if not unicodedata.is_normalized("NFC", s):
+        raise MalformedStatement(f"string at {path} is not in Unicode NFC", field=path)
+    return '"' + s.translate(_ESCAPE_TABLE) + '"'
+
+
+def _utf16_key(name: str) -> bytes:
+    return name.encode("utf-16-be", "surrogatepass")
+
+
+def _encode(value: Any, path: str, out: list[str]) -> None:
+    # bool before int: bool is a subclass of int.
+    if value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, str):
+        out.append(_string(value, path))
+    elif isinstance(value, int):
+        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            raise MalformedStatement(
+                f"integer at {path} is outside ±(2^53-1)", field=path
+            )
+        out.append(str(int(value)))
+    elif isinstance(value, float):
+        raise MalformedStatement(
+            f"number at {path} is not an integer; amounts are integers", field=path
+        )
+    elif isinstance(value, dict):
+        out.append("{")
+        first = True
+        for key in sorted(value, key=_utf16_key):
+            if not isinstance(key, str):
+                raise MalformedStatement(f"object key at {path} is not a string", field=path)
+            if not first:
+                out.append(",")
+            first = False
+            out.append(_string(key, path))
+            out.append(":")
+            _encode(value[key], f"{path}.{key}", out)
+        out.append("}")
+    elif isinstance(value, list | tuple):
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            _encode(item, f"{path}[{i}]", out)
+        out.append("]")
+    else:
+        raise MalformedStatement(
+            f"value at {path} has type {type(value).__name__}, not a JSON type", field=path
+        )
+
+
+def canonical_bytes(value: Any) -> bytes:
+    """Encode a JSON value (dict, list, str, int, bool, None) canonically.
+
+    Raises ``MalformedStatement`` for floats, out-of-range integers, non-NFC strings,
+    lone surrogates and non-JSON types.
+    """
+    out: list[str] = []
+    _encode(value, "$", out)
+    try:
+        return "".join(out).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise MalformedStatement("string contains a lone surrogate") from exc
+
+
+def parse_canonical(data: bytes) -> Any:
+    """Parse ``data`` as JSON and require that it is its own canonical encoding.
+
+    This is how the ledger reads every signed payload: bytes that are not canonical
+    (whitespace, member order, escapes, duplicate names, floats...) are refused rather
+    than silently normalized, so that what is stored is exactly what was signed.
+    """
+    try:
+        value = msgspec.json.decode(data)
+    except msgspec.DecodeError as exc:
+        raise NonCanonicalPayload(f"payload is not valid JSON: {exc}") from exc
+    try:
+        again = canonical_bytes(value)
+    except MalformedStatement as exc:
+        raise NonCanonicalPayload(f"payload cannot be canonical: {exc.detail}",
+                                  field=exc.field) from exc
+    if again != data:
+        raise NonCanonicalPayload(
+            "payload bytes differ from their RFC 8785 canonical form "
+            f"(got {len(data)} bytes, canonical form has {len(again)})"
+        )
+    return value
+
+
+def is_canonical(data: bytes) -> bool:
+    """True when ``data`` parses and is its own canonical encoding."""
+    try:
+        parse_canonical(data)
+    except NonCanonicalPayload:
+        return False
+    return True

@@ -1,0 +1,131 @@
+"""DSSE envelopes: how a statement travels with its signatures.
+
+An envelope is ``{"payloadType", "payload" (base64), "signatures": [{"keyid", "sig"}]}``
+(DSSE v1). Each signature is Ed25519 over ``PAE(payloadType, payload)``. The ledger stores
+the envelope re-encoded canonically (the envelope itself is not signed, only its payload)
+and the payload bytes exactly as signed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+
+from . import b64
+from .canonical import canonical_bytes
+from .errors import MalformedEnvelope, UnknownPayloadType
+from .keys import Ed25519PrivateKey, key_id
+from .statement import Statement
+
+__all__ = [
+    "PAYLOAD_TYPE",
+    "Envelope",
+    "Signature",
+    "decode_envelope",
+    "pae",
+    "seal",
+]
+
+PAYLOAD_TYPE = "application/vnd.mutualisation-ledger.statement.v1+json"
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+MAX_SIGNATURES = 8
+
+
+class Signature(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    keyid: str
+    sig: str
+
+
+class Envelope(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A DSSE envelope as it appears on the wire (JSON names kept)."""
+
+    payloadType: str
+    payload: str
+    signatures: list[Signature]
+
+    def payload_bytes(self) -> bytes:
+        return b64.decode(self.payload)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "payloadType": self.payloadType,
+            "payload": self.payload,
+            "signatures": [{"keyid": s.keyid, "sig": s.sig} for s in self.signatures],
+        }
+
+    def canonical(self) -> bytes:
+        """The bytes the ledger stores and puts in the Merkle leaf."""
+        return canonical_bytes(self.to_json())
+
+
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE v1 Pre-Authentication Encoding.
+
+    ``"DSSEv1" SP LEN(type) SP type SP LEN(body) SP body`` with LEN the decimal byte
+    length, no leading zeros.
+    """
+    t = payload_type.encode("utf-8")
+    return b"DSSEv1 %d %s %d %s" % (len(t), t, len(payload), payload)
+
+
+def seal(statement: Statement, *signers: Ed25519PrivateKey) -> Envelope:
+    """Encode ``statement`` canonically and sign it with each of ``signers``."""
+    payload = statement.encode()
+    message = pae(PAYLOAD_TYPE, payload)
+    sigs = [Signature(keyid=key_id(k), sig=b64.encode(k.sign(message))) for k in signers]
+    return Envelope(payloadType=PAYLOAD_TYPE, payload=b64.encode(payload), signatures=sigs)
+
+
+_decoder = msgspec.json.Decoder(Envelope)
+
+
+def decode_envelope(value: bytes | dict[str, Any] | Envelope) -> tuple[Envelope, bytes]:
+    """Validate an envelope's shape and return it with its decoded payload bytes.
+
+    Accepts raw JSON bytes, an already-parsed JSON object or an Envelope. Checks the
+    payload type, base64 forms and key id forms; signatures are checked elsewhere,
+    against the key history.
+    """
+    try:
+        if isinstance(value, Envelope):
+            env = value
+        elif isinstance(value, bytes):
+            env = _decoder.decode(value)
+        else:
+            env = msgspec.convert(value, Envelope)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise MalformedEnvelope(f"envelope: {exc}") from exc
+    if env.payloadType != PAYLOAD_TYPE:
+        raise UnknownPayloadType(
+            f"payloadType {env.payloadType!r} is not {PAYLOAD_TYPE!r}", field="payloadType"
+        )
+    try:
+        payload = b64.decode(env.payload)
+    except ValueError as exc:
+        raise MalformedEnvelope(f"payload: {exc}", field="payload") from exc
+    if not env.signatures:
+        raise MalformedEnvelope("envelope carries no signature", field="signatures")
+    if len(env.signatures) > MAX_SIGNATURES:
+        raise MalformedEnvelope(
+            f"too many signatures {len(env.signatures)}, want at most {MAX_SIGNATURES}",
+            field="signatures",
+        )
+    seen: set[str] = set()
+    for i, s in enumerate(env.signatures):
+        if not _HEX64.match(s.keyid):
+            raise MalformedEnvelope("keyid must be 64 lower-case hex digits",
+                                    field=f"signatures[{i}].keyid")
+        if s.keyid in seen:
+            raise MalformedEnvelope("two signatures by the same key",
+                                    field=f"signatures[{i}].keyid")
+        seen.add(s.keyid)
+        try:
+            raw = b64.decode(s.sig)
+        except ValueError as exc:
+            raise MalformedEnvelope(f"sig: {exc}", field=f"signatures[{i}].sig") from exc
+        if len(raw) != 64:
+            raise MalformedEnvelope(f"wrong signature size {len(raw)}, want 64",
+                                    field=f"signatures[{i}].sig")
+    return env, payload

@@ -1,0 +1,159 @@
+"""The statement: what an organization signs.
+
+A statement is a JSON object encoded canonically (see ``canonical``). Its members:
+
+``ledger``     the log's origin string; a statement cannot be replayed into another ledger
+``stream``     ``<kind>/<id>``, e.g. ``org/centre-arts`` or ``agreement/2026-compta``
+``version``    1 for the first event of the stream, then +1 each time
+``prev``       hex SHA-256 event hash of the stream's previous event, ``null`` for version 1
+``type``       dotted event type, e.g. ``organization.registered``
+``data``       the event's own fields (a JSON object)
+``actor``      id of the organization that makes the statement and signs it
+``key``        key id (hex SHA-256 of the raw Ed25519 public key) of the actor's signing key
+``issued_at``  RFC 3339 UTC time the actor claims, ``YYYY-MM-DDTHH:MM:SS[.ffffff]Z``
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from .canonical import canonical_bytes, parse_canonical
+from .errors import MalformedStatement
+
+__all__ = [
+    "ORG_ID_PATTERN",
+    "Statement",
+    "event_hash",
+    "format_time",
+    "parse_statement",
+    "parse_time",
+]
+
+HEX64 = r"^[0-9a-f]{64}$"
+ORG_ID_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+STREAM_PATTERN = r"^[a-z][a-z0-9-]{0,31}/[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+TYPE_PATTERN = r"^[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+$"
+TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z$"
+
+_TIME_RE = re.compile(TIME_PATTERN)
+
+
+class Statement(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A decoded statement. Construct with ``parse_statement`` to get validation."""
+
+    ledger: str
+    stream: str
+    version: int
+    prev: str | None
+    type: str
+    data: dict[str, Any]
+    actor: str
+    key: str
+    issued_at: str
+
+    @property
+    def stream_kind(self) -> str:
+        """The part of the stream id before the slash (``org``, ``agreement``...)."""
+        return self.stream.split("/", 1)[0]
+
+    @property
+    def stream_key(self) -> str:
+        """The part of the stream id after the slash."""
+        return self.stream.split("/", 1)[1]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ledger": self.ledger,
+            "stream": self.stream,
+            "version": self.version,
+            "prev": self.prev,
+            "type": self.type,
+            "data": self.data,
+            "actor": self.actor,
+            "key": self.key,
+            "issued_at": self.issued_at,
+        }
+
+    def encode(self) -> bytes:
+        """Canonical payload bytes of this statement."""
+        return canonical_bytes(self.to_json())
+
+
+_CHECKS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("stream", re.compile(STREAM_PATTERN)),
+    ("type", re.compile(TYPE_PATTERN)),
+    ("actor", re.compile(ORG_ID_PATTERN)),
+    ("key", re.compile(HEX64)),
+    ("issued_at", _TIME_RE),
+)
+_HEX64_RE = re.compile(HEX64)
+
+
+def _validate(st: Statement) -> Statement:
+    for name, pattern in _CHECKS:
+        if not pattern.match(getattr(st, name)):
+            raise MalformedStatement(
+                f"{name} {getattr(st, name)!r} does not match {pattern.pattern}", field=name
+            )
+    if not st.ledger or len(st.ledger) > 255:
+        raise MalformedStatement("ledger must be a non-empty origin string", field="ledger")
+    if st.version < 1:
+        raise MalformedStatement(f"version {st.version} must be >= 1", field="version")
+    if st.version == 1 and st.prev is not None:
+        raise MalformedStatement("prev must be null for version 1", field="prev")
+    if st.version > 1 and (st.prev is None or not _HEX64_RE.match(st.prev)):
+        raise MalformedStatement(
+            "prev must be the hex SHA-256 of the stream's previous event", field="prev"
+        )
+    parse_time(st.issued_at, field="issued_at")
+    return st
+
+
+def parse_statement(payload: bytes) -> Statement:
+    """Decode and validate canonical payload bytes into a ``Statement``.
+
+    Raises ``NonCanonicalPayload`` or ``MalformedStatement``.
+    """
+    value = parse_canonical(payload)
+    if not isinstance(value, dict):
+        raise MalformedStatement("statement must be a JSON object")
+    try:
+        st = msgspec.convert(value, Statement)
+    except msgspec.ValidationError as exc:
+        field = _field_of(str(exc))
+        raise MalformedStatement(f"statement: {exc}", field=field) from exc
+    return _validate(st)
+
+
+def _field_of(message: str) -> str | None:
+    match = re.search(r"`\$\.([A-Za-z_]+)", message)
+    if match:
+        return match.group(1)
+    match = re.search(r"field `([A-Za-z_]+)`", message)
+    return match.group(1) if match else None
+
+
+def event_hash(payload: bytes) -> str:
+    """The event hash: hex SHA-256 of the exact payload bytes. ``prev`` links these."""
+    return hashlib.sha256(payload).hexdigest()
+
+
+def parse_time(text: str, *, field: str = "time") -> datetime:
+    """Parse the ledger's RFC 3339 UTC form; raises MalformedStatement otherwise."""
+    if not _TIME_RE.match(text):
+        raise MalformedStatement(f"time {text!r} is not YYYY-MM-DDTHH:MM:SS[.ffffff]Z",
+                                 field=field)
+    try:
+        return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise MalformedStatement(f"time {text!r} is not a valid date", field=field) from exc
+
+
+def format_time(moment: datetime) -> str:
+    """The ledger's RFC 3339 UTC form with microseconds, e.g. 2026-11-26T06:30:00.000000Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

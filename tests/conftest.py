@@ -1,0 +1,83 @@
+"""Shared fixtures: a real PostgreSQL for the whole run, a fresh database per test.
+
+With ``LEDGER_TEST_DATABASE_URL`` set (an admin DSN), tests use that server; otherwise
+an embedded PostgreSQL starts in a temporary directory and is stopped and deleted at
+the end of the run, even when tests fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from ledger.db import EmbeddedPostgres, connect_pool, upgrade
+from ledger.store import PostgresStore
+
+LEDGER_ID = "test.mutualisation.example/ledger"
+
+
+@pytest.fixture(scope="session")
+def pg_admin_dsn() -> Iterator[str]:
+    env = os.environ.get("LEDGER_TEST_DATABASE_URL")
+    if env:
+        yield env
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="ledger-test-pg-"))
+    server = EmbeddedPostgres(tmp / "data", delete=True)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+def _with_database(dsn: str, name: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+async def _drop(admin: str, name: str) -> None:
+    conn = await asyncpg.connect(admin)
+    try:
+        await conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
+        )
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    finally:
+        await conn.close()
+
+
+@pytest_asyncio.fixture
+async def database(pg_admin_dsn: str) -> AsyncIterator[str]:
+    """A fresh, migrated database; its admin DSN. Dropped afterwards."""
+    name = f"ledger_test_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(pg_admin_dsn)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    dsn = _with_database(pg_admin_dsn, name)
+    try:
+        await upgrade(dsn)
+        yield dsn
+    finally:
+        await _drop(pg_admin_dsn, name)
+
+
+@pytest_asyncio.fixture
+async def store(database: str) -> AsyncIterator[PostgresStore]:
+    pool = await connect_pool(database, min_size=1, max_size=20)
+    s = PostgresStore(pool, ledger_id=LEDGER_ID)
+    try:
+        yield s
+    finally:
+        await s.close()
+        await asyncio.wait_for(pool.close(), 10)
