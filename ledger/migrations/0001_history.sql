@@ -97,3 +97,18 @@ EXCEPTION WHEN OTHERS THEN
     RAISE NOTICE 'could not grant ledger_writer to %: %', current_user, SQLERRM;
 END
 $$;
+
+-- Facts about this ledger fixed at its creation, e.g. its origin (the ledger id every
+-- statement names). Append-only like the rest of history.
+CREATE TABLE ledger_meta (
+    name   text PRIMARY KEY,
+    value  text NOT NULL
+);
+CREATE TRIGGER ledger_meta_no_rewrite BEFORE UPDATE OR DELETE ON ledger_meta
+    FOR EACH ROW EXECUTE FUNCTION ledger_refuse_rewrite();
+CREATE TRIGGER ledger_meta_no_truncate BEFORE TRUNCATE ON ledger_meta
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_rewrite();
+ALTER TABLE ledger_meta ENABLE ALWAYS TRIGGER ledger_meta_no_rewrite;
+ALTER TABLE ledger_meta ENABLE ALWAYS TRIGGER ledger_meta_no_truncate;
+REVOKE ALL ON ledger_meta FROM PUBLIC;
+GRANT SELECT, INSERT ON ledger_meta TO ledger_writer;

@@ -1,0 +1,204 @@
+"""The transparency log: signed checkpoints over the store's Merkle tree.
+
+The log operator has its own Ed25519 key (never in an event). The ledger signs a
+C2SP checkpoint after appends, at most every ``interval`` seconds, and stores every
+checkpoint append-only. It never signs a smaller tree, nor a different root for a
+size it signed before; at start-up ``verify_history`` recomputes the tree from the
+stored entries and refuses to go on if it disagrees with the nodes or with the last
+checkpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+from . import merkle
+from .checkpoint import Checkpoint, make_vkey, sign_checkpoint
+from .errors import LedgerError, VerificationFailed
+from .keys import (
+    Ed25519PrivateKey,
+    generate_private_key,
+    load_private_key,
+    raw_public_key,
+    save_private_key,
+)
+from .leaf import encode_leaf
+from .store import LOG_LOCK, PostgresStore
+
+__all__ = ["HistoryMismatch", "SignedCheckpoint", "TransparencyLog", "load_or_create_log_key"]
+
+_log = logging.getLogger("ledger.log")
+
+
+class HistoryMismatch(VerificationFailed):
+    """The stored history disagrees with itself or with a signed checkpoint."""
+
+    code = "history-mismatch"
+    title = "Stored history disagrees with the signed checkpoints"
+
+
+@dataclass(frozen=True, slots=True)
+class SignedCheckpoint:
+    size: int
+    root_hash: bytes
+    note: str
+
+
+def load_or_create_log_key(path: Path) -> Ed25519PrivateKey:
+    """Load the log operator's key, generating it (mode 0600) on first start."""
+    if path.exists():
+        return load_private_key(path)
+    key = generate_private_key()
+    save_private_key(key, path)
+    _log.info("generated the log key at %s", path)
+    return key
+
+
+class TransparencyLog:
+    """Checkpoints and history checks over a ``PostgresStore``."""
+
+    def __init__(self, store: PostgresStore, key: Ed25519PrivateKey, *,
+                 interval: float = 1.0) -> None:
+        self.store = store
+        self.key = key
+        self.origin = store.ledger_id
+        self.interval = interval
+        self.vkey = make_vkey(self.origin, raw_public_key(key))
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        store.on_commit.append(lambda _size: self._wake.set())
+
+    # --- checkpoints -----------------------------------------------------------------
+
+    async def latest(self) -> SignedCheckpoint | None:
+        row = await self.store.pool.fetchrow(
+            "SELECT size, root_hash, note FROM checkpoints ORDER BY size DESC LIMIT 1")
+        if row is None:
+            return None
+        return SignedCheckpoint(row["size"], bytes(row["root_hash"]), row["note"])
+
+    async def checkpoints(self) -> list[SignedCheckpoint]:
+        rows = await self.store.pool.fetch(
+            "SELECT size, root_hash, note FROM checkpoints ORDER BY size")
+        return [SignedCheckpoint(r["size"], bytes(r["root_hash"]), r["note"]) for r in rows]
+
+    async def checkpoint(self) -> SignedCheckpoint:
+        """Sign and store a checkpoint of the current tree (or return the latest if the
+        tree has not grown). Holds the log lock so the size and root are consistent."""
+        async with self.store.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", LOG_LOCK)
+            last = await conn.fetchrow(
+                "SELECT size, root_hash, note FROM checkpoints ORDER BY size DESC LIMIT 1")
+            size_row = await conn.fetchval("SELECT max(position) FROM events")
+            size = 0 if size_row is None else size_row + 1
+            root = await _root(conn, size)
+            if last is not None:
+                if size < last["size"]:
+                    raise HistoryMismatch(
+                        f"the log has {size} entries but a checkpoint of size "
+                        f"{last['size']} was signed; refusing to sign a smaller tree")
+                if size == last["size"]:
+                    if bytes(last["root_hash"]) != root:
+                        raise HistoryMismatch(
+                            f"the root at size {size} differs from the signed checkpoint")
+                    return SignedCheckpoint(size, root, last["note"])
+            note = sign_checkpoint(Checkpoint(self.origin, size, root), self.key)
+            await conn.execute(
+                "INSERT INTO checkpoints (size, root_hash, note) VALUES ($1, $2, $3)",
+                size, root, note)
+            return SignedCheckpoint(size, root, note)
+
+    async def verify_history(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Recompute every leaf hash from the stored entries, the tree from them, and
+        compare with the stored nodes and with the last signed checkpoint.
+
+        Returns the log size. Raises HistoryMismatch naming the first index at fault.
+        """
+        last = await self.latest()
+        tree = merkle.CompactRange()
+        async with self.store.pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+            size_row = await conn.fetchval("SELECT max(position) FROM events")
+            size = 0 if size_row is None else size_row + 1
+            expected = 0
+            cursor = conn.cursor(
+                "SELECT e.position, e.recorded_at_us, e.envelope, e.leaf_hash, n.hash "
+                "FROM events e LEFT JOIN merkle_nodes n ON n.level = 0 AND n.idx = e.position "
+                "ORDER BY e.position", prefetch=2000)
+            async for row in cursor:
+                pos = row["position"]
+                if pos != expected:
+                    raise HistoryMismatch(f"entry {expected} is missing (next is {pos})",
+                                          index=expected)
+                leaf = encode_leaf(pos, row["recorded_at_us"], bytes(row["envelope"]))
+                lh = merkle.hash_leaf(leaf)
+                if row["hash"] is None or bytes(row["hash"]) != lh or bytes(row["leaf_hash"]) != lh:
+                    raise HistoryMismatch(f"entry {pos}: leaf hash differs from the tree",
+                                          index=pos)
+                tree.append(lh)
+                expected += 1
+                if last is not None and tree.size == last.size and tree.root() != last.root_hash:
+                    raise HistoryMismatch(
+                        f"the tree of size {last.size} does not match the last signed "
+                        "checkpoint", index=last.size - 1)
+                if progress is not None and expected % 10_000 == 0:
+                    progress(expected, size)
+            if last is not None and size < last.size:
+                raise HistoryMismatch(
+                    f"the log has {size} entries, fewer than the signed checkpoint's "
+                    f"{last.size}", index=size)
+            stored_root = await _root(conn, size) if size else merkle.EMPTY_ROOT
+            if stored_root != tree.root():
+                raise HistoryMismatch("the stored tree nodes do not match the entries")
+        if progress is not None:
+            progress(size, size)
+        return size
+
+    # --- background ------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Checkpoint in the background after appends, at most every ``interval``."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="checkpointer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        self._wake.set()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.checkpoint()
+            except LedgerError as exc:
+                _log.error("checkpoint refused: %s", exc.diagnostics())
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                _log.warning("checkpoint failed, will retry: %s", exc)
+                self._wake.set()
+            await asyncio.sleep(self.interval)
+
+
+async def _root(conn: asyncpg.Connection, size: int) -> bytes:
+    if size == 0:
+        return merkle.EMPTY_ROOT
+    ids = merkle.frontier_nodes(size)
+    rows = await conn.fetch(
+        "SELECT n.level, n.idx, n.hash FROM merkle_nodes n "
+        "JOIN unnest($1::smallint[], $2::bigint[]) AS w(level, idx) "
+        "ON n.level = w.level AND n.idx = w.idx",
+        [i.level for i in ids], [i.index for i in ids])
+    found = {(r["level"], r["idx"]): bytes(r["hash"]) for r in rows}
+    if len(found) != len(ids):
+        raise HistoryMismatch(f"tree nodes for size {size} are missing")
+    return merkle.root_from_nodes(size, lambda lv, ix: found[(lv, ix)])

@@ -1,0 +1,91 @@
+"""Opening a ledger: database (embedded or not), migrations, origin, pool, store, log.
+
+``open_ledger(settings)`` is the one place the shell (server, CLI, benchmarks) builds a
+running ledger, and it always tears down what it started, in reverse order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import asyncpg
+
+from .config import Settings
+from .db import EmbeddedPostgres, connect_pool, upgrade
+from .errors import LedgerError
+from .log import TransparencyLog, load_or_create_log_key
+from .store import Check, PostgresStore
+
+__all__ = ["Ledger", "OriginMismatch", "open_ledger", "resolve_database", "stored_origin"]
+
+
+class OriginMismatch(LedgerError):
+    code = "origin-mismatch"
+    title = "This database belongs to another ledger origin"
+
+
+@dataclass(slots=True)
+class Ledger:
+    settings: Settings
+    dsn: str
+    pool: asyncpg.Pool
+    store: PostgresStore
+    log: TransparencyLog
+
+
+@contextlib.contextmanager
+def resolve_database(settings: Settings):  # type: ignore[no-untyped-def]
+    """Yield an admin DSN: DATABASE_URL, or an embedded server stopped on exit."""
+    if settings.database_url:
+        yield settings.database_url
+        return
+    server = EmbeddedPostgres(settings.home / "pgdata")
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+async def stored_origin(dsn: str, wanted: str) -> str:
+    """Fix the ledger's origin at first start; refuse a different one later."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(
+            "INSERT INTO ledger_meta (name, value) VALUES ('origin', $1) "
+            "ON CONFLICT (name) DO NOTHING", wanted)
+        origin: str = await conn.fetchval("SELECT value FROM ledger_meta WHERE name = 'origin'")
+    finally:
+        await conn.close()
+    if origin != wanted:
+        raise OriginMismatch(
+            f"the database's ledger origin is {origin!r}, LEDGER_ORIGIN says {wanted!r}")
+    return origin
+
+
+@contextlib.asynccontextmanager
+async def open_ledger(settings: Settings, dsn: str, *, check: Check | None = None,
+                      verify_history: bool = True, background: bool = True,
+                      pool_size: int = 10) -> AsyncIterator[Ledger]:
+    """Migrate, check the stored history against the last checkpoint, and run.
+
+    Raises HistoryMismatch (and starts nothing) if the stored tree disagrees with the
+    last signed checkpoint.
+    """
+    await upgrade(dsn)
+    origin = await stored_origin(dsn, settings.origin)
+    pool = await connect_pool(dsn, min_size=1, max_size=pool_size)
+    store = PostgresStore(pool, ledger_id=origin, limits=settings.limits, check=check)
+    log = TransparencyLog(store, load_or_create_log_key(settings.log_key_path),
+                          interval=settings.checkpoint_interval)
+    try:
+        if verify_history:
+            await log.verify_history()
+        if background:
+            log.start()
+        yield Ledger(settings, dsn, pool, store, log)
+    finally:
+        await log.stop()
+        await store.close()
+        await pool.close()
