@@ -1,0 +1,79 @@
+"""``ledger audit verify FILE --log-key VKEY``: verify a bundle offline."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ..audit import AuditReport, verify_bundle
+from .output import Progress, print_json, table
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("audit", help="offline verification of an exported bundle")
+    asub = p.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    v = asub.add_parser("verify", help="verify every signature, chain, leaf, root and "
+                        "checkpoint of a bundle, with no database and no network")
+    v.add_argument("bundle", type=Path, help="bundle file written by 'ledger export'")
+    v.add_argument("--log-key", required=True,
+                   help="the log's verifier key (vkey), obtained out of band")
+    v.add_argument("--trusted-checkpoint", type=Path,
+                   help="a signed checkpoint kept from before (detects rollback and forks)")
+    v.add_argument("--workers", type=int, default=None, help="processes (default: every core)")
+    v.add_argument("--json", action="store_true", help="print the report as JSON")
+    v.set_defaults(handler=run_verify)
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    trusted = args.trusted_checkpoint.read_text("utf-8") if args.trusted_checkpoint else None
+    if not args.bundle.exists():
+        raise FileNotFoundError(f"no such bundle: {args.bundle}")
+    bar = Progress("verify", None, enabled=not args.json)
+    fold = None
+    try:
+        from ..domain.audit import AgreementReplay  # domain rules, when present
+
+        replay = AgreementReplay()
+        fold = replay.apply
+    except ImportError:
+        replay = None
+    report = verify_bundle(args.bundle, args.log_key, trusted_checkpoint=trusted,
+                           workers=args.workers, progress=bar.update, fold=fold)
+    bar.close()
+    if replay is not None and report.ok:
+        report.agreements = replay.state_hashes()
+    if args.json:
+        print_json(report.to_json())
+    else:
+        _print(report)
+    return 0 if report.ok else 1
+
+
+def _print(report: AuditReport) -> None:
+    rows = [
+        ("origin", report.origin),
+        ("entries verified", f"{report.entries_verified} of {report.size}"),
+        ("signatures verified", report.signatures_verified),
+        ("checkpoints verified", report.checkpoints_verified),
+        ("streams", report.streams),
+        ("organizations", report.organizations),
+        ("tree root", report.root_hash),
+        ("rate", f"{report.entries_verified / report.elapsed:,.0f} events/s"
+         if report.elapsed else "-"),
+    ]
+    if report.trusted_checkpoint:
+        rows.append(("trusted checkpoint", f"size {report.trusted_checkpoint['size']}"))
+    table(("check", "result"), rows)
+    for w in report.warnings:
+        print(f"warning: {w}")
+    if report.agreements:
+        print()
+        table(("agreement", "final state hash"), sorted(report.agreements.items()))
+    print()
+    if report.failure is None:
+        print("OK: the bundle verifies")
+    else:
+        f = report.failure
+        where = f"entry {f.index}" if f.index is not None else "bundle"
+        print(f"FAIL: {where}: {f.code}: {f.detail}")
