@@ -143,43 +143,86 @@ def decode_candidate(
     return env, payload, st
 
 
-def verify_candidate_signatures(
-    env: Envelope, payload: bytes, st: Statement, public_key: Callable[[str], bytes | None]
-) -> tuple[str, ...]:
-    """Verify every signature of ``env``; the actor's key (``st.key``) must be among them.
+@dataclass(frozen=True, slots=True)
+class SignatureJob:
+    """One Ed25519 check to run: which event and field it belongs to, and its inputs."""
+
+    index: int
+    field: str
+    keyid: str
+    public_key: bytes
+    signature: bytes
+    message: bytes
+
+
+def signature_jobs(
+    env: Envelope, payload: bytes, st: Statement, public_key: Callable[[str], bytes | None],
+    index: int = 0,
+) -> tuple[tuple[str, ...], list[SignatureJob]]:
+    """The checks an envelope's signatures need; the actor's key must be among them.
 
     ``public_key(kid)`` returns the raw key a key id names, or None if unknown. Which
     organization holds the key and whether it is valid at the event's position is
     checked later, under the lock, by ``admit``.
     """
     message = pae(env.payloadType, payload)
-    signers = []
+    signers, jobs = [], []
     for i, sig in enumerate(env.signatures):
         raw = public_key(sig.keyid)
         if raw is None:
             raise UnknownKey(f"signature by unknown key {sig.keyid}",
                              field=f"signatures[{i}].keyid")
-        if not verify_signature(raw, b64.decode(sig.sig), message):
-            raise BadSignature(f"signature by key {sig.keyid} does not verify",
-                               field=f"signatures[{i}].sig")
+        jobs.append(SignatureJob(index, f"signatures[{i}].sig", sig.keyid, raw,
+                                 b64.decode(sig.sig), message))
         signers.append(sig.keyid)
     if st.key not in signers:
+        # A payload altered after signing (its key id included) is a bad signature
+        # first: say so rather than "missing signature".
+        bad = first_bad_signature(jobs)
+        if bad is not None:
+            raise BadSignature(f"signature by key {bad.keyid} does not verify",
+                               field=bad.field)
         raise MissingActorSignature(
             f"no signature by the statement's key {st.key} (the acting organization's key)",
             field="signatures",
         )
-    return tuple(signers)
+    return tuple(signers), jobs
 
 
-def prepare(
+def first_bad_signature(jobs: Sequence[SignatureJob]) -> SignatureJob | None:
+    """Run the Ed25519 checks; the first that fails, or None. Releases the GIL inside
+    each verification, so worker threads can run it on every core."""
+    for job in jobs:
+        if not verify_signature(job.public_key, job.signature, job.message):
+            return job
+    return None
+
+
+def bad_signature_error(job: SignatureJob) -> LedgerError:
+    return BadSignature(f"signature by key {job.keyid} does not verify",
+                        field=job.field).at(job.index)
+
+
+def verify_candidate_signatures(
+    env: Envelope, payload: bytes, st: Statement, public_key: Callable[[str], bytes | None]
+) -> tuple[str, ...]:
+    """Verify every signature of ``env`` now (see ``signature_jobs``)."""
+    signers, jobs = signature_jobs(env, payload, st, public_key)
+    bad = first_bad_signature(jobs)
+    if bad is not None:
+        raise BadSignature(f"signature by key {bad.keyid} does not verify", field=bad.field)
+    return signers
+
+
+def prepare_unverified(
     raws: Sequence[bytes | dict[str, Any] | Envelope],
     *,
     ledger_id: str,
     now_us: int,
     public_key: Callable[[str], bytes | None],
     limits: Limits = Limits(),
-) -> list[Candidate]:
-    """Decode and verify a batch (no database, no lock). Raises tagged LedgerErrors."""
+) -> tuple[list[Candidate], list[SignatureJob]]:
+    """Decode a batch and list its signature checks, without running them."""
     decoded = []
     for i, raw in enumerate(raws):
         try:
@@ -191,7 +234,7 @@ def prepare(
     def lookup(kid: str) -> bytes | None:
         return batch_keys.get(kid) or public_key(kid)
 
-    out = []
+    out, all_jobs = [], []
     for i, (env, payload, st) in enumerate(decoded):
         try:
             issued = parse_time(st.issued_at, field="issued_at")
@@ -202,13 +245,35 @@ def prepare(
                     f"clock; at most {limits.max_skew_us / 1e6:.0f} s allowed",
                     field="issued_at",
                 )
-            signers = verify_candidate_signatures(env, payload, st, lookup)
+            signers, jobs = signature_jobs(env, payload, st, lookup, i)
         except LedgerError as exc:
+            # Report the lowest failing index: an earlier event may have a bad signature.
+            earlier = first_bad_signature(all_jobs)
+            if earlier is not None:
+                raise bad_signature_error(earlier) from None
             raise exc.at(i) from None
+        all_jobs.extend(jobs)
         out.append(
             Candidate(env, env.canonical(), payload, st, event_hash(payload), signers)
         )
-    return out
+    return out, all_jobs
+
+
+def prepare(
+    raws: Sequence[bytes | dict[str, Any] | Envelope],
+    *,
+    ledger_id: str,
+    now_us: int,
+    public_key: Callable[[str], bytes | None],
+    limits: Limits = Limits(),
+) -> list[Candidate]:
+    """Decode and verify a batch (no database, no lock). Raises tagged LedgerErrors."""
+    candidates, jobs = prepare_unverified(raws, ledger_id=ledger_id, now_us=now_us,
+                                          public_key=public_key, limits=limits)
+    bad = first_bad_signature(jobs)
+    if bad is not None:
+        raise bad_signature_error(bad)
+    return candidates
 
 
 def admit(

@@ -96,12 +96,76 @@ def _encode(value: Any, path: str, out: list[str]) -> None:
         )
 
 
+def _check(value: Any, path: str) -> bool:
+    """Validate a JSON value for canonical encoding; True if a member name contains a
+    code point from U+D800 up, where code-point order and UTF-16 order may differ."""
+    kind = type(value)
+    if kind is str:
+        if not value.isascii() and not unicodedata.is_normalized("NFC", value):
+            raise MalformedStatement(f"string at {path} is not in Unicode NFC", field=path)
+        return False
+    if kind is dict:
+        wide = False
+        for key, item in value.items():
+            if type(key) is not str:
+                raise MalformedStatement(f"object key at {path} is not a string", field=path)
+            if not key.isascii():
+                if not unicodedata.is_normalized("NFC", key):
+                    raise MalformedStatement(f"member name at {path} is not in Unicode NFC",
+                                             field=path)
+                wide = wide or max(key) >= "\ud800"
+            if type(item) is str:
+                if not item.isascii() and not unicodedata.is_normalized("NFC", item):
+                    raise MalformedStatement(f"string at {path}.{key} is not in Unicode NFC",
+                                             field=f"{path}.{key}")
+            elif _check(item, f"{path}.{key}"):
+                wide = True
+        return wide
+    if kind is int:
+        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            raise MalformedStatement(f"integer at {path} is outside ±(2^53-1)", field=path)
+        return False
+    if value is None or kind is bool:
+        return False
+    if kind is list or kind is tuple:
+        wide = False
+        for i, item in enumerate(value):
+            wide = _check(item, f"{path}[{i}]") or wide
+        return wide
+    if isinstance(value, float):
+        raise MalformedStatement(
+            f"number at {path} is not an integer; amounts are integers", field=path
+        )
+    raise MalformedStatement(
+        f"value at {path} has type {type(value).__name__}, not a JSON type", field=path
+    )
+
+
+_fast = msgspec.json.Encoder(order="sorted")
+
+
 def canonical_bytes(value: Any) -> bytes:
     """Encode a JSON value (dict, list, str, int, bool, None) canonically.
 
     Raises ``MalformedStatement`` for floats, out-of-range integers, non-NFC strings,
     lone surrogates and non-JSON types.
+
+    msgspec's sorted encoder escapes strings exactly as JCS does and sorts member names
+    by code point, which equals UTF-16 order unless a name holds a code point from
+    U+D800 up; only then does the pure-Python encoder below sort by UTF-16 units.
     """
+    wide = _check(value, "$")
+    if not wide:
+        try:
+            return _fast.encode(value)
+        except UnicodeEncodeError as exc:
+            raise MalformedStatement("string contains a lone surrogate") from exc
+    return _slow_canonical_bytes(value)
+
+
+def _slow_canonical_bytes(value: Any) -> bytes:
+    """The reference encoder: JCS written out in Python (used for wide member names,
+    and by the tests as the reference the fast path must agree with)."""
     out: list[str] = []
     _encode(value, "$", out)
     try:
@@ -119,8 +183,8 @@ def parse_canonical(data: bytes) -> Any:
     """
     try:
         value = msgspec.json.decode(data)
-    except msgspec.DecodeError as exc:
-        raise NonCanonicalPayload(f"payload is not valid JSON: {exc}") from exc
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise NonCanonicalPayload(f"payload is not valid JSON in UTF-8: {exc}") from exc
     try:
         again = canonical_bytes(value)
     except MalformedStatement as exc:
@@ -129,7 +193,8 @@ def parse_canonical(data: bytes) -> Any:
     if again != data:
         raise NonCanonicalPayload(
             "payload bytes differ from their RFC 8785 canonical form "
-            f"(got {len(data)} bytes, canonical form has {len(again)})"
+            f"(got {len(data)} bytes, canonical form has {len(again)})",
+            field="payload",
         )
     return value
 

@@ -17,7 +17,7 @@ from . import b64
 from .canonical import canonical_bytes
 from .errors import MalformedEnvelope, UnknownPayloadType
 from .keys import Ed25519PrivateKey, key_id
-from .statement import Statement
+from .statement import Statement, _field_of
 
 __all__ = [
     "PAYLOAD_TYPE",
@@ -95,8 +95,8 @@ def decode_envelope(value: bytes | dict[str, Any] | Envelope) -> tuple[Envelope,
             env = _decoder.decode(value)
         else:
             env = msgspec.convert(value, Envelope)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise MalformedEnvelope(f"envelope: {exc}") from exc
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise MalformedEnvelope(f"envelope: {exc}", field=_field_of(str(exc))) from exc
     if env.payloadType != PAYLOAD_TYPE:
         raise UnknownPayloadType(
             f"payloadType {env.payloadType!r} is not {PAYLOAD_TYPE!r}", field="payloadType"
@@ -114,7 +114,7 @@ def decode_envelope(value: bytes | dict[str, Any] | Envelope) -> tuple[Envelope,
         )
     seen: set[str] = set()
     for i, s in enumerate(env.signatures):
-        if not _HEX64.match(s.keyid):
+        if not _HEX64.fullmatch(s.keyid):
             raise MalformedEnvelope("keyid must be 64 lower-case hex digits",
                                     field=f"signatures[{i}].keyid")
         if s.keyid in seen:

@@ -96,7 +96,7 @@ _HEX64_RE = re.compile(HEX64)
 
 def _validate(st: Statement) -> Statement:
     for name, pattern in _CHECKS:
-        if not pattern.match(getattr(st, name)):
+        if not pattern.fullmatch(getattr(st, name)):
             raise MalformedStatement(
                 f"{name} {getattr(st, name)!r} does not match {pattern.pattern}", field=name
             )
@@ -106,7 +106,7 @@ def _validate(st: Statement) -> Statement:
         raise MalformedStatement(f"version {st.version} must be >= 1", field="version")
     if st.version == 1 and st.prev is not None:
         raise MalformedStatement("prev must be null for version 1", field="prev")
-    if st.version > 1 and (st.prev is None or not _HEX64_RE.match(st.prev)):
+    if st.version > 1 and (st.prev is None or not _HEX64_RE.fullmatch(st.prev)):
         raise MalformedStatement(
             "prev must be the hex SHA-256 of the stream's previous event", field="prev"
         )
@@ -145,7 +145,7 @@ def event_hash(payload: bytes) -> str:
 
 def parse_time(text: str, *, field: str = "time") -> datetime:
     """Parse the ledger's RFC 3339 UTC form; raises MalformedStatement otherwise."""
-    if not _TIME_RE.match(text):
+    if not _TIME_RE.fullmatch(text):
         raise MalformedStatement(f"time {text!r} is not YYYY-MM-DDTHH:MM:SS[.ffffff]Z",
                                  field=field)
     try:

@@ -19,9 +19,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import hashlib
+import os
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,13 +36,18 @@ from .admission import (
     Head,
     Limits,
     Receipt,
+    SignatureJob,
     admit,
-    prepare,
+    bad_signature_error,
+    first_bad_signature,
+    introduced_keys,
+    prepare_unverified,
 )
 from .envelope import Envelope, decode_envelope
 from .errors import BatchTooLarge, LedgerError, NotFound, Unavailable
+from .keys import key_id as compute_key_id
 from .leaf import encode_leaf, from_micros
-from .registry import KeyRecord, Registry
+from .registry import ORG_KEY_ADDED, ORG_KEY_REVOKED, ORG_REGISTERED, KeyRecord, Registry
 from .statement import Statement, format_time
 
 __all__ = ["LOG_LOCK", "LogEntry", "PostgresStore", "StoredEvent"]
@@ -51,6 +57,7 @@ NOTIFY_CHANNEL = "ledger_log"
 
 Check = Callable[[Statement, int], None]
 DEFAULT_LIMITS = Limits()
+PARALLEL_VERIFY_MIN = 32  # signatures; below this, verifying inline is faster
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +114,13 @@ _CONTEXT_SQL = """
 WITH last AS (
     SELECT position, recorded_at_us FROM events ORDER BY position DESC LIMIT 1
 ), heads AS (
-    SELECT DISTINCT ON (stream) stream, version, event_hash
-    FROM events WHERE stream = ANY($1::text[]) ORDER BY stream, version DESC
+    -- one backward index probe per stream: O(log n), whatever the stream's length
+    SELECT s.stream, h.version, h.event_hash
+    FROM unnest($1::text[]) AS s(stream)
+    CROSS JOIN LATERAL (
+        SELECT version, event_hash FROM events e
+        WHERE e.stream = s.stream ORDER BY version DESC LIMIT 1
+    ) h
 ), existing AS (
     SELECT position, recorded_at_us, stream, version, event_hash
     FROM events WHERE event_hash = ANY($2::bytea[])
@@ -127,25 +139,32 @@ SELECT
              '{}') FROM ks) AS keys
 """
 
-_INSERT_EVENTS = """
-INSERT INTO events (position, recorded_at_us, recorded_at, stream, version, event_hash,
-                    prev_hash, type, actor, key_id, issued_at, payload, envelope,
-                    statement, leaf_hash)
-SELECT u.position, u.recorded_at_us,
-       to_timestamp(u.recorded_at_us::double precision / 1000000),
-       u.stream, u.version, u.event_hash, u.prev_hash, u.type, u.actor, u.key_id,
-       u.issued_at::timestamptz, u.payload, u.envelope,
-       convert_from(u.payload, 'UTF8')::jsonb, u.leaf_hash
-FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::int[], $5::bytea[], $6::bytea[],
-            $7::text[], $8::text[], $9::text[], $10::text[], $11::bytea[], $12::bytea[],
-            $13::bytea[])
-     AS u(position, recorded_at_us, stream, version, event_hash, prev_hash, type, actor,
-          key_id, issued_at, payload, envelope, leaf_hash)
-"""
-
-_INSERT_NODES = """
-INSERT INTO merkle_nodes (level, idx, hash)
-SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])
+_INSERT_ALL = """
+WITH ev AS (
+    INSERT INTO events (position, recorded_at_us, recorded_at, stream, version, event_hash,
+                        prev_hash, type, actor, key_id, issued_at, payload, envelope,
+                        statement, leaf_hash)
+    SELECT u.position, u.recorded_at_us,
+           to_timestamp(u.recorded_at_us::double precision / 1000000),
+           u.stream, u.version, u.event_hash, u.prev_hash, u.type, u.actor, u.key_id,
+           u.issued_at::timestamptz, u.payload, u.envelope,
+           convert_from(u.payload, 'UTF8')::jsonb, u.leaf_hash
+    FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::int[], $5::bytea[],
+                $6::bytea[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bytea[],
+                $12::bytea[], $13::bytea[])
+         AS u(position, recorded_at_us, stream, version, event_hash, prev_hash, type,
+              actor, key_id, issued_at, payload, envelope, leaf_hash)
+), nodes AS (
+    INSERT INTO merkle_nodes (level, idx, hash)
+    SELECT * FROM unnest($14::smallint[], $15::bigint[], $16::bytea[])
+), new_keys AS (
+    INSERT INTO keys (key_id, org_id, public_key, added_at)
+    SELECT * FROM unnest($17::text[], $18::text[], $19::bytea[], $20::bigint[])
+), revoked AS (
+    INSERT INTO key_revocations (key_id, revoked_at)
+    SELECT * FROM unnest($21::text[], $22::bigint[])
+)
+SELECT pg_notify($23, $24)
 """
 
 
@@ -176,17 +195,26 @@ class PostgresStore:
         self._queue: asyncio.Queue[_Request] | None = None
         self._sequencer: asyncio.Task[None] | None = None
         self._tree: merkle.CompactRange | None = None
+        self._conn: asyncpg.Connection | None = None
         self.on_commit: list[Callable[[int], None]] = []
+        self._verify_threads = os.cpu_count() or 2
+        self._verifiers = ThreadPoolExecutor(max_workers=self._verify_threads,
+                                             thread_name_prefix="ledger-verify")
 
     # --- lifecycle -----------------------------------------------------------------
 
     async def close(self) -> None:
         """Stop the sequencer; pending appends fail with Unavailable."""
+        self._verifiers.shutdown(wait=False, cancel_futures=True)
         if self._sequencer is not None:
             self._sequencer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sequencer
             self._sequencer = None
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            with contextlib.suppress(Exception):
+                await self.pool.release(conn)
         if self._queue is not None:
             while not self._queue.empty():
                 req = self._queue.get_nowait()
@@ -226,17 +254,50 @@ class PostgresStore:
         envelopes = decoded
         wanted = {s.keyid for env in decoded for s in env.signatures}
         await self._load_public_keys(wanted)
-        candidates = prepare(
-            envelopes,
-            ledger_id=self.ledger_id,
-            now_us=now_us,
-            public_key=self._public_keys.get,
-            limits=self.limits,
-        )
+        # Ed25519 verification releases the GIL: only that part runs on worker threads,
+        # so it overlaps with the event loop's work and uses every core, while the
+        # Python-heavy decoding stays on the loop (threads holding the GIL would stall
+        # the database round trips).
+        candidates, jobs = prepare_unverified(
+            envelopes, ledger_id=self.ledger_id, now_us=now_us,
+            public_key=self._public_keys.get, limits=self.limits)
+        bad = await self._check_signatures(jobs)
+        if bad is not None:
+            raise bad_signature_error(bad)
         queue = self._ensure_sequencer()
         future: asyncio.Future[list[Receipt]] = asyncio.get_running_loop().create_future()
         await queue.put(_Request(candidates, future))
         return await future
+
+    async def _sequencer_connection(self) -> asyncpg.Connection:
+        """The sequencer's own connection, held across groups (no pool round trips)."""
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await self.pool.acquire()
+        return self._conn
+
+    async def _drop_sequencer_connection(self, conn: asyncpg.Connection) -> None:
+        """After a failed group: roll back and hand the connection back to the pool,
+        which resets or replaces it."""
+        self._conn = None
+        with contextlib.suppress(Exception):
+            if not conn.is_closed():
+                await conn.execute("ROLLBACK")
+        with contextlib.suppress(Exception):
+            await self.pool.release(conn)
+
+    async def _check_signatures(self, jobs: list[SignatureJob]) -> SignatureJob | None:
+        """First failing signature check, or None. Small batches verify inline (a
+        thread hop costs more than it saves); large ones split across threads."""
+        if len(jobs) < PARALLEL_VERIFY_MIN:
+            return first_bad_signature(jobs)
+        loop = asyncio.get_running_loop()
+        n = self._verify_threads
+        parts = [jobs[i::n] for i in range(n)]
+        found = await asyncio.gather(*[
+            loop.run_in_executor(self._verifiers, first_bad_signature, part)
+            for part in parts])
+        bad = [job for job in found if job is not None]
+        return min(bad, key=lambda j: j.index) if bad else None
 
     async def _load_public_keys(self, wanted: set[str]) -> None:
         missing = [k for k in wanted if k not in self._public_keys]
@@ -297,69 +358,92 @@ class PostgresStore:
     async def _commit_group(self, group: list[_Request]) -> list[list[Receipt] | BaseException]:
         streams = sorted({c.statement.stream for r in group for c in r.candidates})
         hashes = [bytes.fromhex(c.event_hash) for r in group for c in r.candidates]
+        org_statements = [c.statement for r in group for c in r.candidates
+                          if c.statement.stream_kind == "org"]
+        # Every key the rules may need: signers, keys named by revocations, and keys a
+        # registration or addition introduces (a public key is never registered twice).
         kids = sorted({k for r in group for c in r.candidates for k in c.signer_keys}
-                      | {c.statement.data.get("key_id", "") for r in group
-                         for c in r.candidates if c.statement.stream_kind == "org"})
+                      | {str(st.data.get("key_id", "")) for st in org_statements}
+                      | set(introduced_keys(org_statements)))
         orgs = sorted({c.statement.stream_key for r in group for c in r.candidates
                        if c.statement.stream_kind == "org"})
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", LOG_LOCK)
-            ctx = await conn.fetchrow(_CONTEXT_SQL, streams, hashes, kids, orgs)
-            next_position = 0 if ctx["last_position"] is None else ctx["last_position"] + 1
-            now_us = max(int(self.clock() * 1_000_000), ctx["last_recorded_us"] or 0)
-            heads = {s: Head(v, bytes(h).hex()) for s, v, h in ctx["heads"]}
-            existing = {
-                bytes(h).hex(): Receipt(p, s, v, bytes(h).hex(), format_time(from_micros(t)))
-                for p, t, s, v, h in ctx["existing"]
-            }
-            registry = Registry({
-                kid: KeyRecord(kid, org, bytes(pk), added, revoked)
-                for kid, org, pk, added, revoked in ctx["keys"]
-            })
-            admitted_all: list[Admitted] = []
-            results: list[list[Receipt] | BaseException] = []
-            for req in group:
-                has_org = any(c.statement.stream_kind == "org" for c in req.candidates)
-                trial = copy.deepcopy(registry) if has_org else registry
-                try:
-                    placed = admit(req.candidates, heads=heads, registry=trial,
-                                   existing=existing, next_position=next_position,
-                                   recorded_at_us=now_us, check=self.check)
-                except LedgerError as exc:
-                    results.append(exc)
-                    continue
-                registry = trial
-                receipts = []
-                for item in placed:
-                    if isinstance(item, Receipt):
-                        receipts.append(item)
-                        continue
-                    st = item.candidate.statement
-                    heads[st.stream] = Head(st.version, item.candidate.event_hash)
-                    receipt = Receipt(item.position, st.stream, st.version,
-                                      item.candidate.event_hash,
-                                      format_time(from_micros(now_us)))
-                    existing[item.candidate.event_hash] = receipt
-                    receipts.append(receipt)
-                    admitted_all.append(item)
-                    next_position += 1
-                results.append(receipts)
-            if admitted_all:
-                await self._write(conn, admitted_all, registry)
-                await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL,
-                                   str(next_position - 1))
-        if admitted_all:
+        conn = await self._sequencer_connection()
+        # BEGIN and the lock in one round trip; the context query that follows
+        # takes its snapshot after the lock is held, so it sees every commit that
+        # came before ours.
+        try:
+            await conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({LOG_LOCK})")
+            results, last_position = await self._decide_and_write(
+                conn, group, streams, hashes, kids, orgs)
+            await conn.execute("COMMIT")
+        except BaseException:
+            self._tree = None
+            await self._drop_sequencer_connection(conn)
+            raise
+        if last_position is not None:
             for callback in self.on_commit:
-                callback(next_position)
+                callback(last_position + 1)
         return results
+
+    async def _decide_and_write(
+        self, conn: asyncpg.Connection, group: list[_Request], streams: list[str],
+        hashes: list[bytes], kids: list[str], orgs: list[str],
+    ) -> tuple[list[list[Receipt] | BaseException], int | None]:
+        ctx = await conn.fetchrow(_CONTEXT_SQL, streams, hashes, kids, orgs)
+        next_position = 0 if ctx["last_position"] is None else ctx["last_position"] + 1
+        now_us = max(int(self.clock() * 1_000_000), ctx["last_recorded_us"] or 0)
+        heads = {s: Head(v, bytes(h).hex()) for s, v, h in ctx["heads"]}
+        existing = {
+            bytes(h).hex(): Receipt(p, s, v, bytes(h).hex(), format_time(from_micros(t)))
+            for p, t, s, v, h in ctx["existing"]
+        }
+        registry = Registry({
+            kid: KeyRecord(kid, org, bytes(pk), added, revoked)
+            for kid, org, pk, added, revoked in ctx["keys"]
+        })
+        admitted_all: list[Admitted] = []
+        results: list[list[Receipt] | BaseException] = []
+        for req in group:
+            has_org = any(c.statement.stream_kind == "org" for c in req.candidates)
+            trial = copy.deepcopy(registry) if has_org else registry
+            try:
+                placed = admit(req.candidates, heads=heads, registry=trial,
+                               existing=existing, next_position=next_position,
+                               recorded_at_us=now_us, check=self.check)
+            except LedgerError as exc:
+                results.append(exc)
+                continue
+            registry = trial
+            receipts = []
+            for item in placed:
+                if isinstance(item, Receipt):
+                    receipts.append(item)
+                    continue
+                st = item.candidate.statement
+                heads[st.stream] = Head(st.version, item.candidate.event_hash)
+                receipt = Receipt(item.position, st.stream, st.version,
+                                  item.candidate.event_hash,
+                                  format_time(from_micros(now_us)))
+                existing[item.candidate.event_hash] = receipt
+                receipts.append(receipt)
+                admitted_all.append(item)
+                next_position += 1
+            results.append(receipts)
+        if not admitted_all:
+            return results, None
+        await self._write(conn, admitted_all, registry)
+        return results, next_position - 1
 
     async def _write(self, conn: asyncpg.Connection, items: list[Admitted],
                      registry: Registry) -> None:
+        """Insert the entries, their Merkle nodes and key changes in one statement."""
         first = items[0].position
         tree = await self._tree_at(conn, first)
         leaf_hashes = [merkle.hash_leaf(it.leaf) for it in items]
         nodes = tree.extend(leaf_hashes)
         cols: list[list[Any]] = [[] for _ in range(13)]
+        keys: list[list[Any]] = [[], [], [], []]
+        revocations: list[list[Any]] = [[], []]
         for it, lh in zip(items, leaf_hashes, strict=True):
             c, st = it.candidate, it.candidate.statement
             row = (it.position, it.recorded_at_us, st.stream, st.version,
@@ -368,40 +452,24 @@ class PostgresStore:
                    st.type, st.actor, st.key, st.issued_at, c.payload, c.envelope_bytes, lh)
             for col, value in zip(cols, row, strict=True):
                 col.append(value)
-        try:
-            await conn.execute(_INSERT_EVENTS, *cols)
-            await conn.execute(_INSERT_NODES, [n.level for n in nodes],
-                               [n.index for n in nodes], [n.hash for n in nodes])
-            await self._write_keys(conn, items, registry)
-        except BaseException:
-            self._tree = None
-            raise
-        self._tree = tree
-
-    async def _write_keys(self, conn: asyncpg.Connection, items: list[Admitted],
-                          registry: Registry) -> None:
-        new_keys, revocations = [], []
-        for it in items:
-            st = it.candidate.statement
             if st.stream_kind != "org":
                 continue
-            if st.type in ("organization.registered", "organization.key_added"):
+            if st.type in (ORG_REGISTERED, ORG_KEY_ADDED):
                 raw = b64.decode(st.data["public_key"])
-                kid = hashlib.sha256(raw).hexdigest()
-                rec = registry.keys[kid]
-                new_keys.append((kid, rec.org_id, raw, rec.added_at))
-            elif st.type == "organization.key_revoked":
-                revocations.append((st.data["key_id"], it.position))
-        if new_keys:
-            await conn.executemany(
-                "INSERT INTO keys (key_id, org_id, public_key, added_at) "
-                "VALUES ($1, $2, $3, $4)", new_keys)
-            for kid, _, raw, _ in new_keys:
-                self._public_keys[kid] = raw
-        if revocations:
-            await conn.executemany(
-                "INSERT INTO key_revocations (key_id, revoked_at) VALUES ($1, $2)",
-                revocations)
+                rec = registry.keys[compute_key_id(raw)]
+                for col, value in zip(keys, (rec.key_id, rec.org_id, raw, rec.added_at),
+                                      strict=True):
+                    col.append(value)
+            elif st.type == ORG_KEY_REVOKED:
+                revocations[0].append(st.data["key_id"])
+                revocations[1].append(it.position)
+        await conn.execute(
+            _INSERT_ALL, *cols,
+            [n.level for n in nodes], [n.index for n in nodes], [n.hash for n in nodes],
+            *keys, *revocations, NOTIFY_CHANNEL, str(items[-1].position))
+        for kid, raw in zip(keys[0], keys[2], strict=True):
+            self._public_keys[kid] = raw
+        self._tree = tree
 
     async def _tree_at(self, conn: asyncpg.Connection, size: int) -> merkle.CompactRange:
         """The compact range of the first ``size`` leaves (cached, else from nodes)."""

@@ -39,7 +39,7 @@ def pg_admin_dsn() -> Iterator[str]:
         server.stop()
 
 
-def _with_database(dsn: str, name: str) -> str:
+def with_database(dsn: str, name: str) -> str:
     parts = urlsplit(dsn)
     return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
 
@@ -64,7 +64,7 @@ async def database(pg_admin_dsn: str) -> AsyncIterator[str]:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
-    dsn = _with_database(pg_admin_dsn, name)
+    dsn = with_database(pg_admin_dsn, name)
     try:
         await upgrade(dsn)
         yield dsn

@@ -14,8 +14,8 @@ import pytest
 
 from ledger import errors
 from ledger.db import connect_pool
-from ledger.store import PostgresStore
 from ledger.statement import event_hash
+from ledger.store import PostgresStore
 from tests.helpers import org
 
 pytestmark = pytest.mark.pg
@@ -79,8 +79,8 @@ async def _run(store, store2, shared: bool) -> None:
     stop = asyncio.Event()
     follower = asyncio.create_task(_follower(store, stop, seen))
     await asyncio.gather(*[
-        _writer(store if i % 2 else store2, s, "agreement/shared" if shared else f"agreement/{s.org_id}",
-                PER_WRITER, acked)
+        _writer(store if i % 2 else store2, s,
+                "agreement/shared" if shared else f"agreement/{s.org_id}", PER_WRITER, acked)
         for i, s in enumerate(signers)
     ])
     stop.set()

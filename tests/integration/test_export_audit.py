@@ -94,8 +94,9 @@ def _forge_revoked(lines: list[bytes], a: Signer) -> tuple[list[bytes], int]:
     return [json.dumps(header).encode() + b"\n", *ents, line, *cps], index
 
 
-CASES = ["payload-byte", "signature-byte", "leaf-byte", "leaf-time-byte", "entry-deleted", "entries-swapped",
-         "foreign-checkpoint", "forked-checkpoint", "tail-dropped", "revoked-key-used"]
+CASES = ["payload-byte", "signature-byte", "leaf-byte", "leaf-time-byte", "entry-deleted",
+         "entries-swapped", "foreign-checkpoint", "forked-checkpoint", "tail-dropped",
+         "revoked-key-used"]
 
 
 @pytest.mark.parametrize("case", CASES)

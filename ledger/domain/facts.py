@@ -1,0 +1,43 @@
+"""Where facts come from: the ledger's statements, and the stream an agreement lives in.
+
+Why here: the shell reads signed statements from the store and hands the domain
+``Fact``s; this is the one place that maps one to the other, so the domain never needs
+the store's types.
+"""
+
+from __future__ import annotations
+
+from ..statement import Statement
+from .catalogue import Fact
+
+__all__ = ["agreement_stream", "fact_from_statement"]
+
+
+def agreement_stream(agreement_id: str) -> str:
+    """The stream holding every event of one agreement: ``agreement/<agreement_id>``.
+
+    The server should also check that an ``agreement.drafted`` event's ``agreement_id``
+    is the key of the stream it is appended to (``check_event`` does not see streams).
+    """
+    return f"agreement/{agreement_id}"
+
+
+def fact_from_statement(
+    statement: Statement,
+    *,
+    position: int | None = None,
+    recorded_at: str | None = None,
+    event_hash: str | None = None,
+) -> Fact:
+    """The domain's view of a stored statement and what the log knows about it."""
+    return Fact(
+        type=statement.type,
+        data=statement.data,
+        actor=statement.actor,
+        issued_at=statement.issued_at,
+        stream_version=statement.version,
+        key=statement.key,
+        position=position,
+        recorded_at=recorded_at,
+        event_hash=event_hash,
+    )

@@ -1,0 +1,280 @@
+"""Properties of the pure core: canonical JSON round trips, and tamper detection.
+
+No database. Bit flips go through ``admission.prepare``, the same function the store
+runs on every append: a flipped payload or signature must be refused with a typed error,
+never accepted and never with another exception.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ledger import b64
+from ledger.admission import Limits, prepare
+from ledger.canonical import MAX_SAFE_INTEGER, canonical_bytes, parse_canonical
+from ledger.envelope import seal
+from ledger.errors import (
+    BadSignature,
+    LedgerError,
+    Malformed,
+    MalformedEnvelope,
+    MalformedStatement,
+    MissingActorSignature,
+    NonCanonicalPayload,
+    WrongLedger,
+)
+from ledger.keys import key_id, private_key_from_seed, raw_public_key
+from ledger.leaf import micros
+from ledger.statement import Statement, parse_time
+
+SETTINGS = settings(max_examples=150, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+
+# --- JSON values without floats --------------------------------------------------
+
+nfc_text = st.text(max_size=12).map(lambda s: unicodedata.normalize("NFC", s))
+safe_ints = st.integers(-MAX_SAFE_INTEGER, MAX_SAFE_INTEGER)
+scalars = st.none() | st.booleans() | safe_ints | nfc_text
+json_values = st.recursive(
+    scalars,
+    lambda children: st.lists(children, max_size=5)
+    | st.dictionaries(nfc_text, children, max_size=5),
+    max_leaves=25,
+)
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equality that does not confuse True with 1 or a tuple with a list."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def oracle(value: Any) -> bytes:
+    """An independent JCS encoder: json.dumps with members pre-sorted by UTF-16 units."""
+
+    def sort(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: sort(v[k]) for k in sorted(v, key=lambda k: k.encode("utf-16-be"))}
+        if isinstance(v, list):
+            return [sort(x) for x in v]
+        return v
+
+    return json.dumps(sort(value), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@SETTINGS
+@given(json_values)
+def test_parse_inverts_canonical_bytes(value):
+    data = canonical_bytes(value)
+    assert same(parse_canonical(data), value)
+
+
+@SETTINGS
+@given(json_values)
+def test_canonical_bytes_is_idempotent(value):
+    once = canonical_bytes(value)
+    assert canonical_bytes(parse_canonical(once)) == once
+    assert canonical_bytes(json.loads(once)) == once
+
+
+@SETTINGS
+@given(json_values)
+def test_canonical_bytes_matches_an_independent_encoder(value):
+    assert canonical_bytes(value) == oracle(value)
+
+
+@SETTINGS
+@given(json_values.filter(lambda v: isinstance(v, dict | list) and len(v) > 0))
+def test_pretty_printed_forms_are_refused(value):
+    pretty = json.dumps(value, ensure_ascii=False, indent=1).encode()
+    assert pretty != canonical_bytes(value)
+    with pytest.raises(NonCanonicalPayload):
+        parse_canonical(pretty)
+
+
+@SETTINGS
+@given(st.dictionaries(nfc_text, safe_ints, min_size=2, max_size=6))
+def test_any_other_member_order_is_refused(value):
+    canonical = canonical_bytes(value)
+    reordered = json.dumps(dict(reversed(json.loads(canonical).items())),
+                           ensure_ascii=False, separators=(",", ":")).encode()
+    assert reordered != canonical
+    with pytest.raises(NonCanonicalPayload):
+        parse_canonical(reordered)
+
+
+# --- tamper detection through admission.prepare ---------------------------------
+
+LEDGER = "test.mutualisation.example/ledger"
+KEY = private_key_from_seed(b"\x11" * 32)
+KID = key_id(KEY)
+ISSUED = "2026-11-26T06:30:00.000000Z"
+NOW_US = micros(parse_time(ISSUED))
+# The clock-skew check runs before signature verification; a flipped digit of
+# issued_at must reach the signature check, so the window is made very wide here.
+WIDE = Limits(max_skew_us=10**20)
+
+STATEMENT = Statement(
+    ledger=LEDGER,
+    stream="agreement/2026-compta",
+    version=2,
+    prev="ab" * 32,
+    type="agreement.contribution_pledged",
+    data={"amount": 125000, "unit": "EUR-cents", "note": "quote-part été", "ok": True},
+    actor="centre-arts",
+    key=KID,
+    issued_at=ISSUED,
+)
+ENVELOPE = seal(STATEMENT, KEY).to_json()
+PAYLOAD = b64.decode(ENVELOPE["payload"])
+SIG = b64.decode(ENVELOPE["signatures"][0]["sig"])
+PUBLIC = {KID: raw_public_key(KEY)}
+
+
+def run_prepare(envelope: dict[str, Any]) -> Any:
+    return prepare([envelope], ledger_id=LEDGER, now_us=NOW_US, public_key=PUBLIC.get,
+                   limits=WIDE)
+
+
+def flip(data: bytes, bit: int) -> bytes:
+    out = bytearray(data)
+    out[bit // 8] ^= 1 << (bit % 8)
+    return bytes(out)
+
+
+def with_payload(payload: bytes) -> dict[str, Any]:
+    env = dict(ENVELOPE)
+    env["payload"] = b64.encode(payload)
+    return env
+
+
+def with_sig(sig_text: str) -> dict[str, Any]:
+    env = dict(ENVELOPE)
+    env["signatures"] = [{"keyid": KID, "sig": sig_text}]
+    return env
+
+
+def valid_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def test_untampered_envelope_is_accepted():
+    [cand] = run_prepare(ENVELOPE)
+    assert cand.payload == PAYLOAD and cand.statement == STATEMENT
+    assert cand.signer_keys == (KID,)
+    # and with the ledger's normal limits too
+    prepare([ENVELOPE], ledger_id=LEDGER, now_us=NOW_US, public_key=PUBLIC.get)
+
+
+def assert_payload_flip_refused(bit: int) -> None:
+    tampered = flip(PAYLOAD, bit)
+    try:
+        run_prepare(with_payload(tampered))
+    except (BadSignature, Malformed) as exc:
+        assert exc.index == 0
+    else:
+        pytest.fail(f"payload with bit {bit} flipped was accepted: {tampered!r}")
+
+
+# Bits of the 64 hex digits of the statement's "key" value: tested on their own below.
+_KEY_AT = PAYLOAD.index(b'"key":"') + len(b'"key":"')
+KEY_BITS = range(_KEY_AT * 8, (_KEY_AT + 64) * 8)
+OTHER_BITS = [b for b in range(len(PAYLOAD) * 8) if b not in KEY_BITS]
+
+
+@SETTINGS
+@given(st.sampled_from(OTHER_BITS))
+def test_payload_bit_flip_is_refused(bit):
+    assert_payload_flip_refused(bit)
+
+
+def test_every_payload_bit_flip_is_refused():
+    outcomes: set[type[LedgerError]] = set()
+    for bit in OTHER_BITS:
+        try:
+            run_prepare(with_payload(flip(PAYLOAD, bit)))
+        except (BadSignature, Malformed) as exc:
+            outcomes.add(type(exc))
+        else:
+            pytest.fail(f"payload with bit {bit} flipped was accepted")
+    # the flips reach every layer: JSON/canonical form, statement, ledger id, signature
+    assert {BadSignature, NonCanonicalPayload, MalformedStatement, WrongLedger} <= outcomes
+
+
+def test_every_flip_of_the_key_value_is_refused():
+    # whatever the error class, a flipped key id is never accepted
+    for bit in KEY_BITS:
+        with pytest.raises((BadSignature, Malformed, MissingActorSignature)):
+            run_prepare(with_payload(flip(PAYLOAD, bit)))
+
+
+def test_flip_of_the_key_value_is_a_bad_signature():
+    for bit in KEY_BITS:
+        tampered = flip(PAYLOAD, bit)
+        with pytest.raises((BadSignature, Malformed)):
+            run_prepare(with_payload(tampered))
+
+
+def test_payload_bit_flip_breaking_utf8_is_refused_with_typed_error():
+    # bit 7 of the first letter of "actor": '"a' -> '"\xe1', invalid UTF-8 in a string
+    # (msgspec raises UnicodeDecodeError there, not DecodeError)
+    bit = (PAYLOAD.index(b'"actor"') + 1) * 8 + 7
+    assert not valid_utf8(flip(PAYLOAD, bit))
+    with pytest.raises(NonCanonicalPayload):
+        run_prepare(with_payload(flip(PAYLOAD, bit)))
+
+
+@SETTINGS
+@given(st.integers(0, len(SIG) * 8 - 1))
+def test_signature_bit_flip_is_refused(bit):
+    with pytest.raises(BadSignature) as info:
+        run_prepare(with_sig(b64.encode(flip(SIG, bit))))
+    assert info.value.index == 0
+    assert info.value.field == "signatures[0].sig"
+
+
+def test_every_signature_bit_flip_is_refused():
+    for bit in range(len(SIG) * 8):
+        with pytest.raises(BadSignature):
+            run_prepare(with_sig(b64.encode(flip(SIG, bit))))
+
+
+@SETTINGS
+@given(st.data())
+def test_signature_text_bit_flip_is_refused(data):
+    text = ENVELOPE["signatures"][0]["sig"].encode("ascii")
+    bit = data.draw(st.integers(0, len(text) * 8 - 1))
+    tampered = flip(text, bit).decode("latin-1")
+    try:
+        run_prepare(with_sig(tampered))
+    except BadSignature as exc:
+        assert exc.field == "signatures[0].sig"
+    except MalformedEnvelope as exc:  # the base64 itself broke
+        assert exc.field == "signatures[0].sig"
+    else:
+        pytest.fail(f"signature text {tampered!r} was accepted")
+
+
+def test_no_other_exception_on_any_signature_text_flip():
+    text = ENVELOPE["signatures"][0]["sig"].encode("ascii")
+    outcomes: set[type[LedgerError]] = set()
+    for bit in range(len(text) * 8):
+        with pytest.raises((BadSignature, MalformedEnvelope)) as info:
+            run_prepare(with_sig(flip(text, bit).decode("latin-1")))
+        outcomes.add(type(info.value))
+    assert outcomes == {BadSignature, MalformedEnvelope}
