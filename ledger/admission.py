@@ -234,7 +234,8 @@ def prepare_unverified(
     def lookup(kid: str) -> bytes | None:
         return batch_keys.get(kid) or public_key(kid)
 
-    out, all_jobs = [], []
+    out: list[Candidate] = []
+    all_jobs: list[SignatureJob] = []
     for i, (env, payload, st) in enumerate(decoded):
         try:
             issued = parse_time(st.issued_at, field="issued_at")

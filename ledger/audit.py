@@ -275,7 +275,10 @@ class _Replay:
                                 f"the tree of size {self.tree.size} does not have the "
                                 "root the log signed"))
         if self.fold is not None:
-            self.fold(st, index, ehash, format_us(recorded_us))
+            try:
+                self.fold(st, index, ehash, format_us(recorded_us))
+            except LedgerError as exc:
+                raise _Stop(Failure(index, exc.code, exc.diagnostics())) from None
 
 
 def format_us(us: int) -> str:

@@ -17,6 +17,7 @@ from .db import EmbeddedPostgres, connect_pool, upgrade
 from .errors import LedgerError
 from .log import TransparencyLog, load_or_create_log_key
 from .store import Check, PostgresStore
+from .validation import AgreementRules
 
 __all__ = ["Ledger", "OriginMismatch", "open_ledger", "resolve_database", "stored_origin"]
 
@@ -67,8 +68,11 @@ async def stored_origin(dsn: str, wanted: str) -> str:
 @contextlib.asynccontextmanager
 async def open_ledger(settings: Settings, dsn: str, *, check: Check | None = None,
                       verify_history: bool = True, background: bool = True,
-                      pool_size: int = 10) -> AsyncIterator[Ledger]:
+                      pool_size: int = 10, rules: bool = True) -> AsyncIterator[Ledger]:
     """Migrate, check the stored history against the last checkpoint, and run.
+
+    ``rules`` puts the agreement rules at the door (``ledger.validation``): only
+    ``org/`` and ``agreement/`` streams, and agreement events the decider would make.
 
     Raises HistoryMismatch (and starts nothing) if the stored tree disagrees with the
     last signed checkpoint.
@@ -77,6 +81,8 @@ async def open_ledger(settings: Settings, dsn: str, *, check: Check | None = Non
     origin = await stored_origin(dsn, settings.origin)
     pool = await connect_pool(dsn, min_size=1, max_size=pool_size)
     store = PostgresStore(pool, ledger_id=origin, limits=settings.limits, check=check)
+    if rules:
+        store.validator = AgreementRules(store)
     log = TransparencyLog(store, load_or_create_log_key(settings.log_key_path),
                           interval=settings.checkpoint_interval)
     try:

@@ -21,7 +21,7 @@ import contextlib
 import copy
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +56,7 @@ LOG_LOCK = 0x4C454447_00000002  # "LEDG" + 2: held from first statement to commi
 NOTIFY_CHANNEL = "ledger_log"
 
 Check = Callable[[Statement, int], None]
+Validator = Callable[[list[Candidate]], Awaitable[None]]
 DEFAULT_LIMITS = Limits()
 PARALLEL_VERIFY_MIN = 32  # signatures; below this, verifying inline is faster
 
@@ -171,8 +172,9 @@ SELECT pg_notify($23, $24)
 class PostgresStore:
     """The event store over an asyncpg pool. See the module docstring for the design.
 
-    ``check(statement, position)`` runs the domain rules for statements outside
-    ``org/`` streams; it must be pure and raise a LedgerError to refuse.
+    ``validator(candidates)`` runs before the lock (e.g. the agreement rules, see
+    ``ledger.validation``); ``check(statement, position)`` runs under the lock for
+    statements outside ``org/`` streams. Both refuse by raising a LedgerError.
     """
 
     def __init__(
@@ -184,8 +186,10 @@ class PostgresStore:
         max_batch: int = 500,
         clock: Callable[[], float] = time.time,
         check: Check | None = None,
+        validator: Validator | None = None,
     ) -> None:
         self.pool = pool
+        self.validator = validator
         self.ledger_id = ledger_id
         self.limits = limits
         self.max_batch = max_batch
@@ -264,6 +268,8 @@ class PostgresStore:
         bad = await self._check_signatures(jobs)
         if bad is not None:
             raise bad_signature_error(bad)
+        if self.validator is not None:
+            await self.validator(candidates)
         queue = self._ensure_sequencer()
         future: asyncio.Future[list[Receipt]] = asyncio.get_running_loop().create_future()
         await queue.put(_Request(candidates, future))
@@ -457,9 +463,10 @@ class PostgresStore:
             if st.type in (ORG_REGISTERED, ORG_KEY_ADDED):
                 raw = b64.decode(st.data["public_key"])
                 rec = registry.keys[compute_key_id(raw)]
-                for col, value in zip(keys, (rec.key_id, rec.org_id, raw, rec.added_at),
-                                      strict=True):
-                    col.append(value)
+                keys[0].append(rec.key_id)
+                keys[1].append(rec.org_id)
+                keys[2].append(raw)
+                keys[3].append(rec.added_at)
             elif st.type == ORG_KEY_REVOKED:
                 revocations[0].append(st.data["key_id"])
                 revocations[1].append(it.position)

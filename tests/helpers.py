@@ -37,3 +37,33 @@ class Chain:
         self.version += 1
         self.head = hash_of(env)
         return env
+
+
+class AgreementDriver:
+    """Drives one agreement through the store like a client would: fold the stream,
+    ``decide`` the command, sign the resulting events on top of the head, append."""
+
+    def __init__(self, store, agreement_id: str) -> None:
+        self.store = store
+        self.agreement_id = agreement_id
+        self.stream = f"agreement/{agreement_id}"
+
+    async def state(self):
+        from ledger.domain import fact_from_statement, fold
+
+        events = await self.store.read_stream(self.stream)
+        return fold(fact_from_statement(e.statement(), position=e.position,
+                                        recorded_at=e.recorded_at, event_hash=e.event_hash)
+                    for e in events)
+
+    async def do(self, signer: Signer, command) -> list:
+        from ledger.domain import decide
+
+        head = await self.store.head(self.stream)
+        new = decide(command, await self.state())
+        envelopes, version, prev = [], head.version, head.hash
+        for event in new:
+            env = signer.event(self.stream, version + 1, prev, event.type, event.data)
+            envelopes.append(env)
+            version, prev = version + 1, hash_of(env)
+        return await self.store.append(envelopes)

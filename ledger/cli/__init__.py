@@ -17,7 +17,7 @@ from .output import fail
 
 __all__ = ["main"]
 
-COMMAND_MODULES = ("keys", "db", "export", "audit", "serve")
+COMMAND_MODULES = ("keys", "db", "log", "export", "audit", "serve", "token", "projections")
 
 
 def build_parser() -> argparse.ArgumentParser:

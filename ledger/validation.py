@@ -1,0 +1,86 @@
+"""The agreement rules at the door: every signed agreement event must be what the
+domain's decider would have made of it in the agreement's current state.
+
+The check runs before the log lock, on the state at the version just before the
+event (cached in memory, caught up from the store). Under the lock the store then
+checks that the stream's head is still that version with that hash; if another
+writer got there first, the event fails with a version conflict, so a check made on a
+state that has since moved on can never let an event through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from .domain import AgreementState, check_event, evolve, fact_from_statement, initial_state
+from .errors import LedgerError, Rejected
+
+if TYPE_CHECKING:
+    from .admission import Candidate
+    from .store import PostgresStore
+
+__all__ = ["AgreementRules"]
+
+KNOWN_KINDS = frozenset({"org", "agreement"})
+
+
+class AgreementRules:
+    """Validates a batch's agreement-stream statements against the domain rules."""
+
+    def __init__(self, store: PostgresStore, *, max_cached: int = 4096) -> None:
+        self.store = store
+        self.max_cached = max_cached
+        self._cache: OrderedDict[str, tuple[int, AgreementState]] = OrderedDict()
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def __call__(self, candidates: Sequence[Candidate]) -> None:
+        simulated: dict[str, tuple[int, AgreementState]] = {}
+        for i, cand in enumerate(candidates):
+            st = cand.statement
+            try:
+                if st.stream_kind not in KNOWN_KINDS:
+                    raise Rejected("stream.unknown-kind",
+                                   f"stream kind {st.stream_kind!r} is not one of "
+                                   f"{sorted(KNOWN_KINDS)}", field="stream")
+                if st.stream_kind != "agreement":
+                    continue
+                if st.type == "agreement.drafted" and st.data.get(
+                        "agreement_id") != st.stream_key:
+                    raise Rejected("agreement.wrong-stream",
+                                   f"agreement_id must be {st.stream_key!r}, the key of "
+                                   f"stream {st.stream}", field="data.agreement_id")
+                if st.stream in simulated:
+                    version, state = simulated[st.stream]
+                else:
+                    version, state = await self._state_before(st.stream, st.version)
+                    state = copy.deepcopy(state)
+                if version != st.version - 1:
+                    continue  # stale or ahead: the chain check under the lock refuses it
+                check_event(state, st.type, st.data, st.actor, st.issued_at)
+                state = evolve(state, fact_from_statement(st))
+                simulated[st.stream] = (st.version, state)
+            except LedgerError as exc:
+                raise exc.at(i) from None
+
+    async def _state_before(self, stream: str, version: int) -> tuple[int, AgreementState]:
+        """The committed state of ``stream`` at ``version - 1`` (or the newest known)."""
+        lock = self._locks.setdefault(stream, asyncio.Lock())
+        async with lock:
+            have, state = self._cache.get(stream, (0, initial_state()))
+            if have < version - 1:
+                for event in await self.store.read_stream(stream, after_version=have,
+                                                          limit=version - 1 - have):
+                    state = evolve(state, fact_from_statement(
+                        event.statement(), position=event.position,
+                        recorded_at=event.recorded_at, event_hash=event.event_hash))
+                    have = event.version
+            self._cache[stream] = (have, state)
+            self._cache.move_to_end(stream)
+            while len(self._cache) > self.max_cached:
+                old, _ = self._cache.popitem(last=False)
+                self._locks.pop(old, None)
+            return have, state
