@@ -1,7 +1,7 @@
 """Signed checkpoints of the global log: C2SP tlog-checkpoint in a C2SP signed-note.
 
 Formats (c2sp.org/tlog-checkpoint, c2sp.org/signed-note, Ed25519 signature type 0x01;
-byte-for-byte in ``docs/protocol-log.md``)::
+byte-for-byte in ``docs/PROTOCOL.md (Part II)``)::
 
     body      = origin LF decimal-size LF base64(root hash) LF
     note      = body LF 1*( U+2014 SP key-name SP base64(key ID || signature) LF )

@@ -1,7 +1,7 @@
 """RFC 9162 (Certificate Transparency v2) Merkle tree over the global log.
 
 Pure functions only: no I/O, no database. The byte formats are specified in
-``docs/protocol-log.md``; this module is the reference implementation of that text.
+``docs/PROTOCOL.md (Part II)``; this module is the reference implementation of that text.
 
 Hashing (RFC 9162 §2.1.1)::
 

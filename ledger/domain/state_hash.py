@@ -4,7 +4,7 @@ Why: each party ratifies ``{terms_version, state_hash}``, so the hash must be re
 by any implementation from the same history. It covers the *terms* only (who the parties
 are and what they wrote and promised), not progress (fulfilments, measures, stages,
 ratifications, consents, visibility, suspension). The exact JSON is specified in
-``docs/protocol-state-hash.md``; ``terms_json`` below is that specification in code, and
+``docs/PROTOCOL.md (Part IV)``; ``terms_json`` below is that specification in code, and
 ``tests/vectors/state_hash/`` pins it.
 
 Lists are sorted by their id (or org) in Unicode code point order; every member is always

@@ -54,7 +54,7 @@ def test_all_vectors() -> None:
 def test_the_smallest_vector_pinned_in_the_protocol_doc() -> None:
     state = history(draft(invited=(B,))).state
     assert state_hash(state) == json.loads(VECTORS[0].read_text())["state_hash"]
-    doc = pathlib.Path(__file__).resolve().parents[3] / "docs" / "protocol-state-hash.md"
+    doc = pathlib.Path(__file__).resolve().parents[3] / "docs" / "PROTOCOL.md"
     assert state_hash(state) in doc.read_text(encoding="utf-8")
 
 
