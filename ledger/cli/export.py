@@ -12,6 +12,7 @@ from ..bundle import export_bundle
 from ..config import Settings
 from ..runtime import open_ledger, resolve_database
 from .output import Progress, print_json
+from .remote import export_remote
 
 
 def register(sub: Any) -> None:
@@ -25,8 +26,6 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.url:
-        from .remote import export_remote
-
         return export_remote(args.url, os.environ.get("LEDGER_TOKEN", ""), args.out, args.json)
     settings = Settings.from_env()
     bar = Progress("export", None, enabled=not args.json)

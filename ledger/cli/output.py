@@ -25,8 +25,10 @@ def fail(message: str, as_json: bool = False, detail: dict[str, Any] | None = No
     return 1
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO = sys.stdout) -> None:
-    """A plain aligned text table."""
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
+          out: TextIO | None = None) -> None:
+    """A plain aligned text table (on stdout unless ``out`` is given)."""
+    out = out or sys.stdout
     cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     line = "  ".join("-" * w for w in widths)

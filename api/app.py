@@ -1,0 +1,166 @@
+"""The HTTP application: ``create_app(...) -> Litestar``.
+
+The app's lifespan owns the ledger (pool, store, transparency log): it opens it with
+``open_ledger`` at start-up and closes it at shutdown. Handlers get it through the
+``ledger`` dependency and never open database resources themselves.
+
+Configuration (environment, read by :meth:`ApiConfig.from_env`)::
+
+    LEDGER_MAX_BODY_BYTES            largest request body (default 1 MiB)
+    LEDGER_MAX_EVENTS_PER_REQUEST    most events in one POST /v1/events (default 500)
+    LEDGER_WRITES_PER_KEY_PER_SECOND accepted writes per signing key per second (1000)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+
+from ledger.config import Settings
+from ledger.runtime import Ledger, open_ledger, resolve_database
+from ledger.store import Check
+
+from .controllers import EventsController, HealthController, LogController, OrganizationsController
+from .controllers.agreements import AgreementsController, StreamsController
+from .controllers.events import KeyRateLimiter, WritePolicy
+from .metrics import Metrics, metrics_middleware
+from .problems import exception_handlers
+
+__all__ = ["ApiConfig", "LedgerFactory", "create_app"]
+
+LedgerFactory = Callable[[], AbstractAsyncContextManager[Ledger]]
+
+DEFAULT_MAX_BODY_BYTES = 1 << 20
+DEFAULT_MAX_EVENTS = 500
+DEFAULT_WRITES_PER_KEY_PER_SECOND = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class ApiConfig:
+    """Bounds the HTTP layer enforces before the store sees a request."""
+
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_events: int = DEFAULT_MAX_EVENTS
+    writes_per_key_per_second: int = DEFAULT_WRITES_PER_KEY_PER_SECOND
+
+    @classmethod
+    def from_env(cls) -> ApiConfig:
+        env = os.environ
+        return cls(
+            max_body_bytes=int(env.get("LEDGER_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
+            max_events=int(env.get("LEDGER_MAX_EVENTS_PER_REQUEST", DEFAULT_MAX_EVENTS)),
+            writes_per_key_per_second=int(env.get("LEDGER_WRITES_PER_KEY_PER_SECOND",
+                                                  DEFAULT_WRITES_PER_KEY_PER_SECOND)),
+        )
+
+
+def _default_factory(settings: Settings, dsn: str | None, *, check: Check | None,
+                     background: bool) -> LedgerFactory:
+    @contextlib.asynccontextmanager
+    async def factory() -> AsyncIterator[Ledger]:
+        stack = contextlib.ExitStack()  # the embedded server, when one is started
+        try:
+            # DATABASE_URL, or an embedded server (blocking start: off the event loop)
+            url: str = dsn if dsn is not None else await asyncio.to_thread(
+                stack.enter_context, resolve_database(settings))
+            async with open_ledger(settings, url, check=check,
+                                   background=background) as ledger:
+                yield ledger
+        finally:
+            await asyncio.to_thread(stack.close)
+
+    return factory
+
+
+def _provide_ledger(state: State) -> Ledger:
+    ledger: Ledger = state.ledger
+    return ledger
+
+
+def _provide_write_policy(state: State) -> WritePolicy:
+    policy: WritePolicy = state.write_policy
+    return policy
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    dsn: str | None = None,
+    ledger_factory: LedgerFactory | None = None,
+    config: ApiConfig | None = None,
+    check: Check | None = None,
+    background: bool = True,
+    debug: bool = False,
+) -> Litestar:
+    """Build the app. The ledger is opened by the lifespan, from (first match):
+
+    * ``ledger_factory()``: an async context manager yielding a :class:`Ledger`;
+    * ``open_ledger(settings, dsn)`` when ``dsn`` is given;
+    * ``open_ledger`` on ``settings.database_url``, or on an embedded PostgreSQL.
+
+    ``settings`` defaults to ``Settings.from_env()`` and ``config`` to
+    ``ApiConfig.from_env()``. ``check`` is the domain rule hook passed to the store;
+    ``background=False`` turns the checkpointer off (checkpoints are then signed on
+    demand by ``GET /v1/log/checkpoint`` when none exists yet, or by the caller).
+    """
+    config = config or ApiConfig.from_env()
+    if ledger_factory is None:
+        ledger_factory = _default_factory(settings or Settings.from_env(), dsn,
+                                          check=check, background=background)
+    factory = ledger_factory
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with factory() as ledger:
+            ledger.store.max_batch = max(ledger.store.max_batch, config.max_events)
+            metrics: Metrics = app.state.metrics
+            metrics.start_size(await ledger.store.size())
+            ledger.store.on_commit.append(metrics.on_commit)
+            app.state.ledger = ledger
+            try:
+                yield
+            finally:
+                ledger.store.on_commit.remove(metrics.on_commit)
+                del app.state.ledger
+
+    state: dict[str, Any] = {
+        "metrics": Metrics(),
+        "write_policy": WritePolicy(config.max_events,
+                                    KeyRateLimiter(config.writes_per_key_per_second)),
+    }
+    return Litestar(
+        route_handlers=[EventsController, OrganizationsController, LogController,
+                        HealthController, AgreementsController, StreamsController],
+        dependencies={
+            "ledger": Provide(_provide_ledger, sync_to_thread=False),
+            "write_policy": Provide(_provide_write_policy, sync_to_thread=False),
+        },
+        lifespan=[lifespan],
+        state=State(state),
+        middleware=[metrics_middleware],
+        exception_handlers=exception_handlers(),
+        request_max_body_size=config.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="Mutualisation ledger",
+            version="1",
+            description=(
+                "A signed, append-only ledger of pooling agreements between organizations. "
+                "Errors are RFC 9457 problem documents (application/problem+json) whose "
+                "type is https://mutualisation-ledger.org/problems/<code>."
+            ),
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(path=["/", "/scalar"])],
+        ),
+        debug=debug,
+    )

@@ -1,0 +1,281 @@
+"""Agreements and streams: current state, time travel, history, the written agreement.
+
+Every answer here is computed from the agreement's own events (folded with the domain
+rules), so it is exactly what an auditor replaying the log would get. The list of
+agreements (filters, pagination) reads the projections' read model.
+
+Access: an agreement its parties marked public is readable without a token; otherwise
+an organization's token reads the agreements it is (or was, or is invited to be) a
+party to, and auditor and trust tokens read everything. Organization streams are
+public, like ``GET /v1/organizations/{id}``: a client verifying a history needs every
+signer's key history, and the register holds organizations, never persons.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter
+
+from ledger.domain import (
+    AgreementState,
+    evolve,
+    fact_from_statement,
+    initial_state,
+    render_markdown,
+    state_hash,
+)
+from ledger.domain.state import in_force, terms_pending
+from ledger.errors import NotFound
+from ledger.runtime import Ledger
+from ledger.statement import parse_time
+from ledger.store import StoredEvent
+
+from ..agreement_schemas import (
+    AgreementList,
+    AgreementSummary,
+    AgreementView,
+    HistoryEntry,
+    HistoryPage,
+    StreamEvent,
+    StreamEvents,
+    StreamHead,
+)
+from ..auth import Principal, authenticate
+from ..problems import Forbidden, OutOfRange, TokenMissing, problem_responses
+
+__all__ = ["AgreementsController", "StreamsController"]
+
+PAGE = 1000
+STREAM_KINDS = ("org", "agreement")
+
+
+async def whole_stream(ledger: Ledger, stream: str) -> list[StoredEvent]:
+    events: list[StoredEvent] = []
+    while True:
+        page = await ledger.store.read_stream(stream, after_version=len(events), limit=PAGE)
+        events.extend(page)
+        if len(page) < PAGE:
+            return events
+
+
+def fold_events(events: list[StoredEvent]) -> AgreementState:
+    state = initial_state()
+    for e in events:
+        state = evolve(state, fact_from_statement(e.statement(), position=e.position,
+                                                  recorded_at=e.recorded_at,
+                                                  event_hash=e.event_hash))
+    return state
+
+
+def members(state: AgreementState) -> set[str]:
+    return set(state.parties) | set(state.former) | set(state.invited)
+
+
+async def optional_principal(request: Request[Any, Any, Any]) -> Principal | None:
+    if not request.headers.get("authorization"):
+        return None
+    return await authenticate(request)
+
+
+async def require_agreement_reader(request: Request[Any, Any, Any],
+                                   state: AgreementState) -> None:
+    """Public agreements for anyone; otherwise its organizations, auditors, trusts."""
+    principal = await optional_principal(request)
+    if state.public:
+        return
+    if principal is None:
+        raise TokenMissing("this agreement is not public: send Authorization: Bearer <token>")
+    if principal.reads_everything():
+        return
+    if principal.kind == "org" and principal.subject in members(state):
+        return
+    raise Forbidden(f"a token of {principal.subject} cannot read this agreement")
+
+
+async def load_agreement(ledger: Ledger, agreement_id: str) -> list[StoredEvent]:
+    events = await whole_stream(ledger, f"agreement/{agreement_id}")
+    if not events:
+        raise NotFound(f"no agreement {agreement_id!r}", field="agreement_id")
+    return events
+
+
+def view_of(state: AgreementState, version: int) -> AgreementView:
+    return AgreementView(
+        id=state.agreement_id,
+        version=version,
+        status=state.status,
+        in_force=in_force(state),
+        terms_version=state.terms_version,
+        terms_pending=terms_pending(state),
+        state_hash=state_hash(state),
+        in_force_version=state.in_force_version,
+        in_force_hash=state.in_force_hash,
+        state=msgspec.to_builtins(state),
+    )
+
+
+def _until(events: list[StoredEvent], version: int | None, at: str | None,
+           ) -> list[StoredEvent]:
+    if version is not None:
+        if version > len(events):
+            raise OutOfRange(f"version {version} is beyond the agreement's {len(events)}",
+                             field="version")
+        return events[:version]
+    if at is not None:
+        limit = parse_time(at, field="at")
+        kept = [e for e in events if parse_time(e.recorded_at) <= limit]
+        if not kept:
+            raise NotFound(f"the agreement did not exist yet at {at}", field="at")
+        return kept
+    return events
+
+
+class AgreementsController(Controller):
+    path = "/v1/agreements"
+    tags = ("agreements",)
+
+    @get("/", operation_id="ListAgreements",
+         summary="Agreements, filtered by party, status or resource category",
+         responses=problem_responses(400, 401, 403, 503))
+    async def list_agreements(
+        self, request: Request[Any, Any, Any], ledger: NamedDependency[Ledger],
+        party: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        status: Annotated[str | None, QueryParameter(max_length=32)] = None,
+        category: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+    ) -> AgreementList:
+        principal = await optional_principal(request)
+        visible_to = None
+        if principal is None:
+            public_only = True
+        else:
+            public_only = False
+            if not principal.reads_everything():
+                visible_to = principal.subject
+        rows = await ledger.pool.fetch(
+            """
+            SELECT a.agreement_id, a.title, a.status, a.public, a.terms_version,
+                   a.last_version
+            FROM agreements a
+            WHERE ($1::text IS NULL OR a.agreement_id > $1)
+              AND ($2::text IS NULL OR a.status = $2)
+              AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM agreement_parties p
+                    WHERE p.agreement_id = a.agreement_id AND p.org_id = $3))
+              AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM commitments c
+                    WHERE c.agreement_id = a.agreement_id AND c.category = $4))
+              AND (NOT $5 OR a.public)
+              AND ($6::text IS NULL OR a.public OR EXISTS (SELECT 1 FROM agreement_parties p
+                    WHERE p.agreement_id = a.agreement_id AND p.org_id = $6))
+            ORDER BY a.agreement_id LIMIT $7
+            """, cursor, status, party, category, public_only, visible_to, limit + 1)
+        items = [AgreementSummary(r["agreement_id"], r["title"], r["status"], r["public"],
+                                  r["terms_version"], r["last_version"]) for r in rows[:limit]]
+        nxt = items[-1].id if len(rows) > limit else None
+        return AgreementList(items, nxt)
+
+    @get("/{agreement_id:str}", operation_id="GetAgreement",
+         summary="Current state (or ?version=N / ?at=TIME); ETag is the stream version",
+         responses=problem_responses(400, 401, 403, 404, 503))
+    async def get_agreement(
+        self, request: Request[Any, Any, Any], ledger: NamedDependency[Ledger],
+        agreement_id: FromPath[str],
+        version: Annotated[int | None, QueryParameter(ge=1)] = None,
+        at: Annotated[str | None, QueryParameter(max_length=40)] = None,
+    ) -> Response[AgreementView]:
+        events = await load_agreement(ledger, agreement_id)
+        current = fold_events(events)
+        await require_agreement_reader(request, current)
+        if version is not None and at is not None:
+            raise OutOfRange("give either version or at, not both", field="at")
+        chosen = _until(events, version, at)
+        state = current if len(chosen) == len(events) else fold_events(chosen)
+        etag = f'"{len(chosen)}"'
+        if request.headers.get("if-none-match") == etag:
+            return Response(content=None, status_code=304, headers={"ETag": etag})  # type: ignore[arg-type]
+        return Response(view_of(state, len(chosen)), headers={"ETag": etag})
+
+    @get("/{agreement_id:str}/history", operation_id="GetAgreementHistory",
+         summary="The agreement's audit history: every event, who, when, with which key",
+         responses=problem_responses(400, 401, 403, 404, 503))
+    async def history(
+        self, request: Request[Any, Any, Any], ledger: NamedDependency[Ledger],
+        agreement_id: FromPath[str],
+        after: Annotated[int, QueryParameter(ge=0)] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, le=PAGE)] = 100,
+    ) -> HistoryPage:
+        events = await load_agreement(ledger, agreement_id)
+        await require_agreement_reader(request, fold_events(events))
+        page = events[after:after + limit]
+        entries = []
+        for e in page:
+            st = e.statement()
+            entries.append(HistoryEntry(e.version, e.position, e.recorded_at, st.issued_at,
+                                        st.type, st.actor, st.key, e.event_hash, st.data))
+        nxt = after + limit if after + limit < len(events) else None
+        return HistoryPage(entries, nxt)
+
+    @get("/{agreement_id:str}/document", operation_id="GetAgreementDocument",
+         media_type="text/markdown",
+         summary="The written agreement, in French or English (Markdown)",
+         responses=problem_responses(400, 401, 403, 404, 503))
+    async def document(
+        self, request: Request[Any, Any, Any], ledger: NamedDependency[Ledger],
+        agreement_id: FromPath[str],
+        lang: Annotated[str, QueryParameter(pattern="^(fr|en)$")] = "fr",
+        version: Annotated[int | None, QueryParameter(ge=1)] = None,
+    ) -> str:
+        events = await load_agreement(ledger, agreement_id)
+        current = fold_events(events)
+        await require_agreement_reader(request, current)
+        chosen = _until(events, version, None)
+        state = current if len(chosen) == len(events) else fold_events(chosen)
+        return render_markdown(state, lang=lang)
+
+
+class StreamsController(Controller):
+    path = "/v1/streams"
+    tags = ("streams",)
+
+    async def _check(self, request: Request[Any, Any, Any], ledger: Ledger, kind: str,
+                     key: str) -> list[StoredEvent] | None:
+        if kind not in STREAM_KINDS:
+            raise OutOfRange(f"stream kind must be one of {', '.join(STREAM_KINDS)}",
+                             field="kind")
+        if kind == "org":
+            return None  # the register of organizations and keys is public
+        events = await whole_stream(ledger, f"agreement/{key}")
+        if not events:
+            return events
+        await require_agreement_reader(request, fold_events(events))
+        return events
+
+    @get("/{kind:str}/{key:str}", operation_id="GetStreamHead",
+         summary="A stream's current version and head hash (version 0 if empty)",
+         responses=problem_responses(400, 401, 403, 503))
+    async def head(self, request: Request[Any, Any, Any], ledger: NamedDependency[Ledger],
+                   kind: FromPath[str], key: FromPath[str]) -> StreamHead:
+        await self._check(request, ledger, kind, key)
+        head = await ledger.store.head(f"{kind}/{key}")
+        return StreamHead(f"{kind}/{key}", head.version, head.hash)
+
+    @get("/{kind:str}/{key:str}/events", operation_id="GetStreamEvents",
+         summary="A stream's signed events (exact envelopes), from a version",
+         responses=problem_responses(400, 401, 403, 503))
+    async def events(
+        self, request: Request[Any, Any, Any], ledger: NamedDependency[Ledger],
+        kind: FromPath[str], key: FromPath[str],
+        after: Annotated[int, QueryParameter(ge=0)] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, le=PAGE)] = PAGE,
+    ) -> StreamEvents:
+        await self._check(request, ledger, kind, key)
+        stream = f"{kind}/{key}"
+        page = await ledger.store.read_stream(stream, after_version=after, limit=limit)
+        head = await ledger.store.head(stream)
+        return StreamEvents(stream, head.version, head.hash, [
+            StreamEvent(e.position, e.version, e.recorded_at, e.event_hash,
+                        e.envelope_json()) for e in page])

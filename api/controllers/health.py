@@ -1,0 +1,68 @@
+"""``/healthz`` (the process answers), ``/readyz`` (database reachable, schema up to
+date) and ``/metrics`` (Prometheus text format). None of them needs a token."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+from litestar import Controller, get
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+
+from ledger.db import applied_migrations, migrations
+from ledger.runtime import Ledger
+
+from ..metrics import CONTENT_TYPE, Metrics
+from ..problems import NotReady, problem_responses
+from ..schemas import Health, Readiness
+
+__all__ = ["HealthController"]
+
+PROBE_TIMEOUT = 2.0
+_DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+async def _probe(ledger: NamedDependency[Ledger]) -> tuple[list[int], int]:
+    async with asyncio.timeout(PROBE_TIMEOUT), ledger.pool.acquire() as conn:
+        applied = await applied_migrations(conn)
+        last = await conn.fetchval("SELECT max(position) FROM events")
+    return applied, 0 if last is None else int(last) + 1
+
+
+class HealthController(Controller):
+    path = "/"
+    tags = ("operations",)
+
+    @get("/healthz", operation_id="Healthz", summary="Liveness: the process answers",
+         responses=problem_responses())
+    async def healthz(self) -> Health:
+        return Health("ok")
+
+    @get("/readyz", operation_id="Readyz",
+         summary="Readiness: database reachable and every migration applied",
+         responses=problem_responses(503))
+    async def readyz(self, ledger: NamedDependency[Ledger]) -> Readiness:
+        try:
+            applied, size = await _probe(ledger)
+        except _DB_ERRORS as exc:
+            raise NotReady(f"database check failed: {type(exc).__name__}") from exc
+        missing = sorted({m.version for m in migrations()} - set(applied))
+        if missing:
+            raise NotReady(f"migrations not applied: {missing}", missing=missing)
+        return Readiness("ready", applied, size)
+
+    @get("/metrics", media_type=CONTENT_TYPE, operation_id="Metrics",
+         summary="Prometheus metrics (text exposition format 0.0.4)",
+         responses=problem_responses())
+    async def metrics(self, state: State, ledger: NamedDependency[Ledger]) -> str:
+        log_size: int | None
+        checkpoint_size: int | None
+        try:
+            log_size = await ledger.store.size()
+            latest = await ledger.log.latest()
+            checkpoint_size = latest.size if latest else None
+        except _DB_ERRORS:
+            log_size = checkpoint_size = None
+        registry: Metrics = state.metrics
+        return registry.render(log_size=log_size, checkpoint_size=checkpoint_size)

@@ -1,0 +1,107 @@
+"""``/v1/log/...``: the transparency log for auditors and trusts.
+
+Checkpoint, entries and proofs need an auditor or trust token. The log's key (its
+public identity, which also names the ledger's origin) is given to any valid token.
+
+Checkpoints are C2SP signed notes (text/plain), the key is the log's vkey, entries
+carry their exact Merkle leaf bytes, and proofs are RFC 9162 lists of base64 hashes.
+Sizes are checked against the log before any node is read: a size beyond the log is
+404, an index or size that makes no sense is 400.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
+
+from ledger import b64, merkle
+from ledger.errors import NotFound
+from ledger.runtime import Ledger
+
+from ..auth import require_kinds
+from ..problems import OutOfRange, problem_responses
+from ..schemas import ConsistencyProof, InclusionProof, LogEntries, LogEntry
+
+__all__ = ["LogController"]
+
+TEXT = "text/plain"  # Litestar appends "; charset=utf-8"
+MAX_PAGE = 1000
+
+AUDIT = [require_kinds("auditor", "trust")]
+ANY_TOKEN = [require_kinds()]
+
+NonNegative = Annotated[int, QueryParameter(ge=0)]
+
+
+async def _require_size(ledger: NamedDependency[Ledger], size: int, name: str) -> None:
+    current = await ledger.store.size()
+    if size > current:
+        raise NotFound(f"{name} {size} is beyond the log, which has {current} entries",
+                       field=name, log_size=current)
+
+
+class LogController(Controller):
+    path = "/v1/log"
+    tags = ("log",)
+
+    @get("/checkpoint", media_type=TEXT, operation_id="GetCheckpoint", guards=AUDIT,
+         summary="The latest signed checkpoint (C2SP signed note)",
+         responses=problem_responses(401, 403, 503))
+    async def checkpoint(self, ledger: NamedDependency[Ledger]) -> str:
+        latest = await ledger.log.latest()
+        if latest is None:  # nothing signed yet (e.g. before the checkpointer's first run)
+            latest = await ledger.log.checkpoint()
+        return latest.note
+
+    @get("/key", media_type=TEXT, operation_id="GetLogKey",
+         summary="The log's verifier key (signed-note vkey); public (pin it out of band)",
+         responses=problem_responses(503))
+    async def key(self, ledger: NamedDependency[Ledger]) -> str:
+        return ledger.log.vkey + "\n"
+
+    @get("/entries", operation_id="GetLogEntries", guards=AUDIT,
+         summary="Log entries from a position",
+         responses=problem_responses(400, 401, 403, 404, 503))
+    async def entries(
+        self,
+        ledger: NamedDependency[Ledger],
+        start: NonNegative = 0,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 100,
+    ) -> LogEntries:
+        await _require_size(ledger, start, "start")
+        page = await ledger.store.read_log(start, limit)
+        items = [LogEntry(e.position, b64.encode(e.leaf), e.envelope_json()) for e in page]
+        nxt = page[-1].position + 1 if len(page) == limit else None
+        return LogEntries(items, nxt)
+
+    @get("/proof/inclusion", operation_id="GetInclusionProof", guards=AUDIT,
+         summary="Inclusion proof of entry index in the tree of size",
+         responses=problem_responses(400, 401, 403, 404, 503))
+    async def inclusion(self, ledger: NamedDependency[Ledger], index: NonNegative,
+                        size: NonNegative) -> InclusionProof:
+        if index >= size:
+            raise OutOfRange(f"index {index} must be below size {size}", field="index")
+        await _require_size(ledger, size, "size")
+        entry = await ledger.store.entry(index)
+        proof = await ledger.store.inclusion_proof(index, size)
+        return InclusionProof(index, size, b64.encode(merkle.hash_leaf(entry.leaf)),
+                              [b64.encode(h) for h in proof])
+
+    @get("/proof/consistency", operation_id="GetConsistencyProof", guards=AUDIT,
+         summary="Consistency proof between two tree sizes",
+         description="from = 0 gives an empty proof: every tree extends the empty one.",
+         responses=problem_responses(400, 401, 403, 404, 503))
+    async def consistency(
+        self,
+        ledger: NamedDependency[Ledger],
+        from_: Annotated[int, QueryParameter(name="from", ge=0)],
+        to: NonNegative,
+    ) -> ConsistencyProof:
+        if from_ > to:
+            raise OutOfRange(f"from {from_} must not exceed to {to}", field="from")
+        await _require_size(ledger, to, "to")
+        proof = await ledger.store.consistency_proof(from_, to) if from_ else []
+        return ConsistencyProof(from_, to, [b64.encode(h) for h in proof])
