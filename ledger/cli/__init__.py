@@ -17,7 +17,8 @@ from .output import fail
 
 __all__ = ["main"]
 
-COMMAND_MODULES = ("keys", "db", "log", "export", "audit", "serve", "token", "projections")
+COMMAND_MODULES = ("keys", "db", "log", "export", "audit", "serve", "token", "projections",
+                   "orgs")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,233 @@
+"""Commands for organizations, on the Python client: register, draft, join, commit,
+ratify, and read agreements; plus ``ledger demo``.
+
+The server is ``--url`` (default ``LEDGER_URL`` or http://127.0.0.1:8000); reads use the
+token in ``LEDGER_TOKEN`` when the agreement is not public. Signing commands take the
+organization's key file (``ledger keygen``) and id: the key never leaves this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from .. import domain as d
+from ..client import LedgerClient
+from ..domain.values import Period, Quantity
+from ..keys import load_private_key
+from ..signer import Signer
+from .output import print_json, table
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+def _common(p: argparse.ArgumentParser, *, signing: bool) -> None:
+    p.add_argument("--url", default=os.environ.get("LEDGER_URL", DEFAULT_URL),
+                   help="the ledger server (default: LEDGER_URL or %(default)s)")
+    if signing:
+        p.add_argument("--org", required=True, help="your organization's id")
+        p.add_argument("--key", required=True, type=Path, help="your private key file")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _client(args: argparse.Namespace) -> LedgerClient:
+    signer = None
+    if getattr(args, "key", None) is not None:
+        signer = Signer(args.org, load_private_key(args.key), "")
+    return LedgerClient(args.url, token=os.environ.get("LEDGER_TOKEN") or None,
+                        signer=signer)
+
+
+def _receipts(args: argparse.Namespace, receipts: list[Any]) -> int:
+    if args.json:
+        print_json({"ok": True, "receipts": [r.to_json() for r in receipts]})
+    elif receipts:
+        table(("position", "stream", "version", "event hash"),
+              [(r.position, r.stream, r.version, r.event_hash[:16] + "…") for r in receipts])
+    else:
+        print("nothing to record: the ledger already says so")
+    return 0
+
+
+def register(sub: Any) -> None:
+    org = sub.add_parser("org", help="organizations: register")
+    osub = org.add_subparsers(dest="org_command", metavar="ACTION", required=True)
+    p = osub.add_parser("register", help="register your organization with its first key")
+    _common(p, signing=True)
+    p.add_argument("--name", required=True, help="the organization's name")
+    p.set_defaults(handler=run_register)
+
+    ag = sub.add_parser("agreement", help="agreements: draft, join, show, history, document")
+    asub = ag.add_subparsers(dest="agreement_command", metavar="ACTION", required=True)
+    p = asub.add_parser("draft", help="draft a new agreement (you become its first party)")
+    _common(p, signing=True)
+    p.add_argument("--id", required=True, dest="agreement", help="agreement id")
+    p.add_argument("--title", required=True)
+    p.add_argument("--purpose", required=True, help="the shared vision / purpose")
+    p.add_argument("--invite", action="append", default=[], help="an organization to invite")
+    p.add_argument("--binding", action="store_true", help="a binding convention")
+    p.add_argument("--public", action="store_true", help="readable without a token")
+    p.set_defaults(handler=run_draft)
+    p = asub.add_parser("join", help="join an agreement you were invited to")
+    _common(p, signing=True)
+    p.add_argument("agreement")
+    p.set_defaults(handler=run_join)
+    p = asub.add_parser("show", help="an agreement's current state (or as of a version)")
+    _common(p, signing=False)
+    p.add_argument("agreement")
+    p.add_argument("--version", type=int)
+    p.add_argument("--at", help="time travel: the state as of this RFC 3339 UTC time")
+    p.set_defaults(handler=run_show)
+    p = asub.add_parser("history", help="an agreement's audit history")
+    _common(p, signing=False)
+    p.add_argument("agreement")
+    p.set_defaults(handler=run_history)
+    p = asub.add_parser("document", help="the written agreement (Markdown)")
+    _common(p, signing=False)
+    p.add_argument("agreement")
+    p.add_argument("--lang", choices=("fr", "en"), default="fr")
+    p.set_defaults(handler=run_document)
+
+    p = sub.add_parser("commit", help="commit a resource to an agreement")
+    _common(p, signing=True)
+    p.add_argument("--agreement", required=True)
+    p.add_argument("--id", required=True, dest="commitment", help="commitment id")
+    p.add_argument("--category", required=True, choices=sorted(d.values.CATEGORIES))
+    p.add_argument("--description", required=True)
+    p.add_argument("--quantity", required=True, help="decimal amount, e.g. 384")
+    p.add_argument("--unit", required=True, help="e.g. hour, m2, seat, CAD")
+    p.add_argument("--start", required=True, help="YYYY-MM-DD")
+    p.add_argument("--end", required=True, help="YYYY-MM-DD")
+    p.add_argument("--receiver", required=True, help="receiving organization, or collective")
+    p.add_argument("--value", help="the value you give it, e.g. 18000")
+    p.add_argument("--value-unit", default="CAD")
+    p.add_argument("--conditions", default="")
+    p.set_defaults(handler=run_commit)
+
+    p = sub.add_parser("ratify", help="ratify the agreement's current terms (the state "
+                       "hash is computed here from the verified history)")
+    _common(p, signing=True)
+    p.add_argument("agreement")
+    p.set_defaults(handler=run_ratify)
+
+    p = sub.add_parser("demo", help="record the workshop's scenario on a running server")
+    _common(p, signing=False)
+    p.set_defaults(handler=run_demo_command)
+
+
+def run_register(args: argparse.Namespace) -> int:
+    return _receipts(args, [_client(args).register(args.name)])
+
+
+def run_draft(args: argparse.Namespace) -> int:
+    client = _client(args)
+    command = d.DraftAgreement(agreement_id=args.agreement, title=args.title,
+                               purpose=args.purpose, binding=args.binding,
+                               invited=args.invite, public=args.public, actor=args.org,
+                               at=client._require_signer().now())
+    return _receipts(args, client.act(args.agreement, command))
+
+
+def run_join(args: argparse.Namespace) -> int:
+    client = _client(args)
+    command = d.JoinAgreement(actor=args.org, at=client._require_signer().now())
+    return _receipts(args, client.act(args.agreement, command))
+
+
+def run_commit(args: argparse.Namespace) -> int:
+    client = _client(args)
+    value = Quantity(amount=args.value, unit=args.value_unit) if args.value else None
+    command = d.OfferCommitment(
+        commitment_id=args.commitment, category=args.category,
+        description=args.description, quantity=Quantity(amount=args.quantity,
+                                                        unit=args.unit),
+        period=Period(start=args.start, end=args.end), receiver=args.receiver,
+        conditions=args.conditions, value=value, actor=args.org,
+        at=client._require_signer().now())
+    return _receipts(args, client.act(args.agreement, command))
+
+
+def run_ratify(args: argparse.Namespace) -> int:
+    return _receipts(args, _client(args).ratify(args.agreement))
+
+
+def run_show(args: argparse.Namespace) -> int:
+    query: dict[str, Any] = {}
+    if args.version:
+        query["version"] = args.version
+    if args.at:
+        query["at"] = args.at
+    view = _client(args).agreement(args.agreement, **query)
+    if args.json:
+        print_json(view)
+        return 0
+    state = view["state"]
+    table(("", ""), [
+        ("agreement", view["id"]), ("title", state["title"]), ("status", view["status"]),
+        ("in force", "yes" if view["in_force"] else "no"),
+        ("terms version", view["terms_version"]),
+        ("state hash", view["state_hash"]), ("stream version", view["version"]),
+    ])
+    print()
+    table(("party", "porteur"), [(org, p.get("porteur") or "-")
+                                 for org, p in sorted(state["parties"].items())])
+    if state["commitments"]:
+        print()
+        table(("commitment", "provider", "receiver", "category", "quantity", "status"),
+              [(cid, c["provider"], c["receiver"], c["category"],
+                f"{c['quantity']['amount']} {c['quantity']['unit']}",
+                "withdrawn" if c["withdrawn"] else "live")
+               for cid, c in sorted(state["commitments"].items())])
+    return 0
+
+
+def run_history(args: argparse.Namespace) -> int:
+    client = _client(args)
+    entries, after = [], 0
+    while True:
+        page = client._json("GET", f"/v1/agreements/{args.agreement}/history",
+                            query={"after": after, "limit": 1000})
+        entries.extend(page["entries"])
+        if page["next"] is None:
+            break
+        after = page["next"]
+    if args.json:
+        print_json(entries)
+    else:
+        table(("version", "position", "recorded at", "actor", "type", "key"),
+              [(e["version"], e["position"], e["recorded_at"], e["actor"], e["type"],
+                e["key_id"][:12] + "…") for e in entries])
+    return 0
+
+
+def run_document(args: argparse.Namespace) -> int:
+    text = _client(args).document(args.agreement, args.lang)
+    if args.json:
+        print_json({"agreement": args.agreement, "lang": args.lang, "markdown": text})
+    else:
+        print(text, end="" if text.endswith("\n") else "\n")
+    return 0
+
+
+def run_demo_command(args: argparse.Namespace) -> int:
+    from ..demo import run_demo
+
+    suffix = "-" + secrets.token_hex(3)
+    result = run_demo(args.url, suffix=suffix,
+                      progress=None if args.json else (lambda m: print(f"  {m}")))
+    if args.json:
+        print_json({"ok": True, "agreement": result.agreement_id, "status": result.status,
+                    "state_hash": result.state_hash, "events": len(result.steps),
+                    "in_force_version": result.in_force_version})
+        return 0
+    print()
+    table(("", ""), [("agreement", result.agreement_id), ("status", result.status),
+                     ("in force since terms version", result.in_force_version),
+                     ("state hash", result.state_hash),
+                     ("events recorded", len(result.steps))])
+    print(f"\nthe written agreement: ledger agreement document {result.agreement_id} "
+          f"--url {args.url}")
+    return 0
