@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import b64
-from .envelope import Envelope, decode_envelope, pae
+from .envelope import Envelope, Opened, decode_envelope, pae
 from .errors import (
     BadSignature,
     ClockSkew,
@@ -127,7 +127,7 @@ def introduced_keys(statements: Sequence[Statement]) -> dict[str, bytes]:
 
 
 def decode_candidate(
-    raw: bytes | dict[str, Any] | Envelope, *, ledger_id: str, limits: Limits
+    raw: bytes | dict[str, Any] | Envelope | Opened, *, ledger_id: str, limits: Limits
 ) -> tuple[Envelope, bytes, Statement]:
     """Decode one envelope and its statement, checking size and ledger id."""
     env, payload = decode_envelope(raw)
@@ -215,7 +215,7 @@ def verify_candidate_signatures(
 
 
 def prepare_unverified(
-    raws: Sequence[bytes | dict[str, Any] | Envelope],
+    raws: Sequence[bytes | dict[str, Any] | Envelope | Opened],
     *,
     ledger_id: str,
     now_us: int,
@@ -261,7 +261,7 @@ def prepare_unverified(
 
 
 def prepare(
-    raws: Sequence[bytes | dict[str, Any] | Envelope],
+    raws: Sequence[bytes | dict[str, Any] | Envelope | Opened],
     *,
     ledger_id: str,
     now_us: int,

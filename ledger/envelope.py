@@ -9,7 +9,7 @@ and the payload bytes exactly as signed.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -22,6 +22,7 @@ from .statement import Statement, _field_of
 __all__ = [
     "PAYLOAD_TYPE",
     "Envelope",
+    "Opened",
     "Signature",
     "decode_envelope",
     "pae",
@@ -56,8 +57,17 @@ class Envelope(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         }
 
     def canonical(self) -> bytes:
-        """The bytes the ledger stores and puts in the Merkle leaf."""
-        return canonical_bytes(self.to_json())
+        """The bytes the ledger stores and puts in the Merkle leaf (RFC 8785 form).
+
+        Envelope members are ASCII (a fixed payload type, base64, hex): msgspec's sorted
+        encoder then gives exactly the canonical bytes; anything else takes the
+        general path.
+        """
+        value = self.to_json()
+        if self.payloadType.isascii() and self.payload.isascii() and all(
+                s.keyid.isascii() and s.sig.isascii() for s in self.signatures):
+            return _sorted.encode(value)
+        return canonical_bytes(value)
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:
@@ -79,15 +89,27 @@ def seal(statement: Statement, *signers: Ed25519PrivateKey) -> Envelope:
 
 
 _decoder = msgspec.json.Decoder(Envelope)
+_sorted = msgspec.json.Encoder(order="sorted")
 
 
-def decode_envelope(value: bytes | dict[str, Any] | Envelope) -> tuple[Envelope, bytes]:
+class Opened(NamedTuple):
+    """An envelope already checked by ``decode_envelope``, with its payload bytes."""
+
+    envelope: Envelope
+    payload: bytes
+
+
+def decode_envelope(
+    value: bytes | dict[str, Any] | Envelope | Opened,
+) -> tuple[Envelope, bytes]:
     """Validate an envelope's shape and return it with its decoded payload bytes.
 
     Accepts raw JSON bytes, an already-parsed JSON object or an Envelope. Checks the
     payload type, base64 forms and key id forms; signatures are checked elsewhere,
     against the key history.
     """
+    if isinstance(value, Opened):
+        return value.envelope, value.payload
     try:
         if isinstance(value, Envelope):
             env = value

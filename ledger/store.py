@@ -43,7 +43,7 @@ from .admission import (
     introduced_keys,
     prepare_unverified,
 )
-from .envelope import Envelope, decode_envelope
+from .envelope import Envelope, Opened, decode_envelope
 from .errors import BatchTooLarge, LedgerError, NotFound, Unavailable
 from .keys import key_id as compute_key_id
 from .leaf import encode_leaf, from_micros
@@ -249,21 +249,20 @@ class PostgresStore:
                 f"{len(envelopes)} events in one batch, limit {self.max_batch}"
             )
         now_us = int(self.clock() * 1_000_000)
-        decoded: list[Envelope] = []
+        decoded: list[Opened] = []
         for i, raw in enumerate(envelopes):
             try:
-                decoded.append(decode_envelope(raw)[0])
+                decoded.append(Opened(*decode_envelope(raw)))
             except LedgerError as exc:
                 raise exc.at(i) from None
-        envelopes = decoded
-        wanted = {s.keyid for env in decoded for s in env.signatures}
+        wanted = {s.keyid for opened in decoded for s in opened.envelope.signatures}
         await self._load_public_keys(wanted)
         # Ed25519 verification releases the GIL: only that part runs on worker threads,
         # so it overlaps with the event loop's work and uses every core, while the
         # Python-heavy decoding stays on the loop (threads holding the GIL would stall
         # the database round trips).
         candidates, jobs = prepare_unverified(
-            envelopes, ledger_id=self.ledger_id, now_us=now_us,
+            decoded, ledger_id=self.ledger_id, now_us=now_us,
             public_key=self._public_keys.get, limits=self.limits)
         bad = await self._check_signatures(jobs)
         if bad is not None:
