@@ -21,7 +21,7 @@ import asyncpg
 
 from . import merkle
 from .checkpoint import Checkpoint, make_vkey, sign_checkpoint
-from .errors import LedgerError, VerificationFailed
+from .errors import LedgerError, NotFound, VerificationFailed
 from .keys import (
     Ed25519PrivateKey,
     generate_private_key,
@@ -30,7 +30,7 @@ from .keys import (
     save_private_key,
 )
 from .leaf import encode_leaf
-from .store import LOG_LOCK, PostgresStore
+from .store import LOG_LOCK, PostgresStore, fetch_nodes
 
 __all__ = ["HistoryMismatch", "SignedCheckpoint", "TransparencyLog", "load_or_create_log_key"]
 
@@ -193,12 +193,8 @@ async def _root(conn: asyncpg.Connection, size: int) -> bytes:
     if size == 0:
         return merkle.EMPTY_ROOT
     ids = merkle.frontier_nodes(size)
-    rows = await conn.fetch(
-        "SELECT n.level, n.idx, n.hash FROM merkle_nodes n "
-        "JOIN unnest($1::smallint[], $2::bigint[]) AS w(level, idx) "
-        "ON n.level = w.level AND n.idx = w.idx",
-        [i.level for i in ids], [i.index for i in ids])
-    found = {(r["level"], r["idx"]): bytes(r["hash"]) for r in rows}
-    if len(found) != len(ids):
-        raise HistoryMismatch(f"tree nodes for size {size} are missing")
+    try:
+        found = await fetch_nodes(conn, ids)
+    except NotFound as exc:
+        raise HistoryMismatch(f"tree nodes for size {size} are missing") from exc
     return merkle.root_from_nodes(size, lambda lv, ix: found[(lv, ix)])

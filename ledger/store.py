@@ -50,7 +50,7 @@ from .leaf import encode_leaf, from_micros
 from .registry import ORG_KEY_ADDED, ORG_KEY_REVOKED, ORG_REGISTERED, KeyRecord, Registry
 from .statement import Statement, format_time
 
-__all__ = ["LOG_LOCK", "LogEntry", "PostgresStore", "StoredEvent"]
+__all__ = ["LOG_LOCK", "LogEntry", "PostgresStore", "StoredEvent", "fetch_nodes"]
 
 LOG_LOCK = 0x4C454447_00000002  # "LEDG" + 2: held from first statement to commit
 NOTIFY_CHANNEL = "ledger_log"
@@ -482,7 +482,7 @@ class PostgresStore:
         if self._tree is not None and self._tree.size == size:
             return merkle.CompactRange(size, self._tree.frontier)
         ids = merkle.frontier_nodes(size)
-        hashes = await _fetch_nodes(conn, ids)
+        hashes = await fetch_nodes(conn, ids)
         return merkle.CompactRange(size, [hashes[(n.level, n.index)] for n in ids])
 
     # --- reading ---------------------------------------------------------------------
@@ -539,7 +539,7 @@ class PostgresStore:
         """The Merkle root of the first ``size`` entries."""
         async with self.pool.acquire() as conn:
             ids = merkle.frontier_nodes(size)
-            hashes = await _fetch_nodes(conn, ids)
+            hashes = await fetch_nodes(conn, ids)
         return merkle.root_from_nodes(size, lambda lv, ix: hashes[(lv, ix)])
 
     async def inclusion_proof(self, index: int, size: int) -> list[bytes]:
@@ -554,11 +554,11 @@ class PostgresStore:
 
     async def _proof(self, specs: list[merkle.NodeSpec]) -> list[bytes]:
         async with self.pool.acquire() as conn:
-            hashes = await _fetch_nodes(conn, merkle.spec_node_ids(specs))
+            hashes = await fetch_nodes(conn, merkle.spec_node_ids(specs))
         return merkle.build_proof(specs, lambda lv, ix: hashes[(lv, ix)])
 
 
-async def _fetch_nodes(conn: asyncpg.Connection,
+async def fetch_nodes(conn: asyncpg.Connection,
                        ids: Sequence[merkle.NodeID]) -> dict[tuple[int, int], bytes]:
     if not ids:
         return {}
