@@ -34,6 +34,9 @@ from ledger.store import Check
 from .controllers import EventsController, HealthController, LogController, OrganizationsController
 from .controllers.agreements import AgreementsController, StreamsController
 from .controllers.events import KeyRateLimiter, WritePolicy
+from .controllers.portfolio import PortfolioController
+from .controllers.provenance import ProvenanceController
+from .controllers.stream import StreamController, stream_lifespan
 from .metrics import Metrics, metrics_middleware
 from .problems import exception_handlers
 
@@ -66,7 +69,7 @@ class ApiConfig:
 
 
 def _default_factory(settings: Settings, dsn: str | None, *, check: Check | None,
-                     background: bool) -> LedgerFactory:
+                     background: bool, verify_history: bool = True) -> LedgerFactory:
     @contextlib.asynccontextmanager
     async def factory() -> AsyncIterator[Ledger]:
         stack = contextlib.ExitStack()  # the embedded server, when one is started
@@ -102,6 +105,7 @@ def create_app(
     check: Check | None = None,
     background: bool = True,
     debug: bool = False,
+    verify_history: bool = True,
 ) -> Litestar:
     """Build the app. The ledger is opened by the lifespan, from (first match):
 
@@ -117,7 +121,8 @@ def create_app(
     config = config or ApiConfig.from_env()
     if ledger_factory is None:
         ledger_factory = _default_factory(settings or Settings.from_env(), dsn,
-                                          check=check, background=background)
+                                          check=check, background=background,
+                                          verify_history=verify_history)
     factory = ledger_factory
 
     @contextlib.asynccontextmanager
@@ -141,12 +146,13 @@ def create_app(
     }
     return Litestar(
         route_handlers=[EventsController, OrganizationsController, LogController,
-                        HealthController, AgreementsController, StreamsController],
+                        HealthController, AgreementsController, StreamsController,
+                        StreamController, PortfolioController, ProvenanceController],
         dependencies={
             "ledger": Provide(_provide_ledger, sync_to_thread=False),
             "write_policy": Provide(_provide_write_policy, sync_to_thread=False),
         },
-        lifespan=[lifespan],
+        lifespan=[lifespan, stream_lifespan],
         state=State(state),
         middleware=[metrics_middleware],
         exception_handlers=exception_handlers(),

@@ -209,6 +209,13 @@ def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response
                    "an unexpected error occurred; it has been logged")
 
 
+def _text_not_storable(request: Request[Any, Any, Any],
+                       exc: Exception) -> Response[dict[str, Any]]:
+    """PostgreSQL refused a text parameter (a NUL character in a path or query value)."""
+    return problem(400, "request-malformed", "Malformed request",
+                   "a parameter holds a character that cannot be stored or searched (U+0000)")
+
+
 def _any_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     if isinstance(exc, _DATABASE_DOWN):
         return _unavailable(request, exc)
@@ -222,6 +229,9 @@ _DATABASE_DOWN: tuple[type[Exception], ...] = (
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
 )
 
 
@@ -236,6 +246,7 @@ def exception_handlers() -> ExceptionHandlersMap:
     }
     for cls in _DATABASE_DOWN:
         handlers[cls] = _unavailable
+    handlers[asyncpg.CharacterNotInRepertoireError] = _text_not_storable
     return handlers
 
 

@@ -117,7 +117,7 @@ def decode_envelope(
             env = _decoder.decode(value)
         else:
             env = msgspec.convert(value, Envelope)
-    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeError) as exc:
         raise MalformedEnvelope(f"envelope: {exc}", field=_field_of(str(exc))) from exc
     if env.payloadType != PAYLOAD_TYPE:
         raise UnknownPayloadType(

@@ -20,7 +20,9 @@ from pathlib import Path
 import asyncpg
 
 from . import merkle
+from .admission import verify_candidate_signatures
 from .checkpoint import Checkpoint, make_vkey, sign_checkpoint
+from .envelope import decode_envelope
 from .errors import LedgerError, NotFound, VerificationFailed
 from .keys import (
     Ed25519PrivateKey,
@@ -30,6 +32,8 @@ from .keys import (
     save_private_key,
 )
 from .leaf import encode_leaf
+from .registry import KeyRecord, Registry
+from .statement import event_hash, parse_statement
 from .store import LOG_LOCK, PostgresStore, fetch_nodes
 
 __all__ = ["HistoryMismatch", "SignedCheckpoint", "TransparencyLog", "load_or_create_log_key"]
@@ -156,9 +160,50 @@ class TransparencyLog:
             stored_root = await _root(conn, size) if size else merkle.EMPTY_ROOT
             if stored_root != tree.root():
                 raise HistoryMismatch("the stored tree nodes do not match the entries")
+            await self._verify_tail(conn, 0 if last is None else last.size)
         if progress is not None:
             progress(size, size)
         return size
+
+    async def _verify_tail(self, conn: asyncpg.Connection, start: int) -> None:
+        """Re-admit the entries no checkpoint covers yet: canonical payload for this
+        ledger, stream chain, key valid at the position, signatures. What a checkpoint
+        covers is bound by the tree; what it does not must stand on its own before the
+        log signs over it."""
+        keys = await conn.fetch(
+            "SELECT k.key_id, k.org_id, k.public_key, k.added_at, r.revoked_at "
+            "FROM keys k LEFT JOIN key_revocations r USING (key_id)")
+        registry = Registry({r["key_id"]: KeyRecord(r["key_id"], r["org_id"],
+                                                    bytes(r["public_key"]), r["added_at"],
+                                                    r["revoked_at"]) for r in keys})
+
+        def public_key(kid: str) -> bytes | None:
+            record = registry.keys.get(kid)
+            return None if record is None else record.public_key
+
+        rows = await conn.fetch(
+            "SELECT e.position, e.envelope, e.event_hash, p.event_hash AS prev_hash "
+            "FROM events e LEFT JOIN events p "
+            "  ON p.stream = e.stream AND p.version = e.version - 1 "
+            "WHERE e.position >= $1 ORDER BY e.position", start)
+        for row in rows:
+            position = row["position"]
+            try:
+                env, payload = decode_envelope(bytes(row["envelope"]))
+                st = parse_statement(payload)
+                if st.ledger != self.origin:
+                    raise HistoryMismatch(f"statement for ledger {st.ledger!r}")
+                if event_hash(payload) != bytes(row["event_hash"]).hex():
+                    raise HistoryMismatch("the stored event hash is not the payload's")
+                prev = None if row["prev_hash"] is None else bytes(row["prev_hash"]).hex()
+                if st.prev != prev:
+                    raise HistoryMismatch("prev does not link to the stream's previous event")
+                registry.signer_key(st, position)
+                verify_candidate_signatures(env, payload, st, public_key)
+            except LedgerError as exc:
+                raise HistoryMismatch(
+                    f"entry {position}, not yet covered by a checkpoint, does not verify: "
+                    f"{exc.detail}", index=position) from None
 
     # --- background ------------------------------------------------------------------
 
@@ -181,9 +226,11 @@ class TransparencyLog:
             self._wake.clear()
             try:
                 await self.checkpoint()
+            except asyncio.CancelledError:
+                raise
             except LedgerError as exc:
                 _log.error("checkpoint refused: %s", exc.diagnostics())
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except Exception as exc:  # database down or anything else: keep the loop alive
                 _log.warning("checkpoint failed, will retry: %s", exc)
                 self._wake.set()
             await asyncio.sleep(self.interval)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -58,6 +59,20 @@ NOTIFY_CHANNEL = "ledger_log"
 Check = Callable[[Statement, int], None]
 Validator = Callable[[list[Candidate]], Awaitable[None]]
 DEFAULT_LIMITS = Limits()
+_log = logging.getLogger("ledger.store")
+
+#: Driver errors that mean "the database is not there right now": answered as
+#: Unavailable (retry), never as a bug.
+DATABASE_DOWN: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+)
 PARALLEL_VERIFY_MIN = 32  # signatures; below this, verifying inline is faster
 
 
@@ -275,9 +290,23 @@ class PostgresStore:
         return await future
 
     async def _sequencer_connection(self) -> asyncpg.Connection:
-        """The sequencer's own connection, held across groups (no pool round trips)."""
-        if self._conn is None or self._conn.is_closed():
-            self._conn = await self.pool.acquire()
+        """The sequencer's own connection, held across groups (no pool round trips).
+
+        A connection the server closed (or that the pool detached) is dropped and
+        replaced, so the sequencer recovers by itself once the database is back.
+        """
+        conn = self._conn
+        if conn is not None:
+            try:
+                usable = not conn.is_closed()
+            except Exception:  # a detached connection object raises here
+                usable = False
+            if usable:
+                return conn
+            self._conn = None
+            with contextlib.suppress(Exception):
+                await self.pool.release(conn)
+        self._conn = await self.pool.acquire()
         return self._conn
 
     async def _drop_sequencer_connection(self, conn: asyncpg.Connection) -> None:
@@ -312,9 +341,9 @@ class PostgresStore:
             rows = await self.pool.fetch(
                 "SELECT key_id, public_key FROM keys WHERE key_id = ANY($1::text[])", missing
             )
-        except (OSError, asyncpg.PostgresConnectionError,
-                asyncpg.CannotConnectNowError) as exc:
-            raise Unavailable(f"database unreachable: {exc}") from exc
+        except DATABASE_DOWN as exc:
+            _log.warning("key lookup failed, database unreachable: %s", exc)
+            raise Unavailable("the database is unreachable; retry") from exc
         for r in rows:
             self._public_keys[r["key_id"]] = bytes(r["public_key"])
 
@@ -339,12 +368,14 @@ class PostgresStore:
                     if not req.future.done():
                         req.future.set_exception(exc)
                 continue
-            except (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
-                    asyncpg.InterfaceError) as exc:
+            except DATABASE_DOWN as exc:
                 self._tree = None
+                _log.warning("append failed, database unreachable: %s", exc)
                 for req in group:
                     if not req.future.done():
-                        req.future.set_exception(Unavailable(f"database unreachable: {exc}"))
+                        req.future.set_exception(Unavailable(
+                            "the database is unreachable; nothing of this request was "
+                            "written unless a retry returns its receipts — retry"))
                 continue
             except Exception as exc:  # a bug or an unexpected database error
                 self._tree = None
@@ -372,10 +403,10 @@ class PostgresStore:
                       | set(introduced_keys(org_statements)))
         orgs = sorted({c.statement.stream_key for r in group for c in r.candidates
                        if c.statement.stream_kind == "org"})
-        conn = await self._sequencer_connection()
         # BEGIN and the lock in one round trip; the context query that follows
         # takes its snapshot after the lock is held, so it sees every commit that
         # came before ours.
+        conn = await self._sequencer_connection()
         try:
             await conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({LOG_LOCK})")
             results, last_position = await self._decide_and_write(

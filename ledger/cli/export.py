@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     bar = Progress("export", None, enabled=not args.json)
 
     async def go(dsn: str) -> int:
-        async with open_ledger(settings, dsn, background=False, verify_history=False) as led:
+        async with open_ledger(settings, dsn, background=False) as led:
             latest = await led.log.latest()
             tree_size = await led.store.size()
             if latest is None or latest.size < tree_size:

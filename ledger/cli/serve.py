@@ -8,13 +8,14 @@ uvicorn gracefully (the lifespan closes the ledger), then the embedded PostgreSQ
 from __future__ import annotations
 
 import argparse
+import asyncio
 import signal
 import sys
 from types import FrameType
 from typing import Any
 
 from ..config import Settings
-from ..runtime import resolve_database
+from ..runtime import open_ledger, resolve_database
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -30,6 +31,11 @@ def register(sub: Any) -> None:
     p.add_argument("--log-level", default="info",
                    choices=["critical", "error", "warning", "info", "debug"])
     p.set_defaults(handler=run)
+
+
+async def _preflight(settings: Settings, dsn: str) -> None:
+    async with open_ledger(settings, dsn, background=False):
+        pass
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,7 +60,11 @@ def run(args: argparse.Namespace) -> int:
             where = "DATABASE_URL" if settings.database_url else f"embedded, {settings.home}"
             print(f"ledger: database ({where}); serving http://{args.host}:{args.port}",
                   file=sys.stderr, flush=True)
-            config = uvicorn.Config(create_app(settings, dsn=dsn), host=args.host,
+            # The start-up checks (migrations, origin, the stored history against the
+            # last signed checkpoint) run here first, so a refusal is one clear line.
+            asyncio.run(_preflight(settings, dsn))
+            config = uvicorn.Config(create_app(settings, dsn=dsn, verify_history=False),
+                                    host=args.host,
                                     port=args.port, lifespan="on", log_level=args.log_level)
             server = uvicorn.Server(config)
             phase["name"] = "serving"
