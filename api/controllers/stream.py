@@ -1,0 +1,527 @@
+"""``GET /v1/stream``: new log entries as Server-Sent Events, resumable.
+
+Each entry is one event::
+
+    id: <position>
+    event: entry
+    data: {"index", "stream", "version", "type", "actor", "event_hash", "recorded_at",
+           "envelope"}
+
+A client resumes with ``Last-Event-ID`` (or ``?after=``): it gets every entry whose
+position is greater, read from the database, then the live ones. Without either it gets
+the entries recorded after it connected; ``after=-1`` replays the whole log.
+
+One :class:`StreamHub` per app wakes every open stream. It holds the app's only
+listener connection (``LISTEN ledger_log``: every commit notifies its last position),
+opened when the first client connects; when that connection drops the hub polls the
+log size every second and listens again as soon as it can. A stream holds no database
+connection while idle: it reads through the pool when woken, and streams that wait at
+the same place share one query. Idle streams get a comment every 15 s (heartbeat;
+``LEDGER_SSE_HEARTBEAT_SECONDS`` changes it).
+
+Who sees what (the agreements controller's rule, decided per agreement from its folded
+state, cached per agreement id): auditor and trust tokens everything; everyone the
+organization streams (the public register) and the entries of public agreements;
+organization tokens also the agreements their organization is a party to, was a party
+to, or is invited to.
+
+Shutdown: the lifespan (:func:`stream_lifespan`) stops the hub, which ends the open
+streams. uvicorn waits for open responses to finish *before* it runs the lifespan's
+shutdown, so the lifespan also chains the process's SIGINT/SIGTERM handlers (when it
+runs in the main thread, as under ``ledger serve``): the signal ends the streams first,
+then reaches the server's own handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import threading
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Annotated, Any
+
+import asyncpg
+import msgspec
+from litestar import Controller, Litestar, Request, get
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.params import HeaderParameter, QueryParameter
+from litestar.response import Stream
+
+from ledger.db import APP_ROLE
+from ledger.domain import AgreementState, evolve, fact_from_statement, initial_state
+from ledger.domain.values import ID_PATTERN
+from ledger.errors import Unavailable
+from ledger.runtime import Ledger
+from ledger.store import NOTIFY_CHANNEL, StoredEvent
+
+from ..auth import Principal
+from ..problems import RequestMalformed, problem_responses
+from .agreements import (
+    fold_events,
+    load_agreement,
+    members,
+    optional_principal,
+    require_agreement_reader,
+)
+
+__all__ = ["StreamController", "StreamHub", "stream_lifespan"]
+
+HEARTBEAT_SECONDS = 15.0
+POLL_SECONDS = 1.0
+START_TIMEOUT_SECONDS = 10.0
+RETRY_MS = 2000  # the reconnection delay suggested to clients
+PAGE = 500
+MAX_POSITION = 2**63 - 1  # events.position is a PostgreSQL bigint
+MAX_AGREEMENTS_CACHED = 4096
+MAX_ENCODED_CACHED = 4096
+LISTENER_NAME = "ledger-stream-listener"  # application_name of the listener connection
+
+_log = logging.getLogger("api.stream")
+
+# What "the database is unreachable" looks like; a stream waits it out and retries.
+_TRANSIENT: tuple[type[BaseException], ...] = (
+    OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError, Unavailable,
+)
+
+
+class _Peek(msgspec.Struct):
+    type: str
+    actor: str
+
+
+class _EntryData(msgspec.Struct):
+    index: int
+    stream: str
+    version: int
+    type: str
+    actor: str
+    event_hash: str
+    recorded_at: str
+    envelope: msgspec.Raw
+
+
+_peek = msgspec.json.Decoder(_Peek)
+_encoder = msgspec.json.Encoder()
+
+
+def encode_entry(e: StoredEvent) -> bytes:
+    """The SSE event of one log entry (its data on one line)."""
+    head = _peek.decode(e.payload)
+    envelope = e.envelope
+    if b"\n" in envelope or b"\r" in envelope:  # the data must be one line
+        envelope = _encoder.encode(msgspec.json.decode(envelope))
+    data = _encoder.encode(_EntryData(e.position, e.stream, e.version, head.type, head.actor,
+                                      e.event_hash, e.recorded_at, msgspec.Raw(envelope)))
+    return b"id: %d\nevent: entry\ndata: %s\n\n" % (e.position, data)
+
+
+_Read = tuple[list[StoredEvent], int]  # entries, and the position scanned up to
+
+
+@dataclass(slots=True)
+class _Folded:
+    """An agreement's state as far as the hub has folded it (never behind ``version``)."""
+
+    version: int = 0
+    state: AgreementState = field(default_factory=initial_state)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class StreamHub:
+    """Wakes every open stream of one app when the log grows. See the module docstring.
+
+    ``head`` is the last position known to be committed (-1 for an empty log); every
+    position up to it is committed, since positions are gapless and given in commit
+    order.
+    """
+
+    def __init__(self, ledger: Ledger, *, heartbeat: float = HEARTBEAT_SECONDS,
+                 poll: float = POLL_SECONDS) -> None:
+        self.ledger = ledger
+        self.heartbeat = heartbeat
+        self.poll = poll
+        self.head = -1
+        self.listening = False
+        self.closing = False
+        self._changed = asyncio.Event()
+        self._ready = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._inflight: dict[tuple[int, str | None], asyncio.Task[_Read]] = {}
+        self._folded: OrderedDict[str, _Folded] = OrderedDict()
+        self._encoded: OrderedDict[int, bytes] = OrderedDict()
+        ledger.store.on_commit.append(self._on_commit)  # this process's commits: no wait
+
+    # --- lifecycle -----------------------------------------------------------------
+
+    async def ensure_started(self) -> None:
+        """Start listening (first client only) and wait until ``head`` is known."""
+        if self.closing:
+            raise Unavailable("the server is shutting down")
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._supervise(), name="ledger-stream-hub")
+        if not self._ready.is_set():
+            try:
+                await asyncio.wait_for(asyncio.shield(self._ready.wait()),
+                                       START_TIMEOUT_SECONDS)
+            except TimeoutError:
+                raise Unavailable("the log cannot be read; retry later") from None
+
+    def end_streams(self) -> None:
+        """Make every open stream end (and refuse new ones)."""
+        self.closing = True
+        self._wake()
+
+    async def stop(self) -> None:
+        """End the streams and close the listener connection."""
+        with contextlib.suppress(ValueError):
+            self.ledger.store.on_commit.remove(self._on_commit)
+        self.end_streams()
+        self._stop.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    # --- waking ----------------------------------------------------------------------
+
+    def waiter(self) -> asyncio.Event:
+        """An event set at the next change of ``head`` (or when streams must end)."""
+        return self._changed
+
+    def _wake(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    def _advance(self, position: int) -> None:
+        if position > self.head:
+            self.head = position
+            self._wake()
+
+    def _on_commit(self, size: int) -> None:
+        self._advance(size - 1)
+
+    def _on_notify(self, conn: object, pid: int, channel: str, payload: str) -> None:
+        with contextlib.suppress(ValueError):
+            self._advance(int(payload))
+
+    async def _poll_once(self) -> bool:
+        try:
+            self._advance(await self.ledger.store.size() - 1)
+        except _TRANSIENT as exc:
+            _log.warning("stream hub: cannot read the log size: %s", exc)
+            return False
+        self._ready.set()
+        return True
+
+    async def _supervise(self) -> None:
+        """Listen while the listener connection lives; poll while it is down."""
+        while not self._stop.is_set():
+            try:
+                await self._listen_or_poll()
+            except Exception:  # a bug: keep the streams alive on polling
+                _log.exception("stream hub: unexpected error")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), self.poll)
+
+    async def _listen_or_poll(self) -> None:
+        """Listen until the connection is lost; then (or if it cannot be opened) poll
+        once and wait a poll interval before trying again."""
+        conn = await self._listen()
+        if conn is not None:
+            try:
+                self.listening = True
+                if await self._poll_once():  # what committed before LISTEN took hold
+                    await self._watch(conn)
+            finally:
+                self.listening = False
+                await _close_quietly(conn)
+            if self._stop.is_set():
+                return
+            _log.warning("stream hub: listener connection lost; polling every %s s",
+                         self.poll)
+        await self._poll_once()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), self.poll)
+
+    async def _listen(self) -> asyncpg.Connection | None:
+        try:
+            conn = await asyncpg.connect(self.ledger.dsn, timeout=5, server_settings={
+                "application_name": LISTENER_NAME})
+        except (*_TRANSIENT, asyncpg.PostgresError) as exc:
+            _log.warning("stream hub: cannot open the listener connection: %s", exc)
+            return None
+        try:
+            await conn.execute(f"SET ROLE {APP_ROLE}")
+            await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
+        except (*_TRANSIENT, asyncpg.PostgresError) as exc:
+            _log.warning("stream hub: cannot LISTEN %s: %s", NOTIFY_CHANNEL, exc)
+            await _close_quietly(conn)
+            return None
+        return conn
+
+    async def _watch(self, conn: asyncpg.Connection) -> None:
+        """Return when the connection is lost (checked at once when the server closes
+        it, else every heartbeat) or the hub stops."""
+        lost = asyncio.Event()
+        conn.add_termination_listener(lambda _: lost.set())
+        while not self._stop.is_set() and not conn.is_closed():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(lost.wait(), self.heartbeat)
+            if lost.is_set():
+                return
+            try:
+                await asyncio.wait_for(conn.fetchval("SELECT 1"), 5)
+            except (*_TRANSIENT, asyncpg.PostgresError):
+                return
+
+    # --- reading ---------------------------------------------------------------------
+
+    async def read_after(self, scanned: int, stream: str | None) -> _Read:
+        """Entries after position ``scanned`` (of ``stream`` only, if given), at most a
+        page, and the position up to which the log has now been scanned. Readers asking
+        the same question at once share one query."""
+        key = (scanned, stream)
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(self._read(scanned, stream))
+            self._inflight[key] = task
+            task.add_done_callback(lambda t: self._forget(key, t))
+        return await asyncio.shield(task)
+
+    def _forget(self, key: tuple[int, str | None], task: asyncio.Task[_Read]) -> None:
+        if self._inflight.get(key) is task:
+            del self._inflight[key]
+        if not task.cancelled():
+            task.exception()  # retrieved here: every reader may have gone
+
+    async def _read(self, scanned: int, stream: str | None) -> _Read:
+        head = self.head  # committed, hence visible to the query below
+        if stream is None:
+            rows = await self.ledger.store.read_log(scanned + 1, PAGE)
+        else:
+            rows = await self._read_stream(stream, scanned)
+        if len(rows) == PAGE:
+            return rows, rows[-1].position
+        return rows, max(head, rows[-1].position if rows else scanned)
+
+    async def _read_stream(self, stream: str, scanned: int) -> list[StoredEvent]:
+        version = await self.ledger.pool.fetchval(
+            "SELECT coalesce(max(version), 0) FROM events WHERE stream = $1 "
+            "AND position <= $2", stream, scanned)
+        return await self.ledger.store.read_stream(stream, after_version=version, limit=PAGE)
+
+    def encoded(self, e: StoredEvent) -> bytes:
+        """The SSE bytes of an entry, encoded once for every stream that sends it."""
+        data = self._encoded.get(e.position)
+        if data is None:
+            data = self._encoded[e.position] = encode_entry(e)
+            if len(self._encoded) > MAX_ENCODED_CACHED:
+                self._encoded.popitem(last=False)
+        return data
+
+    # --- who may read what -------------------------------------------------------------
+
+    async def may_read(self, principal: Principal | None, e: StoredEvent) -> bool:
+        if principal is not None and principal.reads_everything():
+            return True
+        kind, _, key = e.stream.partition("/")
+        if kind == "org":
+            return True
+        if kind != "agreement":
+            return False
+        state = await self.agreement_state(key, e.version)
+        if state.public:
+            return True
+        return (principal is not None and principal.kind == "org"
+                and principal.subject in members(state))
+
+    async def agreement_state(self, agreement_id: str, version: int) -> AgreementState:
+        """The agreement's state at ``version`` or later, folded incrementally."""
+        folded = self._folded.get(agreement_id)
+        if folded is None:
+            folded = self._folded[agreement_id] = _Folded()
+            if len(self._folded) > MAX_AGREEMENTS_CACHED:
+                self._folded.popitem(last=False)
+        else:
+            self._folded.move_to_end(agreement_id)
+        if folded.version >= version:
+            return folded.state
+        async with folded.lock:
+            stream = f"agreement/{agreement_id}"
+            while folded.version < version:
+                page = await self.ledger.store.read_stream(
+                    stream, after_version=folded.version, limit=PAGE)
+                for e in page:
+                    folded.state = evolve(folded.state, fact_from_statement(
+                        e.statement(), position=e.position, recorded_at=e.recorded_at,
+                        event_hash=e.event_hash))
+                    folded.version = e.version
+                if len(page) < PAGE:
+                    break
+        return folded.state
+
+
+async def _close_quietly(conn: asyncpg.Connection) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(conn.close(), 5)
+    if not conn.is_closed():
+        conn.terminate()
+
+
+# --- the app's side ------------------------------------------------------------------
+
+
+def _end_streams_on_signals(hub: StreamHub) -> Callable[[], None]:
+    """Chain SIGINT/SIGTERM so that a stopping server ends the streams first; returns
+    the function that restores the previous handlers. Only in the main thread, and only
+    over handlers written in Python (the server's)."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    loop = asyncio.get_running_loop()
+    previous: dict[int, Callable[[int, FrameType | None], Any]] = {}
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        loop.call_soon_threadsafe(hub.end_streams)
+        previous[signum](signum, frame)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        current = signal.getsignal(sig)
+        if callable(current):
+            previous[sig] = current
+            signal.signal(sig, handler)
+
+    def restore() -> None:
+        for sig, prev in previous.items():
+            if signal.getsignal(sig) is handler:
+                signal.signal(sig, prev)
+
+    return restore
+
+
+@contextlib.asynccontextmanager
+async def stream_lifespan(app: Litestar) -> AsyncIterator[None]:
+    """Own the app's :class:`StreamHub` (after the ledger's lifespan, before its end)."""
+    heartbeat = float(os.environ.get("LEDGER_SSE_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS))
+    hub = StreamHub(app.state.ledger, heartbeat=heartbeat)
+    app.state.stream_hub = hub
+    restore = _end_streams_on_signals(hub)
+    try:
+        yield
+    finally:
+        restore()
+        await hub.stop()
+        del app.state.stream_hub
+
+
+def _provide_hub(state: State) -> StreamHub:
+    hub: StreamHub = state.stream_hub
+    return hub
+
+
+async def _entries(hub: StreamHub, principal: Principal | None, stream: str | None,
+                   after: int) -> AsyncIterator[bytes]:
+    """The stream's bytes: every visible entry after position ``after``, in order, once;
+    a heartbeat whenever nothing was sent for ``hub.heartbeat`` seconds."""
+    loop = asyncio.get_running_loop()
+    scanned = after  # every entry up to here was sent or is not for this client
+    yield b"retry: %d\n\n" % RETRY_MS
+    sent_at = loop.time()
+    while not hub.closing:
+        if loop.time() - sent_at >= hub.heartbeat:
+            yield b": heartbeat\n\n"
+            sent_at = loop.time()
+        if hub.head <= scanned:
+            changed = hub.waiter()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(),
+                                       max(0.0, sent_at + hub.heartbeat - loop.time()))
+            continue
+        try:
+            rows, upto = await hub.read_after(scanned, stream)
+            for e in rows:
+                if await hub.may_read(principal, e):
+                    yield hub.encoded(e)
+                    sent_at = loop.time()
+                scanned = e.position
+        except _TRANSIENT as exc:  # wait for the database to come back
+            _log.warning("stream: cannot read the log: %s", exc)
+            await asyncio.sleep(hub.poll)
+            continue
+        scanned = max(scanned, upto)
+
+
+def _start_position(last_event_id: str | None, after: int | None, head: int) -> int:
+    if last_event_id is not None:
+        try:
+            value = int(last_event_id.strip())
+        except ValueError:
+            raise RequestMalformed("Last-Event-ID must be a log position (an integer)",
+                                   field="Last-Event-ID") from None
+        if not -1 <= value <= MAX_POSITION:
+            raise RequestMalformed(f"Last-Event-ID must be from -1 to {MAX_POSITION}",
+                                   field="Last-Event-ID")
+        return value
+    return head if after is None else after
+
+
+class StreamController(Controller):
+    path = "/v1/stream"
+    tags = ("stream",)
+    dependencies = {"stream_hub": Provide(_provide_hub, sync_to_thread=False)}  # noqa: RUF012
+
+    @get(
+        "/",
+        operation_id="StreamEntries",
+        media_type="text/event-stream",
+        summary="New log entries as Server-Sent Events (resumable with Last-Event-ID)",
+        description=(
+            "Each entry is an SSE event `id: <position>`, `event: entry`, and one line of "
+            "JSON data: index, stream, version, type, actor, event_hash, recorded_at and "
+            "the exact signed envelope. Resume with the Last-Event-ID header or ?after= "
+            "(every entry whose position is greater); without either, entries recorded "
+            "after connecting; after=-1 replays the whole log. ?agreement= keeps one "
+            "agreement's entries. Auditor and trust tokens see everything; others the "
+            "organization streams, public agreements, and (organization tokens) the "
+            "agreements their organization is, was or is invited to be a party to. A "
+            "comment is sent every 15 s while idle."
+        ),
+        response_description=(
+            "text/event-stream: a `retry:` line, then `entry` events (one line of JSON "
+            "data each) and `: heartbeat` comments; it ends only when the server stops"),
+        responses=problem_responses(400, 401, 403, 404, 503),
+    )
+    async def stream(
+        self, request: Request[Any, Any, Any], ledger: NamedDependency[Ledger],
+        stream_hub: NamedDependency[StreamHub],
+        after: Annotated[int | None, QueryParameter(
+            ge=-1, le=MAX_POSITION,
+            description="send entries whose position is greater (-1: all)")] = None,
+        agreement: Annotated[str | None, QueryParameter(
+            pattern=ID_PATTERN.replace("\\Z", "$"),
+            description="only this agreement's entries")] = None,
+        last_event_id: Annotated[str | None, HeaderParameter(
+            name="Last-Event-ID", max_length=40,
+            description="the last position received; takes precedence over ?after=")] = None,
+    ) -> Stream:
+        principal = await optional_principal(request)
+        stream = None
+        if agreement is not None:
+            stream = f"agreement/{agreement}"
+            await require_agreement_reader(request, fold_events(
+                await load_agreement(ledger, agreement)))
+        await stream_hub.ensure_started()
+        start = _start_position(last_event_id, after, stream_hub.head)
+        return Stream(_entries(stream_hub, principal, stream, start),
+                      media_type="text/event-stream",
+                      headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
