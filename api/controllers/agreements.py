@@ -1,7 +1,9 @@
 """Agreements and streams: current state, time travel, history, the written agreement.
 
 Every answer here is computed from the agreement's own events (folded with the domain
-rules), so it is exactly what an auditor replaying the log would get. The list of
+rules), so it is exactly what an auditor replaying the log would get. The current state
+is kept per agreement and stream version (:class:`CurrentStates`): a read costs one
+indexed query for the stream's head, and only new events are folded. The list of
 agreements (filters, pagination) reads the projections' read model.
 
 Access: an agreement its parties marked public is readable without a token; otherwise
@@ -13,7 +15,10 @@ signer's key history, and the register holds organizations, never persons.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import copy
+from collections import OrderedDict
+from typing import Annotated, Any, NamedTuple
+from weakref import WeakKeyDictionary
 
 import msgspec
 from litestar import Controller, Request, Response, get
@@ -32,7 +37,7 @@ from ledger.domain.state import in_force, terms_pending
 from ledger.errors import NotFound
 from ledger.runtime import Ledger
 from ledger.statement import parse_time
-from ledger.store import StoredEvent
+from ledger.store import PostgresStore, StoredEvent
 
 from ..agreement_schemas import (
     AgreementList,
@@ -51,12 +56,15 @@ __all__ = ["AgreementsController", "StreamsController"]
 
 PAGE = 1000
 STREAM_KINDS = ("org", "agreement")
+MAX_STREAM_VERSION = 2**31 - 1  # events.version is a PostgreSQL integer
 
 
-async def whole_stream(ledger: Ledger, stream: str) -> list[StoredEvent]:
+async def whole_stream(ledger: Ledger, stream: str, after_version: int = 0,
+                       ) -> list[StoredEvent]:
     events: list[StoredEvent] = []
     while True:
-        page = await ledger.store.read_stream(stream, after_version=len(events), limit=PAGE)
+        page = await ledger.store.read_stream(
+            stream, after_version=after_version + len(events), limit=PAGE)
         events.extend(page)
         if len(page) < PAGE:
             return events
@@ -118,6 +126,65 @@ def view_of(state: AgreementState, version: int) -> AgreementView:
     )
 
 
+class Current(NamedTuple):
+    """An agreement's state at a stream version, and its encoded view."""
+
+    version: int
+    state: AgreementState
+    body: bytes
+
+
+class CurrentStates:
+    """The current state of recently read agreements, checked against the stream's head.
+
+    The head version costs one indexed query; a stream's events never change, so a state
+    folded at that version is still right. When the stream has grown, only the new
+    events are folded, onto a copy (a cached state is never changed: requests may hold
+    it). Least recently read agreements go first beyond ``size``.
+    """
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._items: OrderedDict[str, Current] = OrderedDict()
+
+    async def get(self, ledger: Ledger, agreement_id: str) -> Current:
+        """The current state (raises NotFound if the agreement has no event)."""
+        stream = f"agreement/{agreement_id}"
+        head = await ledger.store.head(stream)
+        have = self._items.get(agreement_id)
+        if have is not None and have.version >= head.version:
+            self._items.move_to_end(agreement_id)
+            return have
+        if have is None:
+            events = await load_agreement(ledger, agreement_id)
+            state, version = fold_events(events), events[-1].version
+        else:
+            events = await whole_stream(ledger, stream, after_version=have.version)
+            state, version = copy.deepcopy(have.state), have.version
+            for e in events:
+                state = evolve(state, fact_from_statement(
+                    e.statement(), position=e.position, recorded_at=e.recorded_at,
+                    event_hash=e.event_hash))
+                version = e.version
+        current = Current(version, state, msgspec.json.encode(view_of(state, version)))
+        self._items[agreement_id] = current
+        self._items.move_to_end(agreement_id)
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
+        return current
+
+
+_current_states: WeakKeyDictionary[PostgresStore, CurrentStates] = WeakKeyDictionary()
+
+
+def current_states(ledger: Ledger) -> CurrentStates:
+    """The cache of one ledger (one per store, so one per database)."""
+    cache = _current_states.get(ledger.store)
+    if cache is None:
+        cache = _current_states[ledger.store] = CurrentStates()
+    return cache
+
+
 def _until(events: list[StoredEvent], version: int | None, at: str | None,
            ) -> list[StoredEvent]:
     if version is not None:
@@ -165,12 +232,12 @@ class AgreementsController(Controller):
             WHERE ($1::text IS NULL OR a.agreement_id > $1)
               AND ($2::text IS NULL OR a.status = $2)
               AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM agreement_parties p
-                    WHERE p.agreement_id = a.agreement_id AND p.org_id = $3))
-              AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM commitments c
+                    WHERE p.agreement_id = a.agreement_id AND p.org = $3))
+              AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM agreement_commitments c
                     WHERE c.agreement_id = a.agreement_id AND c.category = $4))
               AND (NOT $5 OR a.public)
               AND ($6::text IS NULL OR a.public OR EXISTS (SELECT 1 FROM agreement_parties p
-                    WHERE p.agreement_id = a.agreement_id AND p.org_id = $6))
+                    WHERE p.agreement_id = a.agreement_id AND p.org = $6))
             ORDER BY a.agreement_id LIMIT $7
             """, cursor, status, party, category, public_only, visible_to, limit + 1)
         items = [AgreementSummary(r["agreement_id"], r["title"], r["status"], r["public"],
@@ -187,17 +254,21 @@ class AgreementsController(Controller):
         version: Annotated[int | None, QueryParameter(ge=1)] = None,
         at: Annotated[str | None, QueryParameter(max_length=40)] = None,
     ) -> Response[AgreementView]:
-        events = await load_agreement(ledger, agreement_id)
-        current = fold_events(events)
-        await require_agreement_reader(request, current)
+        current = await current_states(ledger).get(ledger, agreement_id)
+        await require_agreement_reader(request, current.state)
         if version is not None and at is not None:
             raise OutOfRange("give either version or at, not both", field="at")
-        chosen = _until(events, version, at)
-        state = current if len(chosen) == len(events) else fold_events(chosen)
-        etag = f'"{len(chosen)}"'
+        if (version is None or version == current.version) and at is None:
+            chosen, body = current.version, current.body  # the common case: no fold
+        else:
+            events = _until(await load_agreement(ledger, agreement_id), version, at)
+            chosen, body = len(events), msgspec.json.encode(
+                view_of(fold_events(events), len(events)))
+        etag = f'"{chosen}"'
         if request.headers.get("if-none-match") == etag:
             return Response(content=None, status_code=304, headers={"ETag": etag})  # type: ignore[arg-type]
-        return Response(view_of(state, len(chosen)), headers={"ETag": etag})
+        return Response(body, media_type="application/json",  # type: ignore[arg-type]
+                        headers={"ETag": etag})
 
     @get("/{agreement_id:str}/history", operation_id="GetAgreementHistory",
          summary="The agreement's audit history: every event, who, when, with which key",
@@ -269,7 +340,7 @@ class StreamsController(Controller):
     async def events(
         self, request: Request[Any, Any, Any], ledger: NamedDependency[Ledger],
         kind: FromPath[str], key: FromPath[str],
-        after: Annotated[int, QueryParameter(ge=0)] = 0,
+        after: Annotated[int, QueryParameter(ge=0, le=MAX_STREAM_VERSION)] = 0,
         limit: Annotated[int, QueryParameter(ge=1, le=PAGE)] = PAGE,
     ) -> StreamEvents:
         await self._check(request, ledger, kind, key)

@@ -1,0 +1,241 @@
+"""HTTP throughput of a real ``ledger serve`` process (client and server on one machine).
+
+* appends: 16 signing clients, each with its own organization, key and agreement
+  streams (an agreement of 25 events, then the next), each posting single-event
+  ``POST /v1/events`` one after another over its own keep-alive ``httpx.AsyncClient``.
+  Events are signed before timing (the client's cost); every one goes through the
+  agreement rules and the signature checks.
+* reads: ``GET /v1/agreements/{id}`` of a public agreement (the demo's, recorded through
+  the API) on 32 concurrent keep-alive connections for ``--seconds``. The reading client
+  is a minimal HTTP/1.1 client on asyncio streams, so that it costs the shared CPU far
+  less than the server it measures; latency is from sending a request to its last byte.
+
+The server runs on a fresh database (embedded PostgreSQL unless BENCH_DATABASE_URL) and
+is always stopped. Nothing is asserted about speed: the figures are printed as measured.
+
+Run: python bench/http.py [--events N] [--seconds S] [--only appends|reads]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# This file is named http.py: keep the standard library's ``http`` importable by moving
+# this folder (where _setup.py lives) behind it on the module search path.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE] + [
+    _HERE, os.path.dirname(_HERE)]
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import socket  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import httpx  # noqa: E402
+from _setup import LEDGER_ID, admin_dsn, fresh_database, machine, signers  # noqa: E402
+
+from ledger.demo import run_demo  # noqa: E402
+from ledger.envelope import Envelope  # noqa: E402
+from ledger.signer import Signer  # noqa: E402
+from ledger.statement import event_hash  # noqa: E402
+
+WRITERS = 16
+READERS = 32
+AGREEMENT_EVENTS = 25  # events per agreement in the append test
+START_TIMEOUT = 60.0
+
+
+# --- the server ------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """``ledger serve`` on a free port; ``stop()`` always ends it."""
+
+    def __init__(self, dsn: str, home: Path) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+        env.update(DATABASE_URL=dsn, LEDGER_HOME=str(home), LEDGER_ORIGIN=LEDGER_ID,
+                   LEDGER_WRITES_PER_KEY_PER_SECOND="100000")
+        self.log = home / "serve.log"
+        home.mkdir(parents=True, exist_ok=True)
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "ledger", "serve", "--port", str(self.port),
+                 "--log-level", "warning"],
+                env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cwd=os.path.dirname(_HERE))
+
+    async def wait_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        async with httpx.AsyncClient(base_url=self.url, timeout=5) as http:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"ledger serve exited:\n{self.log.read_text()}")
+                try:
+                    if (await http.get("/readyz")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise RuntimeError(f"ledger serve did not get ready:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+
+# --- (a) appends -------------------------------------------------------------------------
+
+
+def _agreement_events(signer: Signer, n: int) -> list[Envelope]:
+    """``n`` events the rules admit: agreements of ``AGREEMENT_EVENTS`` events each (a
+    draft, then revisions by the drafter), one after another, like a busy organization."""
+    out: list[Envelope] = []
+    for k in range(0, n, AGREEMENT_EVENTS):
+        agreement_id = f"bench-{signer.org_id}-{k // AGREEMENT_EVENTS}"
+        stream, prev = f"agreement/{agreement_id}", None
+        for v in range(1, min(AGREEMENT_EVENTS, n - k) + 1):
+            data = {"title": f"Mutualisation v{v}", "purpose": "Partager une comptable",
+                    "binding": False}
+            if v == 1:
+                kind, data = "agreement.drafted", {"agreement_id": agreement_id, **data}
+            else:
+                kind = "agreement.revised"
+            env = signer.event(stream, v, prev, kind, data)
+            prev = event_hash(env.payload_bytes())
+            out.append(env)
+    return out
+
+
+async def appends(url: str, per_writer: int) -> float:
+    orgs = signers(WRITERS)
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        r = await http.post("/v1/events", json={
+            "events": [o.registration(o.org_id).to_json() for o in orgs]})
+        r.raise_for_status()
+    bodies = [[{"events": [e.to_json()]} for e in _agreement_events(o, per_writer)]
+              for o in orgs]
+
+    async def writer(work: list[dict[str, object]]) -> None:
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as http:
+            for body in work:
+                r = await http.post("/v1/events", json=body)
+                if r.status_code != 201:
+                    raise RuntimeError(f"append refused: {r.status_code} {r.text}")
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*[writer(w) for w in bodies])
+    return WRITERS * per_writer / (time.perf_counter() - t0)
+
+
+# --- (b) reads ---------------------------------------------------------------------------
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.lower() == b"content-length":
+            length = int(value)
+    await reader.readexactly(length)
+    return status
+
+
+async def reads(port: int, path: str, seconds: float) -> tuple[float, list[float], int]:
+    request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+               "Accept: application/json\r\n\r\n").encode()
+    latencies: list[float] = []
+    errors = 0
+    stop_at = 0.0
+
+    async def connection() -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while time.perf_counter() < stop_at:
+                t = time.perf_counter()
+                writer.write(request)
+                status = await _read_response(reader)
+                latencies.append(time.perf_counter() - t)
+                errors += status != 200
+        finally:
+            writer.close()
+
+    stop_at = time.perf_counter() + 1.0  # warm-up, not counted
+    await asyncio.gather(*[connection() for _ in range(READERS)])
+    latencies.clear()
+    errors = 0
+    t0 = time.perf_counter()
+    stop_at = t0 + seconds
+    await asyncio.gather(*[connection() for _ in range(READERS)])
+    elapsed = time.perf_counter() - t0
+    return len(latencies) / elapsed, latencies, errors
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 1000) - 1]
+
+
+# --- main --------------------------------------------------------------------------------
+
+
+async def main(events: int, seconds: float, only: str | None) -> None:
+    with admin_dsn() as (admin, label), tempfile.TemporaryDirectory(
+            prefix="ledger-bench-http-") as tmp:
+        print(f"setup: {machine()}; {label}; one `ledger serve` process (uvicorn) and the "
+              f"clients on this machine, over 127.0.0.1")
+        async with fresh_database(admin) as dsn:
+            server = Server(dsn, Path(tmp) / "home")
+            try:
+                await server.wait_ready()
+                if only != "reads":
+                    per_writer = max(events // WRITERS, 2)
+                    rate = await appends(server.url, per_writer)
+                    print(f"appends: {WRITERS} signing clients (httpx, keep-alive), "
+                          f"single-event POST /v1/events, {WRITERS * per_writer:,} events: "
+                          f"{rate:,.0f} events/s")
+                if only == "appends":
+                    return
+                demo = await asyncio.to_thread(run_demo, server.url, suffix="-bench")
+                path = f"/v1/agreements/{demo.agreement_id}"
+                rps, latencies, errors = await reads(server.port, path, seconds)
+                print(f"reads: GET {path} (public, {len(demo.steps)} events), "
+                      f"{READERS} connections, {seconds:.0f} s: {rps:,.0f} reads/s, "
+                      f"p50 {_percentile(latencies, 0.50) * 1000:.2f} ms, "
+                      f"p99 {_percentile(latencies, 0.99) * 1000:.2f} ms"
+                      + (f", {errors} non-200 answers" if errors else ""))
+            finally:
+                await asyncio.to_thread(server.stop)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=16_000,
+                        help="events appended in all (default 16,000)")
+    parser.add_argument("--seconds", type=float, default=10.0,
+                        help="duration of the read test (default 10)")
+    parser.add_argument("--only", choices=["appends", "reads"],
+                        help="run one of the two tests only")
+    args = parser.parse_args()
+    asyncio.run(main(args.events, args.seconds, args.only))

@@ -1,0 +1,124 @@
+"""Folding one agreement for the read models: the domain's state plus what the state
+forgets, fed one stored event at a time.
+
+Why a wrapper around ``evolve``: the domain state keeps each party's *latest* signature
+and forgets who invited a party once it joined, but the read model lists every
+ratification per party and terms version and each party's inviter, and it needs the
+stream's last version and log position. ``Tracked`` holds the domain state with
+those, and ``apply_fact`` is the only way anything reaches it, so the runner (page by
+page) and the rebuild (whole log) fold identically.
+
+``evolve`` mutates the state it is given: a ``Tracked`` owns its state, and whoever
+abandons a half-applied page must drop it (the runner reloads it from the events).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+import msgspec
+
+from ledger.domain import AgreementState, Fact, evolve, initial_state
+from ledger.domain.state import Signature
+
+from .history import describe
+
+__all__ = ["AGREEMENT_PREFIX", "Tracked", "apply_fact", "decode_fact", "fold_event"]
+
+#: Streams the projection reads; every other stream (``org/...``) is skipped.
+AGREEMENT_PREFIX = "agreement/"
+
+
+class _Payload(msgspec.Struct, gc=False):
+    """The members of a stored statement the fold needs (the rest is ignored)."""
+
+    version: int
+    type: str
+    data: Any
+    actor: str
+    key: str
+    issued_at: str
+
+
+_decode = msgspec.json.Decoder(_Payload).decode
+
+
+def decode_fact(payload: bytes, position: int) -> Fact:
+    """The domain fact of a stored agreement event (payload bytes as stored).
+
+    ``recorded_at`` and ``event_hash`` are left out: nothing the domain folds uses them,
+    and the history view reads them from ``events``.
+    """
+    p = _decode(payload)
+    return Fact(p.type, p.data, p.actor, p.issued_at, p.version, p.key, position)
+
+
+class Tracked:
+    """One agreement as the read models see it: the domain state and its extras."""
+
+    __slots__ = ("inviters", "last_position", "last_recorded_us", "last_version",
+                 "ratifications", "state")
+
+    def __init__(self) -> None:
+        self.state: AgreementState = initial_state()
+        self.ratifications: dict[tuple[str, int], Signature] = {}
+        self.inviters: dict[str, str] = {}  # org -> who invited it last (kept after joining)
+        self.last_version = 0  # of the last event seen in the stream, applied or not
+        self.last_position = -1
+        self.last_recorded_us = 0
+
+
+def _ratified(t: Tracked, fact: Fact) -> None:
+    sig = t.state.signatures.get(fact.actor)
+    if sig is not None:
+        t.ratifications[(sig.org, sig.terms_version)] = sig
+
+
+def _invited(t: Tracked, fact: Fact) -> None:
+    t.inviters[fact.data["org"]] = fact.actor
+
+
+def _drafted(t: Tracked, fact: Fact) -> None:
+    for org in fact.data.get("invited", ()):
+        t.inviters[org] = fact.actor
+
+
+#: What the read models keep that the domain state forgets, per event type.
+_EXTRAS: Final[dict[str, Callable[[Tracked, Fact], None]]] = {
+    "agreement.ratified": _ratified,
+    "party.invited": _invited,
+    "agreement.drafted": _drafted,
+}
+
+
+def apply_fact(t: Tracked, fact: Fact, recorded_us: int) -> tuple[bool, int, int | None]:
+    """Apply one stored event of ``t``'s stream (in stream order). Never raises.
+
+    Returns whether the domain could read it (if not, nothing changed) and the terms
+    version and version in force before it, for its summary.
+    """
+    s = t.state
+    terms_before, force_before, version_before = (s.terms_version, s.in_force_version,
+                                                  s.version)
+    s = t.state = evolve(s, fact)
+    applied = s.version == fact.stream_version and version_before != fact.stream_version
+    if applied and fact.type in _EXTRAS:
+        _EXTRAS[fact.type](t, fact)
+    t.last_version = fact.stream_version
+    t.last_position = fact.position if fact.position is not None else -1
+    t.last_recorded_us = recorded_us
+    return applied, terms_before, force_before
+
+
+def fold_event(t: Tracked, agreement_id: str, payload: bytes, position: int,
+               recorded_us: int) -> tuple[Any, ...]:
+    """Decode and apply one stored event of the agreement; its history row (the
+    columns of ``sql.HISTORY``). The one path every event takes, in the runner and in
+    a rebuild alike."""
+    p = _decode(payload)
+    fact = Fact(p.type, p.data, p.actor, p.issued_at, p.version, p.key, position)
+    applied, terms_before, force_before = apply_fact(t, fact, recorded_us)
+    s = t.state
+    return (agreement_id, p.version, position, applied, s.terms_version,
+            describe(fact, s, applied, terms_before, force_before))

@@ -1,0 +1,297 @@
+"""The projection runner: follows the global log and keeps the read models up to date.
+
+Each ``step`` is one transaction: lock the checkpoint row, read the next page of the log
+from the saved position, fold its agreement events into the cached states, write the
+rows that changed and the history summaries, save the new position, commit. The rows
+and the position commit together, so each event takes effect exactly once whatever
+crashes; a runner that starts (or restarts) resumes from the saved position. The lock
+makes concurrent runners, and a rebuild, take turns.
+
+The cache: each agreement's ``Tracked`` state, so an event costs one ``evolve`` and not
+a refold, and the rows last written for it, so a page writes only the rows that changed
+(deleted by key, inserted with COPY). The cache always stands at the position the
+runner last committed; if a step fails for any reason (the database, a cancellation, a
+bug), the half-applied states are dropped and reloaded from the events on next touch.
+An agreement that is not cached is reloaded by folding its events before the saved
+position; the first write after that replaces all of its rows.
+
+Run it as a background task (``start``/``stop``: woken by the store's
+``pg_notify('ledger_log', ...)``, by ``notify()``, or by polling) or call ``catch_up``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any, Final
+
+import asyncpg
+
+from ledger.store import NOTIFY_CHANNEL
+
+from . import sql
+from .agreements import Rows, rows_of
+from .fold import AGREEMENT_PREFIX, Tracked, apply_fact, decode_fact, fold_event
+from .replay import rebuild
+
+__all__ = ["ProjectionRunner"]
+
+_log = logging.getLogger("projections.runner")
+
+# A page is a range of (gapless) positions: its cost is bounded whatever the plan.
+_PAGE_SQL: Final = ("SELECT position, recorded_at_us, stream, payload FROM events "
+                    "WHERE position >= $1 AND position < $1 + $2 ORDER BY position")
+_RELOAD_SQL: Final = ("SELECT position, recorded_at_us, stream, payload FROM events "
+                      "WHERE stream = ANY($1::text[]) AND position < $2 ORDER BY position")
+_PREFIX_LEN: Final = len(AGREEMENT_PREFIX)
+
+
+class ProjectionRunner:
+    """Keeps the read models of ``pool``'s ledger in step with its log.
+
+    ``page_size``: log entries per transaction. ``cache_size``: agreements kept folded in
+    memory (least recently used beyond that are dropped and refolded when touched).
+    ``poll_interval``: seconds between checks when no notification arrives.
+    ``rebuild_from``: when nothing was applied yet (checkpoint 0, e.g. a new database, or
+    after a server crash emptied the unlogged read models) and the log holds at least
+    this many entries, ``catch_up`` starts with a ``rebuild``, which gives the same rows
+    much faster; ``None`` never does.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, *, name: str = sql.CHECKPOINT,
+                 page_size: int = 1000, cache_size: int = 10_000,
+                 poll_interval: float = 1.0, rebuild_from: int | None = 20_000) -> None:
+        if page_size < 1 or cache_size < 1:
+            raise ValueError(f"page_size {page_size} and cache_size {cache_size} must be >= 1")
+        self.pool = pool
+        self.name = name
+        self.page_size = page_size
+        self.cache_size = cache_size
+        self.poll_interval = poll_interval
+        self.rebuild_from = rebuild_from
+        self._states: OrderedDict[str, Tracked] = OrderedDict()
+        self._rows: dict[str, Rows] = {}  # rows known to be in the tables, per agreement
+        self._position: int | None = None  # where the cache stands (None: unknown)
+        self._wake = asyncio.Event()
+        self._progress = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    # --- one page at a time ----------------------------------------------------------
+
+    @property
+    def position(self) -> int | None:
+        """The next log position to apply, as of this runner's last commit."""
+        return self._position
+
+    async def catch_up(self) -> int:
+        """Apply pages until the end of the log; the number of log entries applied."""
+        total = await self._rebuild_if_empty()
+        while True:
+            n = await self.step()
+            if n == 0:
+                return total
+            total += n
+
+    async def step(self) -> int:
+        """Apply the next page of the log in one transaction; log entries applied."""
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                saved = await sql.lock_checkpoint(conn, self.name)
+                if saved != self._position:  # first step, or another writer moved it
+                    self._forget()
+                    self._position = saved
+                page = await conn.fetch(_PAGE_SQL, saved, self.page_size)
+                if not page:
+                    return 0
+                end = page[-1]["position"] + 1
+                await self._apply(conn, page, saved)
+                await sql.save_checkpoint(conn, end, self.name)
+        except BaseException:
+            self._forget()
+            raise
+        self._position = end
+        self._trim()
+        self._progress.set()
+        return len(page)
+
+    async def _rebuild_if_empty(self) -> int:
+        if self.rebuild_from is None or await sql.load_checkpoint(self.pool, self.name) != 0:
+            return 0
+        size = await self.pool.fetchval("SELECT coalesce(max(position) + 1, 0) FROM events")
+        if size < self.rebuild_from:
+            return 0
+        self._forget()
+        report = await rebuild(self.pool, name=self.name)
+        _log.info("projection %s: rebuilt %d log entries in %.2f s", self.name,
+                  report.position, report.seconds)
+        return report.position
+
+    async def _apply(self, conn: asyncpg.Connection, page: Sequence[asyncpg.Record],
+                     saved: int) -> None:
+        missing = {r["stream"] for r in page if r["stream"].startswith(AGREEMENT_PREFIX)
+                   and r["stream"][_PREFIX_LEN:] not in self._states}
+        if missing:
+            await self._reload(conn, sorted(missing), saved)
+        history: list[tuple[Any, ...]] = []
+        touched: dict[str, Tracked] = {}
+        for r in page:
+            stream = r["stream"]
+            if not stream.startswith(AGREEMENT_PREFIX):
+                continue  # org streams and anything else: skipped, position still advances
+            aid = stream[_PREFIX_LEN:]
+            t = touched.get(aid)
+            if t is None:
+                t = touched[aid] = self._states[aid]
+                self._states.move_to_end(aid)
+            history.append(fold_event(t, aid, r["payload"], r["position"],
+                                      r["recorded_at_us"]))
+        await self._write(conn, touched, history)
+
+    async def _reload(self, conn: asyncpg.Connection, streams: list[str], before: int) -> None:
+        """Fold the events before ``before`` of agreements not in the cache."""
+        fresh = {s[_PREFIX_LEN:]: Tracked() for s in streams}
+        for r in await conn.fetch(_RELOAD_SQL, streams, before):
+            apply_fact(fresh[r["stream"][_PREFIX_LEN:]], decode_fact(r["payload"], r["position"]),
+                       r["recorded_at_us"])
+        for aid, t in fresh.items():
+            self._states[aid] = t
+            if t.last_position < 0:  # no event before: it has no rows yet
+                self._rows[aid] = rows_of(aid, t)
+
+    async def _write(self, conn: asyncpg.Connection, touched: dict[str, Tracked],
+                     history: list[tuple[Any, ...]]) -> None:
+        """Write the rows of ``touched`` agreements that differ from the known ones."""
+        unknown: list[str] = []
+        deletes: list[list[tuple[Any, ...]]] = [[] for _ in sql.TABLES]
+        inserts: list[list[tuple[Any, ...]]] = [[] for _ in sql.TABLES]
+        for aid, t in touched.items():
+            new = rows_of(aid, t)
+            old = self._rows.get(aid)
+            if old is None:
+                unknown.append(aid)
+                for i, rows in enumerate(new):
+                    inserts[i].extend(rows)
+            else:
+                for i, table in enumerate(sql.TABLES):
+                    _diff(table.key_len, old[i], new[i], deletes[i], inserts[i])
+            self._rows[aid] = new
+        await sql.delete_agreements(conn, unknown)
+        for table, keys in zip(sql.TABLES, deletes, strict=True):
+            await sql.delete_keys(conn, table, keys)
+        for table, rows in zip(sql.TABLES, inserts, strict=True):
+            await sql.copy_rows(conn, table, rows)
+        await sql.copy_rows(conn, sql.HISTORY, history)
+
+    def _forget(self) -> None:
+        """Drop every cached state and row: they may be ahead of what is committed."""
+        self._states.clear()
+        self._rows.clear()
+        self._position = None
+
+    def _trim(self) -> None:
+        while len(self._states) > self.cache_size:
+            aid, _ = self._states.popitem(last=False)
+            self._rows.pop(aid, None)
+
+    # --- in the background -----------------------------------------------------------
+
+    def notify(self, position: int | None = None) -> None:
+        """Wake the background task (e.g. from ``PostgresStore.on_commit``)."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Run in the background until ``stop``: catch up, then wait for new events."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name=f"projection-{self.name}")
+
+    async def stop(self) -> None:
+        """Stop the background task; a step in progress is rolled back."""
+        if self._task is not None:
+            task, self._task = self._task, None
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def wait_for(self, position: int, timeout: float = 10.0) -> None:
+        """Wait until the runner has applied the log up to ``position`` (exclusive).
+
+        Raises ``TimeoutError``. Requires the background task (or someone calling
+        ``step``) to be running.
+        """
+        async with asyncio.timeout(timeout):
+            while self._position is None or self._position < position:
+                self._progress.clear()
+                await self._progress.wait()
+
+    async def _run(self) -> None:
+        listener: asyncpg.Connection | None = None
+        delay = self.poll_interval
+        try:
+            while True:
+                if listener is None or listener.is_closed():
+                    listener = await self._listen(listener)
+                self._wake.clear()
+                try:
+                    await self.catch_up()
+                    delay = self.poll_interval
+                except Exception:  # the database, or a bug: log it, back off, retry
+                    _log.exception("projection %s: step failed, retrying in %.1f s",
+                                   self.name, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 30.0)
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+        finally:
+            if listener is not None:
+                with contextlib.suppress(Exception):
+                    await listener.remove_listener(NOTIFY_CHANNEL, self._notified)
+                with contextlib.suppress(Exception):
+                    await self.pool.release(listener)
+
+    async def _listen(self, old: asyncpg.Connection | None) -> asyncpg.Connection | None:
+        """A connection LISTENing on the store's channel, or None (then we poll).
+
+        It is held from the pool for as long as the task runs, so it is taken only when
+        the pool still leaves two connections for a step or a rebuild.
+        """
+        if old is not None:
+            with contextlib.suppress(Exception):
+                await self.pool.release(old)
+        if self.pool.get_max_size() < 3:
+            return None
+        conn: asyncpg.Connection | None = None
+        try:
+            conn = await self.pool.acquire()
+            await conn.add_listener(NOTIFY_CHANNEL, self._notified)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            _log.warning("projection %s: cannot LISTEN, polling: %s", self.name, exc)
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await self.pool.release(conn)
+            return None
+        return conn
+
+    def _notified(self, conn: Any, pid: int, channel: str, payload: str) -> None:
+        self._wake.set()
+
+
+def _diff(key_len: int, old: list[tuple[Any, ...]], new: list[tuple[Any, ...]],
+          deletes: list[tuple[Any, ...]], inserts: list[tuple[Any, ...]]) -> None:
+    """Add to ``deletes`` the keys of rows gone or changed and to ``inserts`` the rows
+    new or changed."""
+    if old == new:
+        return
+    before = {row[:key_len]: row for row in old}
+    for row in new:
+        key = row[:key_len]
+        prev = before.pop(key, None)
+        if prev != row:
+            if prev is not None:
+                deletes.append(key)
+            inserts.append(row)
+    deletes.extend(before)
