@@ -6,7 +6,9 @@ number formatting and Unicode:
 
 * no floating-point numbers at all (amounts are integers in a stated unit);
 * integers only within the interoperable range -(2**53 - 1) .. 2**53 - 1;
-* every string (keys included) in Unicode Normalization Form C, with no lone surrogate.
+* every string (keys included) in Unicode Normalization Form C, with no lone surrogate
+  and no U+0000 (PostgreSQL's ``jsonb``, which the store keeps beside the exact bytes
+  for queries, cannot hold it; no text of ours needs it).
 
 Objects are serialized with members sorted by the UTF-16 code units of their names,
 no insignificant whitespace, strings escaped as ECMAScript's JSON.stringify does
@@ -41,8 +43,7 @@ _ESCAPE_TABLE.update(_SHORT_ESCAPES)
 
 
 def _string(s: str, path: str) -> str:
-    if not unicodedata.is_normalized("NFC", s):
-        raise MalformedStatement(f"string at {path} is not in Unicode NFC", field=path)
+    _check_text(s, path)
     return '"' + s.translate(_ESCAPE_TABLE) + '"'
 
 
@@ -96,28 +97,30 @@ def _encode(value: Any, path: str, out: list[str]) -> None:
         )
 
 
+def _check_text(text: str, path: str, what: str = "string") -> None:
+    if "\x00" in text:
+        raise MalformedStatement(f"{what} at {path} contains U+0000", field=path)
+    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
+        raise MalformedStatement(f"{what} at {path} is not in Unicode NFC", field=path)
+
+
 def _check(value: Any, path: str) -> bool:
     """Validate a JSON value for canonical encoding; True if a member name contains a
     code point from U+D800 up, where code-point order and UTF-16 order may differ."""
     kind = type(value)
     if kind is str:
-        if not value.isascii() and not unicodedata.is_normalized("NFC", value):
-            raise MalformedStatement(f"string at {path} is not in Unicode NFC", field=path)
+        _check_text(value, path)
         return False
     if kind is dict:
         wide = False
         for key, item in value.items():
             if type(key) is not str:
                 raise MalformedStatement(f"object key at {path} is not a string", field=path)
+            _check_text(key, path, "member name")
             if not key.isascii():
-                if not unicodedata.is_normalized("NFC", key):
-                    raise MalformedStatement(f"member name at {path} is not in Unicode NFC",
-                                             field=path)
                 wide = wide or max(key) >= "\ud800"
             if type(item) is str:
-                if not item.isascii() and not unicodedata.is_normalized("NFC", item):
-                    raise MalformedStatement(f"string at {path}.{key} is not in Unicode NFC",
-                                             field=f"{path}.{key}")
+                _check_text(item, f"{path}.{key}")
             elif _check(item, f"{path}.{key}"):
                 wide = True
         return wide

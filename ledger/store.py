@@ -379,6 +379,15 @@ class PostgresStore:
                 continue
             except Exception as exc:  # a bug or an unexpected database error
                 self._tree = None
+                if len(group) > 1:
+                    # One request's data may be what the database refused: commit each
+                    # request on its own so only that one fails.
+                    _log.warning("group of %d failed (%s); retrying one by one",
+                                 len(group), exc)
+                    for req in group:
+                        await self._commit_alone(req)
+                    continue
+                _log.exception("append failed")
                 for req in group:
                     if not req.future.done():
                         req.future.set_exception(exc)
@@ -390,6 +399,28 @@ class PostgresStore:
                     req.future.set_exception(outcome)
                 else:
                     req.future.set_result(outcome)
+
+    async def _commit_alone(self, req: _Request) -> None:
+        try:
+            [outcome] = await self._commit_group([req])
+        except asyncio.CancelledError:
+            if not req.future.done():
+                req.future.set_exception(Unavailable("the ledger is shutting down"))
+            raise
+        except DATABASE_DOWN as exc:
+            self._tree = None
+            _log.warning("append failed, database unreachable: %s", exc)
+            outcome = Unavailable("the database is unreachable; retry")
+        except Exception as exc:
+            self._tree = None
+            _log.exception("append failed")
+            outcome = exc
+        if req.future.done():
+            return
+        if isinstance(outcome, BaseException):
+            req.future.set_exception(outcome)
+        else:
+            req.future.set_result(outcome)
 
     async def _commit_group(self, group: list[_Request]) -> list[list[Receipt] | BaseException]:
         streams = sorted({c.statement.stream for r in group for c in r.candidates})

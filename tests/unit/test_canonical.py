@@ -107,7 +107,7 @@ def test_rfc8785_string_example_canonical_form_parses_and_input_form_is_refused(
     ("value", "expected"),
     [
         ("\b\t\n\f\r", b'"\\b\\t\\n\\f\\r"'),
-        ("\x00\x01\x1f", b'"\\u0000\\u0001\\u001f"'),
+        ("\x01\x02\x1f", b'"\\u0001\\u0002\\u001f"'),
         ("\x7f", b'"\x7f"'),  # DEL is not escaped
         ("\u2028\u2029", '"\u2028\u2029"'.encode()),  # nor are the JS line separators
         ('"\\/', b'"\\"\\\\/"'),  # solidus is not escaped
@@ -327,3 +327,12 @@ def test_parser_error_names_the_path_of_a_refused_value():
 def test_parser_accepts_canonical_bytes(data):
     value = parse_canonical(data)
     assert canonical_bytes(value) == data
+
+
+def test_u0000_is_refused_in_values_and_member_names():
+    """PostgreSQL's jsonb cannot hold U+0000, so the ledger's canonical form excludes it."""
+    for value in ({"a": "x\x00"}, {"a\x00": 1}, ["\x00"]):
+        with pytest.raises(MalformedStatement, match="U\\+0000"):
+            canonical_bytes(value)
+    with pytest.raises(NonCanonicalPayload):
+        parse_canonical(b'{"a":"\\u0000"}')
