@@ -30,6 +30,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from ledger.config import Settings
 from ledger.runtime import Ledger, open_ledger, resolve_database
 from ledger.store import Check
+from projections import ProjectionRunner
 
 from .controllers import EventsController, HealthController, LogController, OrganizationsController
 from .controllers.agreements import AgreementsController, StreamsController
@@ -106,6 +107,7 @@ def create_app(
     background: bool = True,
     debug: bool = False,
     verify_history: bool = True,
+    projections: bool = True,
 ) -> Litestar:
     """Build the app. The ledger is opened by the lifespan, from (first match):
 
@@ -132,10 +134,19 @@ def create_app(
             metrics: Metrics = app.state.metrics
             metrics.start_size(await ledger.store.size())
             ledger.store.on_commit.append(metrics.on_commit)
+            # The read models follow the log in the background (woken by every commit
+            # here, and by LISTEN/NOTIFY for the other processes' commits).
+            runner = ProjectionRunner(ledger.pool)
+            ledger.store.on_commit.append(runner.notify)
+            if projections:
+                runner.start()
             app.state.ledger = ledger
+            app.state.projections = runner
             try:
                 yield
             finally:
+                ledger.store.on_commit.remove(runner.notify)
+                await runner.stop()
                 ledger.store.on_commit.remove(metrics.on_commit)
                 del app.state.ledger
 
