@@ -21,28 +21,30 @@ from __future__ import annotations
 import os
 import sys
 
-# This file is named http.py: keep the standard library's ``http`` importable by moving
-# this folder (where _setup.py lives) behind it on the module search path.
+# Scripts here are named after what they measure (http.py, projections.py), which would
+# shadow the standard library's ``http`` and the ``projections`` package: put the
+# repository first and this folder (for _setup.py) last on the module search path.
 _HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE] + [
-    _HERE, os.path.dirname(_HERE)]
+_ROOT = os.path.dirname(_HERE)
+sys.path[:] = [_ROOT] + [p for p in sys.path
+                         if os.path.abspath(p or ".") not in (_HERE, _ROOT)] + [_HERE]
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import socket  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import asyncio
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
 
-import httpx  # noqa: E402
-from _setup import LEDGER_ID, admin_dsn, fresh_database, machine, signers  # noqa: E402
+import httpx
+from _setup import LEDGER_ID, admin_dsn, fresh_database, machine, signers
 
-from ledger.demo import run_demo  # noqa: E402
-from ledger.envelope import Envelope  # noqa: E402
-from ledger.signer import Signer  # noqa: E402
-from ledger.statement import event_hash  # noqa: E402
+from ledger.demo import run_demo
+from ledger.envelope import Envelope
+from ledger.signer import Signer
+from ledger.statement import event_hash
 
 WRITERS = 16
 READERS = 32

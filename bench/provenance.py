@@ -26,40 +26,42 @@ from __future__ import annotations
 import os
 import sys
 
-# bench/ holds an http.py: keep the standard library's ``http`` (which litestar imports)
-# first on the module search path, and this folder (for _setup) behind it.
+# Scripts here are named after what they measure (http.py, projections.py), which would
+# shadow the standard library's ``http`` and the ``projections`` package: put the
+# repository first and this folder (for _setup.py) last on the module search path.
 _HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE] + [
-    _HERE, os.path.dirname(_HERE)]
+_ROOT = os.path.dirname(_HERE)
+sys.path[:] = [_ROOT] + [p for p in sys.path
+                         if os.path.abspath(p or ".") not in (_HERE, _ROOT)] + [_HERE]
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import random  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from datetime import UTC, datetime  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+import argparse
+import asyncio
+import random
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
-import asyncpg  # noqa: E402
-from _setup import LEDGER_ID, admin_dsn, fresh_database, machine, signers  # noqa: E402
-from litestar.testing import AsyncTestClient  # noqa: E402
+import asyncpg
+from _setup import LEDGER_ID, admin_dsn, fresh_database, machine, signers
+from litestar.testing import AsyncTestClient
 
-import ledger.domain as d  # noqa: E402
-from api.app import ApiConfig, create_app  # noqa: E402
-from api.auth import create_token  # noqa: E402
-from ledger.admission import Limits  # noqa: E402
-from ledger.config import Settings  # noqa: E402
-from ledger.db import connect_pool  # noqa: E402
-from ledger.domain import Fact, decide, evolve, initial_state, state_hash  # noqa: E402
-from ledger.domain.state_hash import expectation_hash  # noqa: E402
-from ledger.domain.values import FairValue, Period, Quantity  # noqa: E402
-from ledger.envelope import Envelope  # noqa: E402
-from ledger.log import TransparencyLog, load_or_create_log_key  # noqa: E402
-from ledger.signer import Signer  # noqa: E402
-from ledger.statement import event_hash, format_time  # noqa: E402
-from ledger.store import PostgresStore  # noqa: E402
+import ledger.domain as d
+from api.app import ApiConfig, create_app
+from api.auth import create_token
+from ledger.admission import Limits
+from ledger.config import Settings
+from ledger.db import connect_pool
+from ledger.domain import Fact, decide, evolve, initial_state, state_hash
+from ledger.domain.state_hash import expectation_hash
+from ledger.domain.values import FairValue, Period, Quantity
+from ledger.envelope import Envelope
+from ledger.log import TransparencyLog, load_or_create_log_key
+from ledger.signer import Signer
+from ledger.statement import event_hash, format_time
+from ledger.store import PostgresStore
 
 ORGS = 30
 MONTHS = 24
