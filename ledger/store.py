@@ -287,7 +287,12 @@ class PostgresStore:
         queue = self._ensure_sequencer()
         future: asyncio.Future[list[Receipt]] = asyncio.get_running_loop().create_future()
         await queue.put(_Request(candidates, future))
-        return await future
+        receipts = await future
+        if self.validator is not None:
+            committed = getattr(self.validator, "committed", None)
+            if committed is not None:
+                committed(candidates, receipts)
+        return receipts
 
     async def _sequencer_connection(self) -> asyncpg.Connection:
         """The sequencer's own connection, held across groups (no pool round trips).

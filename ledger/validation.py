@@ -20,7 +20,7 @@ from .domain import AgreementState, check_event, evolve, fact_from_statement, in
 from .errors import LedgerError, Rejected
 
 if TYPE_CHECKING:
-    from .admission import Candidate
+    from .admission import Candidate, Receipt
     from .store import PostgresStore
 
 __all__ = ["AgreementRules"]
@@ -38,7 +38,11 @@ class AgreementRules:
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def __call__(self, candidates: Sequence[Candidate]) -> None:
+        # ``decide`` never changes the state it is given, so a single event per stream is
+        # checked on the cached state itself; only when a later event of the batch
+        # touches the same stream is a copy evolved (``evolve`` works in place).
         simulated: dict[str, tuple[int, AgreementState]] = {}
+        last_index = {c.statement.stream: i for i, c in enumerate(candidates)}
         for i, cand in enumerate(candidates):
             st = cand.statement
             try:
@@ -53,18 +57,35 @@ class AgreementRules:
                     raise Rejected("agreement.wrong-stream",
                                    f"agreement_id must be {st.stream_key!r}, the key of "
                                    f"stream {st.stream}", field="data.agreement_id")
-                if st.stream in simulated:
+                copied = st.stream in simulated
+                if copied:
                     version, state = simulated[st.stream]
                 else:
                     version, state = await self._state_before(st.stream, st.version)
-                    state = copy.deepcopy(state)
                 if version != st.version - 1:
                     continue  # stale or ahead: the chain check under the lock refuses it
                 check_event(state, st.type, st.data, st.actor, st.issued_at)
-                state = evolve(state, fact_from_statement(st))
-                simulated[st.stream] = (st.version, state)
+                if last_index[st.stream] > i:
+                    if not copied:
+                        state = copy.deepcopy(state)
+                    state = evolve(state, fact_from_statement(st))
+                    simulated[st.stream] = (st.version, state)
             except LedgerError as exc:
                 raise exc.at(i) from None
+
+    def committed(self, candidates: Sequence[Candidate], receipts: Sequence[Receipt]) -> None:
+        """Bring cached states forward with events just committed (no re-read)."""
+        for cand, receipt in zip(candidates, receipts, strict=True):
+            st = cand.statement
+            if st.stream_kind != "agreement":
+                continue
+            have = self._cache.get(st.stream)
+            if have is None or have[0] != st.version - 1 or receipt.version != st.version:
+                continue
+            state = evolve(have[1], fact_from_statement(
+                st, position=receipt.position, recorded_at=receipt.recorded_at,
+                event_hash=receipt.event_hash))
+            self._cache[st.stream] = (st.version, state)
 
     async def _state_before(self, stream: str, version: int) -> tuple[int, AgreementState]:
         """The committed state of ``stream`` at ``version - 1`` (or the newest known)."""
