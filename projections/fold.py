@@ -102,11 +102,14 @@ def apply_fact(t: Tracked, fact: Fact, recorded_us: int) -> tuple[bool, int, int
     terms_before, force_before, version_before = (s.terms_version, s.in_force_version,
                                                   s.version)
     s = t.state = evolve(s, fact)
-    applied = s.version == fact.stream_version and version_before != fact.stream_version
-    if applied and fact.type in _EXTRAS:
-        _EXTRAS[fact.type](t, fact)
-    t.last_version = fact.stream_version
-    t.last_position = fact.position if fact.position is not None else -1
+    version = fact.stream_version
+    applied = s.version == version and version_before != version
+    if applied:
+        extra = _EXTRAS.get(fact.type)
+        if extra is not None:
+            extra(t, fact)
+    t.last_version = version
+    t.last_position = -1 if fact.position is None else fact.position
     t.last_recorded_us = recorded_us
     return applied, terms_before, force_before
 

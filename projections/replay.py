@@ -114,7 +114,7 @@ class _Writer:
             await asyncio.gather(self.task, return_exceptions=True)
 
 
-async def rebuild(pool: asyncpg.Pool, *, name: str = sql.CHECKPOINT, page_size: int = 5000,
+async def rebuild(pool: asyncpg.Pool, *, name: str = sql.CHECKPOINT, page_size: int = 1000,
                   history_batch: int = 20_000,
                   progress: Progress | None = None) -> RebuildReport:
     """Empty the read models and replay the whole log; returns what was done.
