@@ -79,6 +79,9 @@ class AgreementRules:
             st = cand.statement
             if st.stream_kind != "agreement":
                 continue
+            lock = self._locks.get(st.stream)
+            if lock is not None and lock.locked():
+                continue  # a catch-up from the store is in flight and will include it
             have = self._cache.get(st.stream)
             if have is None or have[0] != st.version - 1 or receipt.version != st.version:
                 continue

@@ -86,3 +86,31 @@ async def test_batch_is_checked_in_order(ruled):
     _ = InviteParty  # the command twin of party.invited
     state = await ag.state()
     assert "theatre-nord" in state.parties
+
+
+async def test_cached_states_match_a_fresh_fold_under_concurrency(ruled):
+    """The validator brings its cache forward with committed events; racing writers on
+    one agreement must leave it equal to a fold of the stored stream."""
+    import asyncio
+
+    from ledger.domain import ReviseAgreement, state_hash
+
+    a, _, _, ag = await _world(ruled)
+
+    async def writer(n: int) -> None:
+        for k in range(10):
+            while True:
+                try:
+                    await ag.do(a, ReviseAgreement(title=f"Titre {n}-{k}", purpose="P",
+                                                   binding=False, actor=a.org_id,
+                                                   at=a.now()))
+                    break
+                except errors.ConcurrencyConflict:
+                    continue
+
+    await asyncio.gather(*[writer(n) for n in range(4)])
+    fresh = await ag.state()
+    head = await ruled.head(ag.stream)
+    version, cached = ruled.validator._cache[ag.stream]
+    assert version == head.version == 41
+    assert state_hash(cached) == state_hash(fresh) and cached.title == fresh.title
