@@ -29,6 +29,7 @@ from ledger import errors
 from ledger.errors import LedgerError
 from ledger.log import HistoryMismatch
 from ledger.runtime import OriginMismatch
+from ledger.store import UNAVAILABLE_DETAIL
 
 from .schemas import Problem
 
@@ -200,7 +201,7 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
 
 def _unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     _log.warning("%s %s: database unreachable: %s", request.method, request.url.path, exc)
-    return _ledger_error(request, errors.Unavailable("the database cannot be reached; retry later"))
+    return _ledger_error(request, errors.Unavailable(UNAVAILABLE_DETAIL))
 
 
 def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:

@@ -25,6 +25,7 @@ __all__ = [
     "Migration",
     "applied_migrations",
     "connect_pool",
+    "connection_usable",
     "ledger_home",
     "migrations",
     "upgrade",
@@ -90,6 +91,17 @@ async def upgrade(dsn: str) -> list[str]:
     finally:
         await conn.close()
     return done
+
+
+def connection_usable(conn: asyncpg.Connection | None) -> bool:
+    """True when ``conn`` is open. A pooled connection that the pool already took back
+    (e.g. after the server ended its session) raises on ``is_closed()``: not usable."""
+    if conn is None:
+        return False
+    try:
+        return not conn.is_closed()
+    except Exception:
+        return False
 
 
 async def _as_app_role(conn: asyncpg.Connection) -> None:

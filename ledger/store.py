@@ -44,6 +44,7 @@ from .admission import (
     introduced_keys,
     prepare_unverified,
 )
+from .db import connection_usable
 from .envelope import Envelope, Opened, decode_envelope
 from .errors import BatchTooLarge, LedgerError, NotFound, Unavailable
 from .keys import key_id as compute_key_id
@@ -60,6 +61,10 @@ Check = Callable[[Statement, int], None]
 Validator = Callable[[list[Candidate]], Awaitable[None]]
 DEFAULT_LIMITS = Limits()
 _log = logging.getLogger("ledger.store")
+
+#: What a client is told when the database is not there (the driver's own words go to
+#: the server's log, never to the client).
+UNAVAILABLE_DETAIL = "the database cannot be reached; retry later"
 
 #: Driver errors that mean "the database is not there right now": answered as
 #: Unavailable (retry), never as a bug.
@@ -302,11 +307,7 @@ class PostgresStore:
         """
         conn = self._conn
         if conn is not None:
-            try:
-                usable = not conn.is_closed()
-            except Exception:  # a detached connection object raises here
-                usable = False
-            if usable:
+            if connection_usable(conn):
                 return conn
             self._conn = None
             with contextlib.suppress(Exception):
@@ -319,7 +320,7 @@ class PostgresStore:
         which resets or replaces it."""
         self._conn = None
         with contextlib.suppress(Exception):
-            if not conn.is_closed():
+            if connection_usable(conn):
                 await conn.execute("ROLLBACK")
         with contextlib.suppress(Exception):
             await self.pool.release(conn)
@@ -348,7 +349,7 @@ class PostgresStore:
             )
         except DATABASE_DOWN as exc:
             _log.warning("key lookup failed, database unreachable: %s", exc)
-            raise Unavailable("the database is unreachable; retry") from exc
+            raise Unavailable(UNAVAILABLE_DETAIL) from exc
         for r in rows:
             self._public_keys[r["key_id"]] = bytes(r["public_key"])
 
@@ -378,9 +379,7 @@ class PostgresStore:
                 _log.warning("append failed, database unreachable: %s", exc)
                 for req in group:
                     if not req.future.done():
-                        req.future.set_exception(Unavailable(
-                            "the database is unreachable; nothing of this request was "
-                            "written unless a retry returns its receipts — retry"))
+                        req.future.set_exception(Unavailable(UNAVAILABLE_DETAIL))
                 continue
             except Exception as exc:  # a bug or an unexpected database error
                 self._tree = None
@@ -415,7 +414,7 @@ class PostgresStore:
         except DATABASE_DOWN as exc:
             self._tree = None
             _log.warning("append failed, database unreachable: %s", exc)
-            outcome = Unavailable("the database is unreachable; retry")
+            outcome = Unavailable(UNAVAILABLE_DETAIL)
         except Exception as exc:
             self._tree = None
             _log.exception("append failed")

@@ -30,6 +30,7 @@ from typing import Any, Final
 
 import asyncpg
 
+from ledger.db import connection_usable
 from ledger.store import NOTIFY_CHANNEL
 
 from . import sql
@@ -232,7 +233,7 @@ class ProjectionRunner:
         delay = self.poll_interval
         try:
             while True:
-                if listener is None or listener.is_closed():
+                if not connection_usable(listener):
                     listener = await self._listen(listener)
                 self._wake.clear()
                 try:
@@ -268,7 +269,7 @@ class ProjectionRunner:
         try:
             conn = await self.pool.acquire()
             await conn.add_listener(NOTIFY_CHANNEL, self._notified)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except Exception as exc:  # the database is not there: poll until it is
             _log.warning("projection %s: cannot LISTEN, polling: %s", self.name, exc)
             if conn is not None:
                 with contextlib.suppress(Exception):

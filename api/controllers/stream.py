@@ -54,7 +54,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import Stream
 
-from ledger.db import APP_ROLE
+from ledger.db import APP_ROLE, connection_usable
 from ledger.domain import AgreementState, evolve, fact_from_statement, initial_state
 from ledger.domain.values import ID_PATTERN
 from ledger.errors import Unavailable
@@ -275,7 +275,7 @@ class StreamHub:
         it, else every heartbeat) or the hub stops."""
         lost = asyncio.Event()
         conn.add_termination_listener(lambda _: lost.set())
-        while not self._stop.is_set() and not conn.is_closed():
+        while not self._stop.is_set() and connection_usable(conn):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(lost.wait(), self.heartbeat)
             if lost.is_set():
@@ -375,7 +375,7 @@ class StreamHub:
 async def _close_quietly(conn: asyncpg.Connection) -> None:
     with contextlib.suppress(Exception):
         await asyncio.wait_for(conn.close(), 5)
-    if not conn.is_closed():
+    if connection_usable(conn):
         conn.terminate()
 
 
