@@ -575,6 +575,17 @@ class PostgresStore:
             "ORDER BY version LIMIT $3", stream, after_version, limit)
         return [_row_event(r) for r in rows]
 
+    async def read_whole_stream(self, stream: str, *, after_version: int = 0,
+                                page: int = 1000) -> list[StoredEvent]:
+        """Every event of ``stream`` after ``after_version``, read ``page`` at a time."""
+        events: list[StoredEvent] = []
+        while True:
+            batch = await self.read_stream(stream, after_version=after_version + len(events),
+                                           limit=page)
+            events.extend(batch)
+            if len(batch) < page:
+                return events
+
     async def read_log(self, start: int = 0, limit: int = 1000) -> list[StoredEvent]:
         """Log entries with position >= ``start``, in order, at most ``limit``."""
         rows = await self.pool.fetch(

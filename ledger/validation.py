@@ -16,7 +16,14 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .domain import AgreementState, check_event, evolve, fact_from_statement, initial_state
+from .domain import (
+    AgreementState,
+    check_event,
+    evolve,
+    fact_from_statement,
+    fact_from_stored,
+    initial_state,
+)
 from .errors import LedgerError, Rejected
 
 if TYPE_CHECKING:
@@ -98,9 +105,7 @@ class AgreementRules:
             if have < version - 1:
                 for event in await self.store.read_stream(stream, after_version=have,
                                                           limit=version - 1 - have):
-                    state = evolve(state, fact_from_statement(
-                        event.statement(), position=event.position,
-                        recorded_at=event.recorded_at, event_hash=event.event_hash))
+                    state = evolve(state, fact_from_stored(event))
                     have = event.version
             self._cache[stream] = (have, state)
             self._cache.move_to_end(stream)

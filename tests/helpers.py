@@ -49,12 +49,9 @@ class AgreementDriver:
         self.stream = f"agreement/{agreement_id}"
 
     async def state(self):
-        from ledger.domain import fact_from_statement, fold
+        from ledger.domain import fact_from_stored, fold
 
-        events = await self.store.read_stream(self.stream)
-        return fold(fact_from_statement(e.statement(), position=e.position,
-                                        recorded_at=e.recorded_at, event_hash=e.event_hash)
-                    for e in events)
+        return fold(fact_from_stored(e) for e in await self.store.read_whole_stream(self.stream))
 
     async def do(self, signer: Signer, command) -> list:
         from ledger.domain import decide

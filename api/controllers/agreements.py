@@ -28,7 +28,7 @@ from litestar.params import FromPath, QueryParameter
 from ledger.domain import (
     AgreementState,
     evolve,
-    fact_from_statement,
+    fact_from_stored,
     initial_state,
     render_markdown,
     state_hash,
@@ -61,21 +61,14 @@ MAX_STREAM_VERSION = 2**31 - 1  # events.version is a PostgreSQL integer
 
 async def whole_stream(ledger: Ledger, stream: str, after_version: int = 0,
                        ) -> list[StoredEvent]:
-    events: list[StoredEvent] = []
-    while True:
-        page = await ledger.store.read_stream(
-            stream, after_version=after_version + len(events), limit=PAGE)
-        events.extend(page)
-        if len(page) < PAGE:
-            return events
+    return await ledger.store.read_whole_stream(stream, after_version=after_version,
+                                                page=PAGE)
 
 
 def fold_events(events: list[StoredEvent]) -> AgreementState:
     state = initial_state()
     for e in events:
-        state = evolve(state, fact_from_statement(e.statement(), position=e.position,
-                                                  recorded_at=e.recorded_at,
-                                                  event_hash=e.event_hash))
+        state = evolve(state, fact_from_stored(e))
     return state
 
 
@@ -162,9 +155,7 @@ class CurrentStates:
             events = await whole_stream(ledger, stream, after_version=have.version)
             state, version = copy.deepcopy(have.state), have.version
             for e in events:
-                state = evolve(state, fact_from_statement(
-                    e.statement(), position=e.position, recorded_at=e.recorded_at,
-                    event_hash=e.event_hash))
+                state = evolve(state, fact_from_stored(e))
                 version = e.version
         current = Current(version, state, msgspec.json.encode(view_of(state, version)))
         self._items[agreement_id] = current

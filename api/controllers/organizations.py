@@ -21,7 +21,7 @@ from ledger.errors import NotFound
 from ledger.registry import ORG_KEY_ADDED, ORG_KEY_REVOKED, ORG_PROFILE_UPDATED, ORG_REGISTERED
 from ledger.runtime import Ledger
 from ledger.statement import ORG_ID_PATTERN
-from ledger.store import PostgresStore, StoredEvent
+from ledger.store import PostgresStore
 
 from ..problems import problem_responses
 from ..schemas import KeyInfo, Organization
@@ -31,22 +31,13 @@ __all__ = ["OrganizationsController"]
 _PAGE = 1000
 
 
-async def _whole_stream(store: PostgresStore, stream: str) -> list[StoredEvent]:
-    events: list[StoredEvent] = []
-    while True:
-        page = await store.read_stream(stream, after_version=len(events), limit=_PAGE)
-        events.extend(page)
-        if len(page) < _PAGE:
-            return events
-
-
 def _key_id(public_key_b64: str) -> str:
     return hashlib.sha256(b64.decode(public_key_b64)).hexdigest()
 
 
 async def load_organization(store: PostgresStore, org_id: str) -> Organization:
     """Fold the organization's stream and key history; raises NotFound."""
-    events = await _whole_stream(store, f"org/{org_id}")
+    events = await store.read_whole_stream(f"org/{org_id}", page=_PAGE)
     if not events:
         raise NotFound(f"no organization {org_id!r} is registered", field="org_id")
     name, profile, registered_at = "", {}, events[0].position

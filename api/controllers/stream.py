@@ -55,7 +55,7 @@ from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import Stream
 
 from ledger.db import APP_ROLE, connection_usable
-from ledger.domain import AgreementState, evolve, fact_from_statement, initial_state
+from ledger.domain import AgreementState, evolve, fact_from_stored, initial_state
 from ledger.domain.values import ID_PATTERN
 from ledger.errors import Unavailable
 from ledger.runtime import Ledger
@@ -363,9 +363,7 @@ class StreamHub:
                 page = await self.ledger.store.read_stream(
                     stream, after_version=folded.version, limit=PAGE)
                 for e in page:
-                    folded.state = evolve(folded.state, fact_from_statement(
-                        e.statement(), position=e.position, recorded_at=e.recorded_at,
-                        event_hash=e.event_hash))
+                    folded.state = evolve(folded.state, fact_from_stored(e))
                     folded.version = e.version
                 if len(page) < PAGE:
                     break

@@ -28,7 +28,7 @@ from .commands import command_from_event
 from .decide import decide
 from .document import render_markdown
 from .evolve import evolve, fold
-from .facts import agreement_stream, fact_from_statement
+from .facts import agreement_stream, fact_from_statement, fact_from_stored
 from .rules import RULES
 from .state import (
     INITIAL,
@@ -58,6 +58,7 @@ __all__ = [
     "evolve",
     "expectation_hash",
     "fact_from_statement",
+    "fact_from_stored",
     "fold",
     "in_force",
     "initial_state",

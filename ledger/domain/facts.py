@@ -7,10 +7,12 @@ the store's types.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from ..statement import Statement
 from .catalogue import Fact
 
-__all__ = ["agreement_stream", "fact_from_statement"]
+__all__ = ["StoredLike", "agreement_stream", "fact_from_statement", "fact_from_stored"]
 
 
 def agreement_stream(agreement_id: str) -> str:
@@ -41,3 +43,24 @@ def fact_from_statement(
         recorded_at=recorded_at,
         event_hash=event_hash,
     )
+
+
+class StoredLike(Protocol):
+    """What the domain needs of a stored event (``ledger.store.StoredEvent`` is one)."""
+
+    @property
+    def position(self) -> int: ...
+
+    @property
+    def recorded_at(self) -> str: ...
+
+    @property
+    def event_hash(self) -> str: ...
+
+    def statement(self) -> Statement: ...
+
+
+def fact_from_stored(event: StoredLike) -> Fact:
+    """The domain's view of an event read back from the store, with its log facts."""
+    return fact_from_statement(event.statement(), position=event.position,
+                               recorded_at=event.recorded_at, event_hash=event.event_hash)
