@@ -46,12 +46,15 @@ async def _writer(store, signer, stream: str, n: int, acked: list[str]) -> None:
 async def _follower(store, stop: asyncio.Event, seen: list[int]) -> None:
     nxt = 0
     while True:
+        # Read the flag before the read: a read that began before the last writer's
+        # commit may come back empty after the flag is set, and must not end the tail.
+        stopping = stop.is_set()
         batch = await store.read_log(nxt, 500)
         for entry in batch:
             seen.append(entry.position)
         if batch:
             nxt = batch[-1].position + 1
-        elif stop.is_set():
+        elif stopping:
             return
         else:
             await asyncio.sleep(0.005)
