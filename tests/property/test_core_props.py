@@ -7,6 +7,8 @@ never accepted and never with another exception.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import unicodedata
 from typing import Any
@@ -280,3 +282,94 @@ def test_no_other_exception_on_any_signature_text_flip():
             run_prepare(with_sig(flip(text, bit).decode("latin-1")))
         outcomes.add(type(info.value))
     assert outcomes == {BadSignature, MalformedEnvelope}
+
+
+def _b64_reference(text: str) -> bytes | None:
+    """The definition: standard base64 that re-encodes to exactly itself."""
+    try:
+        raw = base64.b64decode(text.encode("ascii"), validate=True)
+    except (ValueError, UnicodeEncodeError):
+        return None
+    return raw if base64.b64encode(raw).decode("ascii") == text else None
+
+
+_B64_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ \né"
+
+
+def _b64_edit(data: bytes, at: int, char: str, how: str) -> str:
+    """Valid base64 of ``data`` with one character replaced, inserted or deleted."""
+    text = base64.b64encode(data).decode("ascii")
+    i = at % len(text)
+    tail = text[i + 1:] if how != "insert" else text[i:]
+    return text[:i] + ("" if how == "delete" else char) + tail
+
+
+@given(st.one_of(
+    st.text(alphabet=_B64_CHARS, max_size=12),
+    st.binary(max_size=9).map(lambda b: base64.b64encode(b).decode("ascii")),
+    st.builds(_b64_edit, st.binary(min_size=1, max_size=9), st.integers(0, 20),
+              st.sampled_from(_B64_CHARS), st.sampled_from(["replace", "insert", "delete"])),
+))
+def test_b64_decode_accepts_exactly_the_canonical_forms(text: str) -> None:
+    want = _b64_reference(text)
+    if want is None:
+        with pytest.raises(ValueError):
+            b64.decode(text)
+    else:
+        assert b64.decode(text) == want
+
+
+# --- the canonical fast path agrees with the general path ----------------------------
+
+wild_scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+                | st.text(max_size=8) | st.sampled_from(["\x00", "\ud800", "e\u0301", "\u00e9"]))
+wild_values = st.recursive(
+    wild_scalars,
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=4), children, max_size=4),
+    max_leaves=12,
+)
+
+
+def _encodings(value: Any) -> list[bytes]:
+    """Spellings of one value: canonical-looking, ASCII-escaped, unsorted."""
+    out = []
+    for ascii_only in (True, False):
+        for sort in (True, False):
+            with contextlib.suppress(ValueError, TypeError):
+                out.append(json.dumps(value, ensure_ascii=ascii_only, sort_keys=sort,
+                                      separators=(",", ":")).encode("utf-8", "surrogatepass"))
+    return out
+
+
+def _outcome(parse: Any, data: bytes) -> Any:
+    try:
+        return ("ok", parse(data))
+    except NonCanonicalPayload:
+        return ("refused",)
+
+
+@SETTINGS
+@given(wild_values)
+def test_canonical_fast_path_agrees_with_the_general_path(value):
+    from ledger.canonical import _parse_general
+
+    for data in _encodings(value):
+        fast, general = _outcome(parse_canonical, data), _outcome(_parse_general, data)
+        assert fast[0] == general[0], data
+        if fast[0] == "ok":
+            assert same(fast[1], general[1])
+
+
+@pytest.mark.parametrize("data", [
+    b'{"a":1.0}', b'{"a":1e3}', b'{"a":-0}', b'{"a":9007199254740992}',
+    b'{"a":"\\u0000"}', b'{"a":"\\ud800"}', b'{"a":"\\u00e9"}', b'{"b":1,"a":2}',
+    b'{"a":1,"a":1}', b'{"a":"\\/"}', b'{"a":"\\u001F"}',
+])
+def test_canonical_fast_path_refuses_what_the_general_path_refuses(data):
+    from ledger.canonical import _parse_general
+
+    with pytest.raises(NonCanonicalPayload):
+        _parse_general(data)
+    with pytest.raises(NonCanonicalPayload):
+        parse_canonical(data)

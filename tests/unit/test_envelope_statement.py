@@ -364,6 +364,7 @@ def test_statement_payload_must_be_canonical():
         "e3 0=",
         "é30=",
         "e30==",
+        "P7PQ=",  # a whole group, then stray padding
     ],
 )
 def test_b64_decode_is_strict(text):
