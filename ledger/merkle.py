@@ -61,6 +61,7 @@ __all__ = [
     "hash_leaf",
     "inclusion_proof",
     "inclusion_proof_nodes",
+    "perfect_root",
     "root_from_consistency_proof",
     "root_from_inclusion_proof",
     "root_from_nodes",
@@ -304,6 +305,20 @@ def consistency_proof(size1: int, size2: int, get_node: GetNode) -> list[bytes]:
     return build_proof(consistency_proof_nodes(size1, size2), get_node)
 
 
+def perfect_root(leaf_hashes: Sequence[bytes]) -> bytes:
+    """Root of a perfect tree over ``2**k`` leaf hashes (k >= 0), level by level.
+
+    The root of any aligned subtree of the log; see :meth:`CompactRange.append_subtree`.
+    """
+    n = len(leaf_hashes)
+    if n == 0 or n & (n - 1):
+        raise ValueError(f"{n} leaves is not a power of two")
+    level = list(leaf_hashes)
+    while len(level) > 1:
+        level = [hash_children(level[i], level[i + 1]) for i in range(0, len(level), 2)]
+    return level[0]
+
+
 # --- compact range -----------------------------------------------------------------
 
 
@@ -360,6 +375,26 @@ class CompactRange:
         self._frontier.append(h)
         self._size += 1
         return completed
+
+    def append_subtree(self, level: int, root: bytes) -> None:
+        """Append a complete subtree of ``2**level`` leaves given by its root hash.
+
+        Requires ``size`` to be a multiple of ``2**level`` (the subtree is aligned, as
+        RFC 9162's tree places it). Equivalent to appending its leaves one by one,
+        without returning the completed nodes: an auditor that hashed a chunk of
+        leaves elsewhere merges it here in O(log n).
+        """
+        if level < 0 or self._size & ((1 << level) - 1):
+            raise ValueError(f"size {self._size} is not a multiple of 2**{level}")
+        if len(root) != HASH_SIZE:
+            raise ValueError(f"root has unexpected size {len(root)}, want {HASH_SIZE}")
+        h = bytes(root)
+        rest = self._size >> level
+        while rest & 1:
+            h = hash_children(self._frontier.pop(), h)
+            rest >>= 1
+        self._frontier.append(h)
+        self._size += 1 << level
 
     def extend(self, leaf_hashes: Iterable[bytes]) -> list[Node]:
         """Append several leaf hashes; return all newly completed nodes in order."""

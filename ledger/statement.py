@@ -110,7 +110,7 @@ def _validate(st: Statement) -> Statement:
         raise MalformedStatement(
             "prev must be the hex SHA-256 of the stream's previous event", field="prev"
         )
-    parse_time(st.issued_at, field="issued_at")
+    _valid_date(st.issued_at, "issued_at")  # its form was matched above
     return st
 
 
@@ -148,6 +148,11 @@ def parse_time(text: str, *, field: str = "time") -> datetime:
     if not _TIME_RE.fullmatch(text):
         raise MalformedStatement(f"time {text!r} is not YYYY-MM-DDTHH:MM:SS[.ffffff]Z",
                                  field=field)
+    return _valid_date(text, field)
+
+
+def _valid_date(text: str, field: str) -> datetime:
+    """The moment of a time already in the ledger's form; refuses impossible dates."""
     try:
         return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
     except ValueError as exc:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger import merkle
 from ledger._merkle_reference import (
     _reference_consistency_proof,
     _reference_inclusion_path,
@@ -223,3 +225,38 @@ def test_consistency_verdicts_agree_on_shifted_parameters(
     s1, s2 = size1 + d1, size2 + d2
     ours = _verifies(lambda: verify_consistency(s1, s2, root1, root2, proof))
     assert ours == _rfc9162_verify_consistency(s1, s2, root1, root2, proof)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 300), st.lists(st.integers(0, 6), max_size=6))
+def test_append_subtree_equals_appending_its_leaves(start: int, levels: list[int]) -> None:
+    """Aligned subtrees merged by their roots give the same frontier as their leaves."""
+    leaves = [merkle.hash_leaf(i.to_bytes(4, "big")) for i in range(start + 64 * 6)]
+    by_leaf = merkle.CompactRange()
+    by_leaf.extend(leaves[:start])
+    by_tree = merkle.CompactRange(by_leaf.size, by_leaf.frontier)
+    pos = start
+    for level in levels:
+        n = 1 << level
+        if pos % n:
+            with pytest.raises(ValueError):
+                by_tree.append_subtree(level, leaves[0])
+            continue
+        chunk = leaves[pos:pos + n]
+        by_tree.append_subtree(level, merkle.perfect_root(chunk))
+        by_leaf.extend(chunk)
+        pos += n
+        assert by_tree.size == by_leaf.size
+        assert by_tree.frontier == by_leaf.frontier
+        assert by_tree.root() == by_leaf.root()
+
+
+def test_perfect_root_is_the_rfc_root_of_its_leaves() -> None:
+    for n in (1, 2, 4, 8, 64):
+        leaves = [merkle.hash_leaf(bytes([i])) for i in range(n)]
+        tree = merkle.CompactRange()
+        tree.extend(leaves)
+        assert merkle.perfect_root(leaves) == tree.root()
+    for n in (0, 3, 6):
+        with pytest.raises(ValueError):
+            merkle.perfect_root([b"\0" * 32] * n)
