@@ -1,0 +1,122 @@
+"""The audit's chunked path on bundles of several full chunks, written without a server.
+
+Full chunks of ``CHUNK`` entries reach the main process as one subtree root; chunks
+holding a checkpoint inside, or a failure, go leaf by leaf. Whatever the path and the
+number of worker processes, a good bundle verifies to the same root and a broken one
+fails at the same index with the same code.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from ledger import merkle
+from ledger.audit import CHUNK, verify_bundle
+from ledger.bundle import checkpoint_line, entry_line, header_line
+from ledger.canonical import canonical_bytes
+from ledger.checkpoint import Checkpoint, make_vkey, sign_checkpoint
+from ledger.keys import private_key_from_seed, raw_public_key
+from ledger.leaf import encode_leaf
+from ledger.statement import event_hash
+from tests.helpers import LEDGER_ID, org
+
+LOG_KEY = private_key_from_seed(b"\x42" * 32)
+VKEY = make_vkey(LEDGER_ID, raw_public_key(LOG_KEY))
+SIZE = 2 * CHUNK + CHUNK // 2 + 7          # two full chunks and a partial one
+STREAMS = 40
+T0 = 1_780_000_000_000_000
+
+
+def _write(path: Path, *, checkpoints: tuple[int, ...] = (CHUNK // 2, 2 * CHUNK, SIZE),
+           bad_prev_at: int | None = None, bad_sig_at: int | None = None,
+           stranger_at: int | None = None, wrong_root_at: int | None = None,
+           drop: int | None = None) -> bytes:
+    """A bundle of SIZE entries: 4 registrations, then events over STREAMS streams."""
+    orgs = [org(f"audit-{i}", seed=100 + i) for i in range(4)]
+    stranger = org("audit-stranger", seed=199)
+    tree = merkle.CompactRange()
+    heads: dict[str, tuple[int, str | None]] = {}
+    lines, notes = [], []
+    for i in range(SIZE):
+        if i < len(orgs):
+            env = orgs[i].registration(orgs[i].org_id)
+        else:
+            who = stranger if i == stranger_at else orgs[i % len(orgs)]
+            stream = f"agreement/chunks-{i % STREAMS}"
+            version, prev = heads.get(stream, (0, None))
+            if i == bad_prev_at:
+                prev = "0" * 64 if prev is None else prev[::-1]
+            env = who.event(stream, version + 1, prev, "test.noted", {"n": i})
+            heads[stream] = (version + 1, event_hash(env.payload_bytes()))
+        envelope = env.canonical() if i != bad_sig_at else _flip_sig(env.canonical())
+        leaf = encode_leaf(i, T0 + i, envelope)
+        tree.append(merkle.hash_leaf(leaf))
+        if i != drop:
+            lines.append(entry_line(i, leaf, envelope))
+        if i + 1 in checkpoints:
+            root = b"\x07" * 32 if i + 1 == wrong_root_at else tree.root()
+            notes.append(sign_checkpoint(Checkpoint(LEDGER_ID, i + 1, root), LOG_KEY))
+    with path.open("wb") as fh:
+        fh.write(header_line(LEDGER_ID, VKEY, SIZE))
+        fh.writelines(lines)
+        fh.writelines(checkpoint_line(n) for n in notes)
+    return tree.root()
+
+
+def _flip_sig(envelope: bytes) -> bytes:
+    """The same envelope with one bit of its signature flipped (still canonical)."""
+    obj = json.loads(envelope)
+    raw = bytearray(base64.b64decode(obj["signatures"][0]["sig"]))
+    raw[5] ^= 0x10
+    obj["signatures"][0]["sig"] = base64.b64encode(bytes(raw)).decode()
+    return canonical_bytes(obj)
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
+    path = tmp_path_factory.mktemp("chunks") / "good.jsonl"
+    return path, _write(path)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_good_bundle_of_full_chunks_verifies(good: tuple[Path, bytes], workers: int) -> None:
+    path, root = good
+    report = verify_bundle(path, VKEY, workers=workers)
+    assert report.ok, report.failure
+    assert report.size == report.entries_verified == SIZE
+    assert report.root_hash == root.hex()
+    assert report.checkpoints_verified == 3
+    assert report.streams == STREAMS + 4
+
+
+@pytest.mark.parametrize("case", ["signature", "prev", "stranger", "root", "interior-root",
+                                  "dropped"])
+def test_broken_bundle_fails_at_the_same_index_on_every_path(tmp_path: Path, case: str) -> None:
+    path = tmp_path / "bad.jsonl"
+    at = CHUNK + 300                               # inside the second full chunk
+    if case == "signature":
+        _write(path, bad_sig_at=at)
+        want = (at, "signature-invalid")
+    elif case == "prev":
+        _write(path, bad_prev_at=at)
+        want = (at, "stream-prev-mismatch")
+    elif case == "stranger":
+        _write(path, stranger_at=at)
+        want = (at, "key-unknown")
+    elif case == "root":
+        _write(path, wrong_root_at=2 * CHUNK)      # a checkpoint at a chunk's end
+        want = (2 * CHUNK - 1, "checkpoint-root")
+    elif case == "interior-root":
+        _write(path, wrong_root_at=CHUNK // 2)     # a checkpoint inside a full chunk
+        want = (CHUNK // 2 - 1, "checkpoint-root")
+    else:
+        _write(path, drop=at)
+        want = (at, "entry-missing")
+    for workers in (1, 2):
+        report = verify_bundle(path, VKEY, workers=workers)
+        assert report.failure is not None, workers
+        assert (report.failure.index, report.failure.code) == want, (workers, report.failure)
