@@ -19,7 +19,7 @@ The result names the first failing index and what failed.
 from __future__ import annotations
 
 import base64
-import bisect
+import binascii
 import itertools
 import os
 import time
@@ -42,14 +42,11 @@ from .envelope import decode_envelope, pae
 from .errors import LedgerError
 from .keys import key_id as compute_key_id
 from .keys import public_key_from_raw
-from .leaf import decode_leaf, from_micros
+from .leaf import LEAF_HEADER_SIZE, decode_leaf, from_micros
 from .registry import ORG_KEY_ADDED, ORG_REGISTERED, Registry, check_org_statement
 from .statement import Statement, event_hash, format_time, parse_statement
 
 __all__ = ["AuditReport", "Failure", "verify_bundle"]
-
-CHUNK = 500
-
 
 @dataclass(frozen=True, slots=True)
 class Failure:
@@ -112,14 +109,14 @@ class _Stop(Exception):
 #
 # The main process never reads entry lines: workers get byte ranges of the file and
 # return, per range, what the sequential checks need and nothing more. A first pass
-# (also parallel) finds where each entry line starts, every checkpoint line and every
-# public key the bundle introduces; the second pass verifies entries in chunks of
-# CHUNK lines. CHUNK is a power of two, so a full chunk is one aligned subtree of the
-# log's Merkle tree: the worker hashes it up to its root and the main process merges
-# that one hash instead of 1,024 leaves.
+# (also parallel) finds every checkpoint line and every public key the bundle
+# introduces, by substring search, without looking at each line. The second pass
+# verifies the entries of each range; the range's leaves come back hashed up into the
+# few aligned perfect subtrees that cover it (cut at every checkpoint size), so the
+# main process merges a handful of hashes per range instead of every leaf.
 
-CHUNK = 1024
-_CHUNK_LEVEL = CHUNK.bit_length() - 1
+RANGE_BYTES = 1 << 20
+"""Bytes of bundle per task of the second pass (about 500 entries of ~2 KB)."""
 _SCAN_PARTS_PER_WORKER = 4
 
 
@@ -139,15 +136,13 @@ _Row = tuple[str, int, str | None, str, str, str, str, tuple[str, ...], int, Sta
 
 
 class _Chunk(NamedTuple):
-    first: int                 # index of the first entry
-    leaf_hashes: bytes         # 32 bytes per row
-    subtree_root: bytes | None  # when the chunk is a full aligned subtree
-    rows: list[_Row]
+    first: int | None          # the index of the range's first entry, if it has one
+    rows: list[_Row]           # the entries that passed, in order
+    segments: list[tuple[int, bytes]]  # (level, root) of the subtrees covering ``rows``
     failure: Failure | None    # the first failure after ``rows``
 
 
 class _ScanPart(NamedTuple):
-    entry_offsets: list[int]   # byte offset of each entry line, in order
     checkpoints: list[bytes]   # checkpoint lines
     pubkeys: dict[str, bytes]  # key id -> raw key, from org registrations and key adds
 
@@ -158,6 +153,7 @@ class _Context:
     origin: str = ""
     pubkeys: dict[str, bytes] = field(default_factory=dict)
     statements: bool = False   # ship every statement (the caller folds them)
+    cuts: tuple[int, ...] = ()  # checkpoint sizes: subtrees never straddle one
 
 
 _ctx: _Context | None = None
@@ -168,63 +164,107 @@ def _init_worker(ctx: _Context) -> None:
     _ctx = ctx
 
 
-def _lines(path: Path, start: int, end: int) -> Iterator[tuple[int, bytes]]:
-    """(offset, line without its newline) of every line that starts in [start, end).
-
-    ``start`` may fall inside a line, which then belongs to the range before. The
-    range is read in one piece (finishing its last line) and split in memory.
-    """
+def _read_range(path: Path, start: int, end: int) -> tuple[bytes, int, int]:
+    """The bytes of every line that starts in [start, end), whole: (data, offset of
+    ``data`` in the file, index in ``data`` of the first such line). ``start`` may fall
+    inside a line, which then belongs to the range before."""
     base = max(start - 1, 0)
     with path.open("rb") as fh:
         fh.seek(base)
         data = fh.read(end - base)
         if data and not data.endswith(b"\n"):
             data += fh.readline()
-    pieces = data.split(b"\n")
-    if data.endswith(b"\n"):
-        pieces.pop()                  # nothing after the last newline
-    pos = base
-    if start > 0:                     # the end of a line that began before ``start``
-        pos += len(pieces[0]) + 1
-        pieces = pieces[1:]
-    for piece in pieces:
-        yield pos, piece
-        pos += len(piece) + 1
+    first = data.find(b"\n") + 1 if start > 0 else 0
+    if start > 0 and first == 0:
+        first = len(data)             # no line starts in the range
+    return data, base, first
+
+
+def _lines(path: Path, start: int, end: int) -> Iterator[memoryview]:
+    """Every line that starts in [start, end), without its newline, as views of one
+    read (no copy per line: at a few hundred thousand lines, copies cost)."""
+    data, _base, pos = _read_range(path, start, end)
+    view = memoryview(data)
+    n = len(data)
+    while pos < n:
+        nl = data.find(b"\n", pos)
+        stop = n if nl < 0 else nl
+        yield view[pos:stop]
+        pos = stop + 1
+
+
+_CHECKPOINT_LINE = b'{"checkpoint"'
 
 
 def _scan_part(start: int, end: int) -> _ScanPart:
+    """Pass 1 over a range: its checkpoint lines and the keys it introduces. Both are
+    rare: the range is searched for them (a fast substring search), and only the
+    lines found are decoded."""
     assert _ctx is not None
-    offsets: list[int] = []
-    checkpoints: list[bytes] = []
+    data, _base, first = _read_range(_ctx.path, start, end)
+    checkpoints = [_line_at(data, hit + 1)
+                   for hit in _find_all(data, b"\n" + _CHECKPOINT_LINE, first - 1)]
+    candidates = {data.rfind(b"\n", 0, hit) + 1
+                  for needle in _KEY_EVENT_NEEDLES for hit in _find_all(data, needle, first)}
     pubkeys: dict[str, bytes] = {}
-    for pos, line in _lines(_ctx.path, start, end):
-        if line.startswith(b'{"checkpoint"'):
-            checkpoints.append(line)
-        else:
-            offsets.append(pos)
+    for line_start in sorted(candidates):
+        line = _line_at(data, line_start)
+        if not line.startswith(_CHECKPOINT_LINE):
             _scan_keys(line, pubkeys)
-    return _ScanPart(offsets, checkpoints, pubkeys)
+    return _ScanPart(checkpoints, pubkeys)
 
 
-def _check_part(first: int, start: int, end: int) -> _Chunk:
+def _find_all(data: bytes, needle: bytes, start: int) -> Iterator[int]:
+    hit = data.find(needle, max(start, 0))
+    while hit >= 0:
+        yield hit
+        hit = data.find(needle, hit + 1)
+
+
+def _line_at(data: bytes, start: int) -> bytes:
+    nl = data.find(b"\n", start)
+    return data[start:len(data) if nl < 0 else nl]
+
+
+def _check_part(start: int, end: int) -> _Chunk:
+    """Pass 2 over a range: every entry verified, the leaves hashed into subtrees."""
     assert _ctx is not None
     hashes: list[bytes] = []
     rows: list[_Row] = []
     failure: Failure | None = None
-    expected = first
-    for _pos, line in _lines(_ctx.path, start, end):
-        if line.startswith(b'{"checkpoint"'):
+    first: int | None = None
+    for line in _lines(_ctx.path, start, end):
+        if line[:13] == _CHECKPOINT_LINE:
             continue
-        checked = _check_line(line, expected, _ctx)
+        checked = _check_line(line, None if first is None else first + len(rows), _ctx)
         if isinstance(checked, Failure):
             failure = checked
             break
-        leaf_hash, row = checked
+        leaf_hash, row, index = checked
+        if first is None:
+            first = index
         hashes.append(leaf_hash)
         rows.append(row)
-        expected += 1
-    root = merkle.perfect_root(hashes) if failure is None and len(hashes) == CHUNK else None
-    return _Chunk(first, b"".join(hashes), root, rows, failure)
+    segments = [] if first is None else _segments(first, hashes, _ctx.cuts)
+    return _Chunk(first, rows, segments, failure)
+
+
+def _segments(first: int, hashes: list[bytes], cuts: tuple[int, ...]
+              ) -> list[tuple[int, bytes]]:
+    """The aligned perfect subtrees, largest first, that cover the leaves
+    [first, first + len(hashes)) of the log, none straddling a size in ``cuts``."""
+    end = first + len(hashes)
+    out: list[tuple[int, bytes]] = []
+    pos = first
+    for bound in [c for c in cuts if first < c < end] + [end]:
+        while pos < bound:
+            level = (pos & -pos).bit_length() - 1 if pos else (bound - pos).bit_length()
+            while (1 << level) > bound - pos:
+                level -= 1
+            out.append((level, merkle.perfect_root(
+                hashes[pos - first:pos - first + (1 << level)])))
+            pos += 1 << level
+    return out
 
 
 _key_objects: dict[bytes, Ed25519PublicKey] = {}
@@ -250,7 +290,21 @@ class _UnknownKey(Exception):
     pass
 
 
-def _check_line(line: bytes, expected: int, ctx: _Context) -> tuple[bytes, _Row] | Failure:
+def _leaf_of(entry: _Entry) -> bytes:
+    """The entry's leaf bytes. Usually the leaf is its 16-byte header followed by the
+    envelope exactly as the line carries it: then encoding that guess (fast) and
+    finding the entry's base64 text proves it, and is cheaper than decoding the text.
+    Otherwise the text is decoded (strictly) as usual."""
+    text = entry.leaf.encode("ascii", "replace")
+    head = binascii.a2b_base64(text[:24])[:LEAF_HEADER_SIZE] if len(text) > 24 else b""
+    guess = head + entry.envelope
+    if binascii.b2a_base64(guess, newline=False) == text:
+        return guess
+    return b64.decode(entry.leaf)
+
+
+def _check_line(line: memoryview, expected: int | None, ctx: _Context
+                ) -> tuple[bytes, _Row, int] | Failure:
     index: int | None = None
     try:
         try:
@@ -262,16 +316,16 @@ def _check_line(line: bytes, expected: int, ctx: _Context) -> tuple[bytes, _Row]
                 return Failure(None, "entry-malformed", "entry line has no integer index")
             raise
         index = entry.index
-        if index != expected:
+        if expected is not None and index != expected:
             return Failure(expected, "entry-missing",
                            f"expected entry {expected}, found entry {index}")
-        leaf = b64.decode(entry.leaf)
+        leaf = _leaf_of(entry)
         leaf_index, recorded_us, leaf_envelope = decode_leaf(leaf)
         if leaf_index != index:
             return Failure(index, "leaf-index", f"leaf carries index {leaf_index}")
         # Our exporter writes the envelope's canonical bytes verbatim; other writers
         # may space it differently: then it must re-encode to the leaf's bytes.
-        if bytes(entry.envelope) != leaf_envelope and canonical_bytes(
+        if leaf_envelope != bytes(entry.envelope) and canonical_bytes(
                 msgspec.json.decode(entry.envelope)) != leaf_envelope:
             return Failure(index, "leaf-envelope",
                            "the leaf bytes do not hold this entry's envelope")
@@ -295,7 +349,7 @@ def _check_line(line: bytes, expected: int, ctx: _Context) -> tuple[bytes, _Row]
         keep = st if ctx.statements or st.stream.startswith("org/") else None
         return merkle.hash_leaf(leaf), (
             st.stream, st.version, st.prev, event_hash(payload), st.actor, st.key, st.type,
-            tuple(cosigners), recorded_us, keep)
+            tuple(cosigners), recorded_us, keep), index
     except _UnknownKey as exc:
         return Failure(index, "key-unknown", f"signature by unknown key {exc}")
     except LedgerError as exc:
@@ -357,7 +411,11 @@ _KEY_EVENT_NEEDLES = _b64_needles('"type":"organization.')
 
 
 def _scan_keys(line: bytes, pubkeys: dict[str, bytes]) -> None:
-    if not any(needle in line for needle in _KEY_EVENT_NEEDLES):
+    # The envelope is the line's last member: the needles are looked for there (in the
+    # leaf, base64 of base64, a match is a coincidence).
+    at = max(line.rfind(b'"envelope":'), 0)
+    n0, n1, n2 = _KEY_EVENT_NEEDLES
+    if line.find(n0, at) < 0 and line.find(n1, at) < 0 and line.find(n2, at) < 0:
         return
     try:
         obj = msgspec.json.decode(line)
@@ -391,36 +449,24 @@ class _Replay:
     registry: Registry = field(default_factory=Registry)
     tree: merkle.CompactRange = field(default_factory=merkle.CompactRange)
     last_recorded: int = 0
-    sizes: list[int] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.sizes = sorted(self.checkpoints)
 
     def apply(self, chunk: _Chunk) -> None:
-        """Check a chunk's entries in log order, then merge its leaves into the tree."""
-        if chunk.first != self.tree.size:
+        """Check a range's entries in log order, merging its subtrees as they end."""
+        if chunk.first is not None and chunk.first != self.tree.size:
             raise _Stop(Failure(self.tree.size, "entry-missing",
                                 f"expected entry {self.tree.size}, found entry {chunk.first}"))
-        n = len(chunk.rows)
-        after = chunk.first + n
-        # A checkpoint strictly inside the chunk needs the root there: leaf by leaf.
-        lo = bisect.bisect_right(self.sizes, chunk.first)
-        interior = lo < len(self.sizes) and self.sizes[lo] < after
-        whole = chunk.subtree_root is not None and not interior
-        index = chunk.first
-        hashes = chunk.leaf_hashes
-        for k, row in enumerate(chunk.rows):
-            self._check_row(index, row)
-            if not whole:
-                self.tree.append(hashes[32 * k:32 * k + 32])
-                self._check_root(index)
-            index += 1
-        if whole:
-            assert chunk.subtree_root is not None
-            self.tree.append_subtree(_CHUNK_LEVEL, chunk.subtree_root)
+        rows = chunk.rows
+        index = self.tree.size
+        done = 0
+        for level, root in chunk.segments:
+            for row in rows[done:done + (1 << level)]:
+                self._check_row(index, row)
+                index += 1
+            done += 1 << level
+            self.tree.append_subtree(level, root)
             self._check_root(index - 1)
-        self.report.entries_verified += n
-        self.report.signatures_verified += n + sum(len(row[7]) for row in chunk.rows)
+        self.report.entries_verified += len(rows)
+        self.report.signatures_verified += len(rows) + sum(len(row[7]) for row in rows)
         if chunk.failure is not None:
             raise _Stop(chunk.failure)
 
@@ -540,11 +586,10 @@ def _verify(path: Path, verifier: Verifier, report: AuditReport,
             fold: Callable[[Statement, int, str, str], None] | None) -> None:
     header, begin = _read_header(path)
     nworkers = workers if workers is not None else (os.cpu_count() or 1)
-    # Pass 1: entry offsets, checkpoints, public keys.
+    # Pass 1: checkpoints and public keys.
     ranges = _split(path, begin, nworkers * _SCAN_PARTS_PER_WORKER)
     with _pool(nworkers, _Context(path)) as pool:
         parts = list(pool.map(_scan_part, [a for a, _ in ranges], [b for _, b in ranges]))
-    offsets = [o for part in parts for o in part.entry_offsets]
     pubkeys = {k: v for part in parts for k, v in part.pubkeys.items()}
     checkpoints: dict[int, bytes] = {}
     for part in parts:
@@ -574,14 +619,13 @@ def _verify(path: Path, verifier: Verifier, report: AuditReport,
                                 "another root than the trusted checkpoint: a fork"))
         checkpoints = {**checkpoints, trusted_cp.size: trusted_cp.root_hash}
     replay = _Replay(checkpoints, report, origin, fold)
-    total = declared if isinstance(declared, int) else len(offsets)
-    # Pass 2: chunks of CHUNK entries, verified in parallel, applied in order.
-    firsts = list(range(0, len(offsets), CHUNK))
-    starts = [offsets[i] for i in firsts]
-    ends = [*starts[1:], path.stat().st_size]
-    ctx = _Context(path, origin, pubkeys, statements=fold is not None)
+    total = declared if isinstance(declared, int) else 0
+    # Pass 2: ranges verified in parallel, applied in order.
+    ranges = _split(path, begin, max(nworkers, (path.stat().st_size - begin) // RANGE_BYTES))
+    ctx = _Context(path, origin, pubkeys, statements=fold is not None,
+                   cuts=tuple(sorted(checkpoints)))
     with _pool(nworkers, ctx) as pool:
-        for chunk in pool.map(_check_part, firsts, starts, ends):
+        for chunk in pool.map(_check_part, [a for a, _ in ranges], [b for _, b in ranges]):
             replay.apply(chunk)
             if progress is not None:
                 progress(replay.tree.size, total)

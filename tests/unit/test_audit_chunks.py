@@ -1,9 +1,9 @@
-"""The audit's chunked path on bundles of several full chunks, written without a server.
+"""The audit's range-by-range path on bundles of a few thousand entries.
 
-Full chunks of ``CHUNK`` entries reach the main process as one subtree root; chunks
-holding a checkpoint inside, or a failure, go leaf by leaf. Whatever the path and the
-number of worker processes, a good bundle verifies to the same root and a broken one
-fails at the same index with the same code.
+Each range of the bundle reaches the main process as its rows and the aligned subtrees
+covering them, cut at every checkpoint size. Whatever the range size and the number of
+worker processes, a good bundle verifies to the same root and a broken one fails at
+the same index with the same code.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from ledger import merkle
-from ledger.audit import CHUNK, verify_bundle
+from ledger import audit, merkle
+from ledger.audit import verify_bundle
 from ledger.bundle import checkpoint_line, entry_line, header_line
 from ledger.canonical import canonical_bytes
 from ledger.checkpoint import Checkpoint, make_vkey, sign_checkpoint
@@ -26,12 +26,13 @@ from tests.helpers import LEDGER_ID, org
 
 LOG_KEY = private_key_from_seed(b"\x42" * 32)
 VKEY = make_vkey(LEDGER_ID, raw_public_key(LOG_KEY))
-SIZE = 2 * CHUNK + CHUNK // 2 + 7          # two full chunks and a partial one
+CHUNK = 1024
+SIZE = 2 * CHUNK + CHUNK // 2 + 7
 STREAMS = 40
 T0 = 1_780_000_000_000_000
 
 
-def _write(path: Path, *, checkpoints: tuple[int, ...] = (CHUNK // 2, 2 * CHUNK, SIZE),
+def _write(path: Path, *, checkpoints: tuple[int, ...] = (1000, 2 * CHUNK, 2 * CHUNK + 3, SIZE),
            bad_prev_at: int | None = None, bad_sig_at: int | None = None,
            stranger_at: int | None = None, wrong_root_at: int | None = None,
            drop: int | None = None) -> bytes:
@@ -82,22 +83,29 @@ def good(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
     return path, _write(path)
 
 
+@pytest.fixture(params=[audit.RANGE_BYTES, 50_000, 7_777], ids=["1MiB", "50kB", "7777B"])
+def range_bytes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    monkeypatch.setattr(audit, "RANGE_BYTES", request.param)
+    return int(request.param)
+
+
 @pytest.mark.parametrize("workers", [1, 2])
-def test_good_bundle_of_full_chunks_verifies(good: tuple[Path, bytes], workers: int) -> None:
+def test_good_bundle_verifies(good: tuple[Path, bytes], workers: int, range_bytes: int) -> None:
     path, root = good
     report = verify_bundle(path, VKEY, workers=workers)
     assert report.ok, report.failure
     assert report.size == report.entries_verified == SIZE
     assert report.root_hash == root.hex()
-    assert report.checkpoints_verified == 3
+    assert report.checkpoints_verified == 4
     assert report.streams == STREAMS + 4
 
 
 @pytest.mark.parametrize("case", ["signature", "prev", "stranger", "root", "interior-root",
                                   "dropped"])
-def test_broken_bundle_fails_at_the_same_index_on_every_path(tmp_path: Path, case: str) -> None:
+def test_broken_bundle_fails_at_the_same_index_on_every_path(tmp_path: Path, case: str,
+                                                             range_bytes: int) -> None:
     path = tmp_path / "bad.jsonl"
-    at = CHUNK + 300                               # inside the second full chunk
+    at = CHUNK + 300
     if case == "signature":
         _write(path, bad_sig_at=at)
         want = (at, "signature-invalid")
@@ -108,11 +116,11 @@ def test_broken_bundle_fails_at_the_same_index_on_every_path(tmp_path: Path, cas
         _write(path, stranger_at=at)
         want = (at, "key-unknown")
     elif case == "root":
-        _write(path, wrong_root_at=2 * CHUNK)      # a checkpoint at a chunk's end
-        want = (2 * CHUNK - 1, "checkpoint-root")
+        _write(path, wrong_root_at=2 * CHUNK + 3)
+        want = (2 * CHUNK + 2, "checkpoint-root")
     elif case == "interior-root":
-        _write(path, wrong_root_at=CHUNK // 2)     # a checkpoint inside a full chunk
-        want = (CHUNK // 2 - 1, "checkpoint-root")
+        _write(path, wrong_root_at=1000)           # not a power of two: a cut
+        want = (999, "checkpoint-root")
     else:
         _write(path, drop=at)
         want = (at, "entry-missing")
