@@ -290,17 +290,19 @@ class _UnknownKey(Exception):
     pass
 
 
-def _leaf_of(entry: _Entry) -> bytes:
-    """The entry's leaf bytes. Usually the leaf is its 16-byte header followed by the
-    envelope exactly as the line carries it: then encoding that guess (fast) and
-    finding the entry's base64 text proves it, and is cheaper than decoding the text.
-    Otherwise the text is decoded (strictly) as usual."""
+def _leaf_of(entry: _Entry) -> tuple[bytes, bool]:
+    """The entry's leaf bytes, and whether they end with the line's envelope verbatim.
+
+    Usually the leaf is its 16-byte header followed by the envelope exactly as the line
+    carries it: then encoding that guess (fast) and finding the entry's base64 text
+    proves it, and is cheaper than decoding the text. Otherwise the text is decoded
+    (strictly) as usual."""
     text = entry.leaf.encode("ascii", "replace")
     head = binascii.a2b_base64(text[:24])[:LEAF_HEADER_SIZE] if len(text) > 24 else b""
     guess = head + entry.envelope
     if binascii.b2a_base64(guess, newline=False) == text:
-        return guess
-    return b64.decode(entry.leaf)
+        return guess, True
+    return b64.decode(entry.leaf), False
 
 
 def _check_line(line: memoryview, expected: int | None, ctx: _Context
@@ -319,13 +321,13 @@ def _check_line(line: memoryview, expected: int | None, ctx: _Context
         if expected is not None and index != expected:
             return Failure(expected, "entry-missing",
                            f"expected entry {expected}, found entry {index}")
-        leaf = _leaf_of(entry)
+        leaf, verbatim = _leaf_of(entry)
         leaf_index, recorded_us, leaf_envelope = decode_leaf(leaf)
         if leaf_index != index:
             return Failure(index, "leaf-index", f"leaf carries index {leaf_index}")
         # Our exporter writes the envelope's canonical bytes verbatim; other writers
         # may space it differently: then it must re-encode to the leaf's bytes.
-        if leaf_envelope != bytes(entry.envelope) and canonical_bytes(
+        if not verbatim and leaf_envelope != bytes(entry.envelope) and canonical_bytes(
                 msgspec.json.decode(entry.envelope)) != leaf_envelope:
             return Failure(index, "leaf-envelope",
                            "the leaf bytes do not hold this entry's envelope")
@@ -337,7 +339,8 @@ def _check_line(line: memoryview, expected: int | None, ctx: _Context
         signed_by_actor = False
         cosigners: list[str] = []
         for s in env.signatures:
-            if not _verify_with(s.keyid, b64.decode(s.sig), message, ctx):
+            # decode_envelope proved the signature text canonical base64 of 64 bytes.
+            if not _verify_with(s.keyid, binascii.a2b_base64(s.sig), message, ctx):
                 return Failure(index, "signature-invalid",
                                f"signature by key {s.keyid} does not verify")
             if s.keyid == st.key:

@@ -19,13 +19,21 @@ short form, the rest as ``\\u00xx`` in lower-case hex), everything else as UTF-8
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
 
 from .errors import MalformedStatement, NonCanonicalPayload
 
-__all__ = ["MAX_SAFE_INTEGER", "canonical_bytes", "is_canonical", "parse_canonical"]
+__all__ = [
+    "MAX_SAFE_INTEGER",
+    "canonical_bytes",
+    "is_canonical",
+    "is_plain",
+    "parse_canonical",
+    "plain_decoder",
+]
 
 MAX_SAFE_INTEGER = 2**53 - 1
 
@@ -193,6 +201,31 @@ _SIXTEEN_DIGITS = b"0" * 16
 _NOT_PLAIN = object()
 
 
+def is_plain(data: bytes) -> bool:
+    """True for bytes the fast path may decide: ASCII, no ``\\u0000`` escape, no run of
+    16 digits (see ``_parse_plain``)."""
+    return (data.isascii() and b"\\u0000" not in data
+            and _SIXTEEN_DIGITS not in data.translate(_DIGITS_ONLY))
+
+
+def plain_decoder(type_: Any) -> Callable[[bytes], Any]:
+    """A function that decodes plain bytes (``is_plain``) into ``type_`` when they are
+    the canonical encoding of the result, and returns None otherwise (the caller then
+    takes the general path, which words the error). For msgspec Structs, whose fields
+    the sorted encoder writes in name order as JCS does."""
+    decoder = msgspec.json.Decoder(type_, float_hook=_refuse_float)
+
+    def decode(data: bytes) -> Any:
+        try:
+            value = decoder.decode(data)
+            again = _fast.encode(value)
+        except (_Float, msgspec.DecodeError, UnicodeEncodeError):
+            return None
+        return value if again == data else None
+
+    return decode
+
+
 def _parse_plain(data: bytes) -> Any:
     """The fast path for the common payload: ASCII bytes with no ``\\u0000`` escape and
     no run of 16 digits. Then every string of a value that re-encodes to ``data``
@@ -215,8 +248,7 @@ def parse_canonical(data: bytes) -> Any:
     (whitespace, member order, escapes, duplicate names, floats...) are refused rather
     than silently normalized, so that what is stored is exactly what was signed.
     """
-    if (data.isascii() and b"\\u0000" not in data
-            and _SIXTEEN_DIGITS not in data.translate(_DIGITS_ONLY)):
+    if is_plain(data):
         value = _parse_plain(data)
         if value is not _NOT_PLAIN:
             return value

@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 
-from .canonical import canonical_bytes, parse_canonical
+from .canonical import canonical_bytes, is_plain, parse_canonical, plain_decoder
 from .errors import MalformedStatement
 
 __all__ = [
@@ -89,17 +89,32 @@ _CHECKS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("type", re.compile(TYPE_PATTERN)),
     ("actor", re.compile(ORG_ID_PATTERN)),
     ("key", re.compile(HEX64)),
-    ("issued_at", _TIME_RE),
 )
 _HEX64_RE = re.compile(HEX64)
 
 
+# Values already matched, per field: streams, types, actors and keys recur in almost
+# every statement, so most checks become one set lookup. Bounded: emptied when full.
+_MATCHED: dict[str, set[str]] = {name: set() for name, _ in _CHECKS}
+_MATCHED_MAX = 4096
+
+
 def _validate(st: Statement) -> Statement:
     for name, pattern in _CHECKS:
-        if not pattern.fullmatch(getattr(st, name)):
+        value = getattr(st, name)
+        seen = _MATCHED[name]
+        if value in seen:
+            continue
+        if not pattern.fullmatch(value):
             raise MalformedStatement(
-                f"{name} {getattr(st, name)!r} does not match {pattern.pattern}", field=name
+                f"{name} {value!r} does not match {pattern.pattern}", field=name
             )
+        if len(seen) >= _MATCHED_MAX:
+            seen.clear()
+        seen.add(value)
+    if not _TIME_RE.fullmatch(st.issued_at):
+        raise MalformedStatement(
+            f"issued_at {st.issued_at!r} does not match {_TIME_RE.pattern}", field="issued_at")
     if not st.ledger or len(st.ledger) > 255:
         raise MalformedStatement("ledger must be a non-empty origin string", field="ledger")
     if st.version < 1:
@@ -110,8 +125,17 @@ def _validate(st: Statement) -> Statement:
         raise MalformedStatement(
             "prev must be the hex SHA-256 of the stream's previous event", field="prev"
         )
-    _valid_date(st.issued_at, "issued_at")  # its form was matched above
+    try:  # its form was matched above; is it a real date?
+        datetime.fromisoformat(st.issued_at[:-1])
+    except ValueError as exc:
+        raise MalformedStatement(f"time {st.issued_at!r} is not a valid date",
+                                 field="issued_at") from exc
     return st
+
+
+# Straight from bytes to a Statement when they are plain and canonical; anything else
+# goes through parse_canonical and msgspec.convert, which word the errors.
+_plain_statement = plain_decoder(Statement)
 
 
 def parse_statement(payload: bytes) -> Statement:
@@ -119,6 +143,10 @@ def parse_statement(payload: bytes) -> Statement:
 
     Raises ``NonCanonicalPayload`` or ``MalformedStatement``.
     """
+    if is_plain(payload):
+        st = _plain_statement(payload)
+        if st is not None:
+            return _validate(st)
     value = parse_canonical(payload)
     if not isinstance(value, dict):
         raise MalformedStatement("statement must be a JSON object")
