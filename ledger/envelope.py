@@ -99,6 +99,10 @@ class Opened(NamedTuple):
     payload: bytes
 
 
+# Key ids already matched (the same few keys sign most envelopes); bounded.
+_KEYIDS_MATCHED: set[str] = set()
+
+
 def decode_envelope(
     value: bytes | dict[str, Any] | Envelope | Opened,
 ) -> tuple[Envelope, bytes]:
@@ -136,9 +140,13 @@ def decode_envelope(
         )
     seen: set[str] = set()
     for i, s in enumerate(env.signatures):
-        if not _HEX64.fullmatch(s.keyid):
-            raise MalformedEnvelope("keyid must be 64 lower-case hex digits",
-                                    field=f"signatures[{i}].keyid")
+        if s.keyid not in _KEYIDS_MATCHED:
+            if not _HEX64.fullmatch(s.keyid):
+                raise MalformedEnvelope("keyid must be 64 lower-case hex digits",
+                                        field=f"signatures[{i}].keyid")
+            if len(_KEYIDS_MATCHED) >= 4096:
+                _KEYIDS_MATCHED.clear()
+            _KEYIDS_MATCHED.add(s.keyid)
         if s.keyid in seen:
             raise MalformedEnvelope("two signatures by the same key",
                                     field=f"signatures[{i}].keyid")
