@@ -165,6 +165,25 @@ def canonical_bytes(value: Any) -> bytes:
     by code point, which equals UTF-16 order unless a name holds a code point from
     U+D800 up; only then does the pure-Python encoder below sort by UTF-16 units.
     """
+    try:
+        out: bytes | None = _fast.encode(value)
+    except (TypeError, ValueError, OverflowError, UnicodeEncodeError, msgspec.EncodeError):
+        out = None
+    if out is not None and is_plain(out):
+        # Plain output that decodes (floats refused) back to an equal value: the value
+        # held only JSON types, NFC strings and safe integers. Anything else (bytes,
+        # datetimes, tuples, non-string keys... that msgspec would write some way)
+        # compares unequal and takes the checked path below.
+        try:
+            if _no_float.decode(out) == value:
+                return out
+        except (_Float, msgspec.DecodeError):
+            pass
+    return _checked_canonical_bytes(value)
+
+
+def _checked_canonical_bytes(value: Any) -> bytes:
+    """``canonical_bytes`` without its fast path: every value walked and checked."""
     wide = _check(value, "$")
     if not wide:
         try:
@@ -201,11 +220,25 @@ _SIXTEEN_DIGITS = b"0" * 16
 _NOT_PLAIN = object()
 
 
+_BELOW_ED = bytes(range(0xED))
+
+
 def is_plain(data: bytes) -> bool:
-    """True for bytes the fast path may decide: ASCII, no ``\\u0000`` escape, no run of
-    16 digits (see ``_parse_plain``)."""
-    return (data.isascii() and b"\\u0000" not in data
-            and _SIXTEEN_DIGITS not in data.translate(_DIGITS_ONLY))
+    """True for bytes the fast paths may decide (see ``_parse_plain``): no ``\\u0000``
+    escape, no run of 16 digits, and either ASCII or UTF-8 text in NFC with no code
+    point from U+D000 up (no lead byte from 0xED: member names then sort the same by
+    code point as by UTF-16 unit)."""
+    if b"\\u0000" in data or _SIXTEEN_DIGITS in data.translate(_DIGITS_ONLY):
+        return False
+    if data.isascii():
+        return True
+    if data.translate(None, _BELOW_ED):
+        return False
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return unicodedata.is_normalized("NFC", text)
 
 
 def plain_decoder(type_: Any) -> Callable[[bytes], Any]:
@@ -227,12 +260,14 @@ def plain_decoder(type_: Any) -> Callable[[bytes], Any]:
 
 
 def _parse_plain(data: bytes) -> Any:
-    """The fast path for the common payload: ASCII bytes with no ``\\u0000`` escape and
-    no run of 16 digits. Then every string of a value that re-encodes to ``data``
-    is ASCII (a non-ASCII one would come out as UTF-8), so NFC and member order
-    hold; no U+0000 can hide; every integer has at most 15 digits, inside ±(2^53-1);
-    floats are refused while decoding. What is left is one C-speed round trip.
-    Returns ``_NOT_PLAIN`` when the general path must decide (and word the error)."""
+    """The fast path for the common payload, plain bytes (``is_plain``). A value that
+    re-encodes to ``data`` has its strings written raw in it (the encoder escapes only
+    quotes, backslashes and control characters), so they are in NFC when the text is
+    (quotes and the other JSON punctuation never compose with their neighbours); no
+    U+0000 can hide; member names sort alike in both orders; every integer has at most
+    15 digits, inside ±(2^53-1); floats are refused while decoding. What is left is one
+    C-speed round trip. Returns ``_NOT_PLAIN`` when the general path must decide (and
+    word the error)."""
     try:
         value = _no_float.decode(data)
         again = _fast.encode(value)

@@ -373,3 +373,25 @@ def test_canonical_fast_path_refuses_what_the_general_path_refuses(data):
         _parse_general(data)
     with pytest.raises(NonCanonicalPayload):
         parse_canonical(data)
+
+
+wild_objects = st.recursive(
+    wild_scalars | st.binary(max_size=3) | st.tuples(st.integers(0, 3)),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=4) | st.integers(0, 3), children, max_size=4),
+    max_leaves=12,
+)
+
+
+@SETTINGS
+@given(wild_objects)
+def test_canonical_bytes_fast_path_agrees_with_the_checked_path(value):
+    from ledger.canonical import _checked_canonical_bytes
+
+    def outcome(encode: Any) -> Any:
+        try:
+            return ("ok", encode(value))
+        except MalformedStatement:
+            return ("refused",)
+
+    assert outcome(canonical_bytes) == outcome(_checked_canonical_bytes)
