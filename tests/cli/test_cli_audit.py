@@ -70,6 +70,10 @@ async def test_keygen_export_verify(database, cli_env, tmp_path):
     report = json.loads(_cli(cli_env, "audit", "verify", str(bundle), "--log-key", vkey,
                              "--json").stdout)
     assert report["ok"] and report["size"] == 4 and set(report["agreements"]) == {"compta"}
+    quick = json.loads(_cli(cli_env, "audit", "verify", str(bundle), "--log-key", vkey,
+                            "--skip-rules", "--json").stdout)
+    assert quick["ok"] and quick["root_hash"] == report["root_hash"]
+    assert quick["agreements"] == {} and any("--skip-rules" in w for w in quick["warnings"])
 
     lines = bundle.read_bytes().splitlines(keepends=True)
     lines[3] = lines[3].replace(b'"sig":"', b'"sig":"A', 1)  # entry 2: a broken signature
