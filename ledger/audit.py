@@ -487,20 +487,28 @@ class _Replay:
                                 "recorded_at goes backwards in the log"))
         self.last_recorded = recorded_us
         head = self.heads.get(stream, (0, None))
-        # The common case in a few comparisons; anything else (org streams, a fold, a
-        # broken link or key) takes the full checks, which also word the failure.
+        # The common case in a few comparisons; anything else (org streams, a broken
+        # link or key, co-signers) takes the full checks, which also word the failure.
         record = self.registry.keys.get(key)
-        if (st is None and version == head[0] + 1 and prev == head[1] and record is not None
-                and record.org_id == actor and record.valid_at(index) and not cosigners):
+        if (version == head[0] + 1 and prev == head[1] and record is not None
+                and record.org_id == actor and record.valid_at(index) and not cosigners
+                and not stream.startswith("org/")):
             self.heads[stream] = (version, ehash)
-            return
-        self._full_checks(index, row, head)
+        else:
+            st = self._full_checks(index, row, head)
+        if self.fold is not None and st is not None:
+            try:
+                self.fold(st, index, ehash, format_us(recorded_us))
+            except LedgerError as exc:
+                raise _Stop(Failure(index, exc.code, exc.diagnostics())) from None
 
-    def _full_checks(self, index: int, row: _Row, head: tuple[int, str | None]) -> None:
-        stream, version, prev, ehash, actor, key, type_, cosigners, recorded_us, st = row
-        if st is None:  # enough of the statement for the checks below
-            st = Statement(ledger=self.origin, stream=stream, version=version, prev=prev,
-                           type=type_, data={}, actor=actor, key=key, issued_at="")
+    def _full_checks(self, index: int, row: _Row, head: tuple[int, str | None]
+                     ) -> Statement | None:
+        stream, version, prev, ehash, actor, key, type_, cosigners, _us, shipped = row
+        # Without the shipped statement, enough of it for the checks below.
+        st = shipped or Statement(ledger=self.origin, stream=stream, version=version,
+                                  prev=prev, type=type_, data={}, actor=actor, key=key,
+                                  issued_at="")
         try:
             _check_chain(st, Head(*head))
             self.registry.signer_key(st, index)
@@ -513,15 +521,19 @@ class _Replay:
             raise _Stop(Failure(index, exc.code, exc.detail)) from None
         self.registry.apply(st, index)
         self.heads[stream] = (version, ehash)
-        if self.fold is not None:
-            try:
-                self.fold(st, index, ehash, format_us(recorded_us))
-            except LedgerError as exc:
-                raise _Stop(Failure(index, exc.code, exc.diagnostics())) from None
+        return shipped
+
+
+_second_cache: list[Any] = [None, ""]
 
 
 def format_us(us: int) -> str:
-    return format_time(from_micros(us))
+    """``format_time`` of a microsecond timestamp; consecutive entries mostly share
+    their second, whose text is kept from the last call."""
+    seconds, micro = divmod(us, 1_000_000)
+    if _second_cache[0] != seconds:
+        _second_cache[:] = [seconds, format_time(from_micros(seconds * 1_000_000))[:19]]
+    return f"{_second_cache[1]}.{micro:06d}Z"
 
 
 def verify_bundle(
