@@ -36,6 +36,7 @@ sys.path[:] = [_ROOT] + [p for p in sys.path
 
 import argparse
 import asyncio
+import logging
 import random
 import statistics
 import tempfile
@@ -217,4 +218,6 @@ if __name__ == "__main__":
     parser.add_argument("--agreements", type=int, default=1600)
     parser.add_argument("--samples", type=int, default=200)
     args = parser.parse_args()
+    # The in-process client logs every request at INFO: keep the figures readable.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     asyncio.run(main(args.agreements, args.samples))
