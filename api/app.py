@@ -78,8 +78,8 @@ def _default_factory(settings: Settings, dsn: str | None, *, check: Check | None
             # DATABASE_URL, or an embedded server (blocking start: off the event loop)
             url: str = dsn if dsn is not None else await asyncio.to_thread(
                 stack.enter_context, resolve_database(settings))
-            async with open_ledger(settings, url, check=check,
-                                   background=background) as ledger:
+            async with open_ledger(settings, url, check=check, background=background,
+                                   verify_history=verify_history) as ledger:
                 yield ledger
         finally:
             await asyncio.to_thread(stack.close)
@@ -90,11 +90,6 @@ def _default_factory(settings: Settings, dsn: str | None, *, check: Check | None
 def _provide_ledger(state: State) -> Ledger:
     ledger: Ledger = state.ledger
     return ledger
-
-
-def _provide_write_policy(state: State) -> WritePolicy:
-    policy: WritePolicy = state.write_policy
-    return policy
 
 
 def create_app(
@@ -161,7 +156,6 @@ def create_app(
                         StreamController, PortfolioController, ProvenanceController],
         dependencies={
             "ledger": Provide(_provide_ledger, sync_to_thread=False),
-            "write_policy": Provide(_provide_write_policy, sync_to_thread=False),
         },
         lifespan=[lifespan, stream_lifespan],
         state=State(state),

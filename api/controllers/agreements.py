@@ -2,9 +2,10 @@
 
 Every answer here is computed from the agreement's own events (folded with the domain
 rules), so it is exactly what an auditor replaying the log would get. The current state
-is kept per agreement and stream version (:class:`CurrentStates`): a read costs one
-indexed query for the stream's head, and only new events are folded. The list of
-agreements (filters, pagination) reads the projections' read model.
+is kept per agreement and stream version (:class:`CurrentStates`): a read costs at most
+one indexed query for the stream's head, none while the log has not grown, and only new
+events are folded. The list of agreements (filters, pagination) reads the projections'
+read model.
 
 Access: an agreement its parties marked public is readable without a token; otherwise
 an organization's token reads the agreements it is (or was, or is invited to be) a
@@ -119,12 +120,17 @@ def view_of(state: AgreementState, version: int) -> AgreementView:
     )
 
 
+Watermark = tuple[int, int]  # StreamHub.watermark(): (listening session, log head)
+
+
 class Current(NamedTuple):
-    """An agreement's state at a stream version, and its encoded view."""
+    """An agreement's state at a stream version, and its encoded view; ``checked`` is
+    the log watermark taken just before the query that found ``version`` the head."""
 
     version: int
     state: AgreementState
     body: bytes
+    checked: Watermark | None = None
 
 
 class CurrentStates:
@@ -134,18 +140,36 @@ class CurrentStates:
     folded at that version is still right. When the stream has grown, only the new
     events are folded, onto a copy (a cached state is never changed: requests may hold
     it). Least recently read agreements go first beyond ``size``.
+
+    The query is skipped when the caller's log watermark (``known``) equals the one
+    taken before the last check: the process has learnt of no commit since, so the
+    head found then is still the head. What that promises (see
+    ``StreamHub.watermark``): a write acknowledged by this process is always seen,
+    since the watermark moves before the append returns; a write acknowledged by
+    another process is seen once its notification arrives (milliseconds), and without
+    a listening connection every read queries. Any commit anywhere moves the
+    watermark, so under writes most reads query, as without it.
     """
 
     def __init__(self, size: int = 1024) -> None:
         self.size = size
         self._items: OrderedDict[str, Current] = OrderedDict()
 
-    async def get(self, ledger: Ledger, agreement_id: str) -> Current:
-        """The current state (raises NotFound if the agreement has no event)."""
+    async def get(self, ledger: Ledger, agreement_id: str,
+                  known: Watermark | None = None) -> Current:
+        """The current state (raises NotFound if the agreement has no event).
+
+        ``known``: the log watermark now, taken before anything else (None: query)."""
+        have = self._items.get(agreement_id)
+        if have is not None and known is not None and have.checked == known:
+            self._items.move_to_end(agreement_id)
+            return have
         stream = f"agreement/{agreement_id}"
         head = await ledger.store.head(stream)
         have = self._items.get(agreement_id)
         if have is not None and have.version >= head.version:
+            if have.version == head.version and have.checked != known:
+                have = self._items[agreement_id] = have._replace(checked=known)
             self._items.move_to_end(agreement_id)
             return have
         if have is None:
@@ -157,7 +181,10 @@ class CurrentStates:
             for e in events:
                 state = evolve(state, fact_from_stored(e))
                 version = e.version
-        current = Current(version, state, msgspec.json.encode(view_of(state, version)))
+        if version != head.version:
+            known = None  # read past the head we checked: check again next time
+        current = Current(version, state, msgspec.json.encode(view_of(state, version)),
+                          known)
         self._items[agreement_id] = current
         self._items.move_to_end(agreement_id)
         if len(self._items) > self.size:
@@ -174,6 +201,17 @@ def current_states(ledger: Ledger) -> CurrentStates:
     if cache is None:
         cache = _current_states[ledger.store] = CurrentStates()
     return cache
+
+
+def _watermark(request: Request[Any, Any, Any]) -> Watermark | None:
+    """The log watermark of this process's stream hub, or None when the client asks
+    for revalidation (``Cache-Control: no-cache`` or ``max-age=0``: then the stream's
+    head is read from the database, e.g. right after a write sent to another server)."""
+    directives = request.headers.get("cache-control")
+    if directives and ("no-cache" in directives or "max-age=0" in directives):
+        return None
+    hub = getattr(request.app.state, "stream_hub", None)
+    return None if hub is None else hub.watermark()
 
 
 def _until(events: list[StoredEvent], version: int | None, at: str | None,
@@ -238,6 +276,12 @@ class AgreementsController(Controller):
 
     @get("/{agreement_id:str}", operation_id="GetAgreement",
          summary="Current state (or ?version=N / ?at=TIME); ETag is the stream version",
+         description=(
+             "The current state reflects every write this server process acknowledged. "
+             "Behind a load balancer over several server processes, a write acknowledged "
+             "by another process shows once its commit notification arrives (normally "
+             "milliseconds); send `Cache-Control: no-cache` to read the stream's head "
+             "from the database instead."),
          responses=problem_responses(400, 401, 403, 404, 503))
     async def get_agreement(
         self, request: Request[Any, Any, Any], ledger: NamedDependency[Ledger],
@@ -245,7 +289,8 @@ class AgreementsController(Controller):
         version: Annotated[int | None, QueryParameter(ge=1)] = None,
         at: Annotated[str | None, QueryParameter(max_length=40)] = None,
     ) -> Response[AgreementView]:
-        current = await current_states(ledger).get(ledger, agreement_id)
+        current = await current_states(ledger).get(ledger, agreement_id,
+                                                    _watermark(request))
         await require_agreement_reader(request, current.state)
         if version is not None and at is not None:
             raise OutOfRange("give either version or at, not both", field="at")

@@ -3,6 +3,13 @@
 No token: every event is authenticated by its own signatures, checked by the store.
 The body is read here rather than by Litestar so that each envelope reaches the store
 as its exact JSON bytes and every envelope error names its index in the batch.
+
+This is the hot write path, so the handler does little besides the store's work: the
+body is split into raw envelopes by one msgspec decode (the store decodes each
+envelope once more, which it must do anyway), the write policy is read from the app's
+state rather than injected (two injected dependencies make Litestar resolve them in a
+task group, a measurable cost per request), and the receipts are encoded straight to
+bytes.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, post
+from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody
 
@@ -80,6 +87,7 @@ class _EnvelopePeek(msgspec.Struct):
 
 _request_decoder = msgspec.json.Decoder(EventsRequestRaw)
 _peek_decoder = msgspec.json.Decoder(_EnvelopePeek)
+_response_encoder = msgspec.json.Encoder()
 
 
 def _decode_request(body: bytes) -> list[msgspec.Raw]:
@@ -138,8 +146,9 @@ class EventsController(Controller):
         ),
         responses=problem_responses(400, 401, 403, 409, 413, 422, 429, 503),
     )
-    async def append(self, request: Request[Any, Any, Any], ledger: NamedDependency[Ledger],
-                     write_policy: NamedDependency[WritePolicy]) -> EventsResponse:
+    async def append(self, request: Request[Any, Any, Any],
+                     ledger: NamedDependency[Ledger]) -> Response[EventsResponse]:
+        write_policy: WritePolicy = request.app.state.write_policy
         raws = _decode_request(await request.body())
         if len(raws) > write_policy.max_events:
             raise BatchTooLarge(
@@ -149,5 +158,8 @@ class EventsController(Controller):
         write_policy.limiter.check(keys)
         receipts = await ledger.store.append([bytes(r) for r in raws])
         write_policy.limiter.record(keys)
-        return EventsResponse([ReceiptOut(r.position, r.stream, r.version, r.event_hash,
-                                          r.recorded_at) for r in receipts])
+        body = _response_encoder.encode(EventsResponse([
+            ReceiptOut(r.position, r.stream, r.version, r.event_hash, r.recorded_at)
+            for r in receipts]))
+        return Response(body, status_code=201,  # type: ignore[arg-type]
+                        media_type="application/json")

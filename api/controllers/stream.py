@@ -13,8 +13,9 @@ the entries recorded after it connected; ``after=-1`` replays the whole log.
 
 One :class:`StreamHub` per app wakes every open stream. It holds the app's only
 listener connection (``LISTEN ledger_log``: every commit notifies its last position),
-opened when the first client connects; when that connection drops the hub polls the
-log size every second and listens again as soon as it can. A stream holds no database
+opened at start-up (it also tells the agreements' read cache when the log grows, see
+:meth:`StreamHub.watermark`); when that connection drops the hub polls the log size
+every second and listens again as soon as it can. A stream holds no database
 connection while idle: it reads through the pool when woken, and streams that wait at
 the same place share one query. Idle streams get a comment every 15 s (heartbeat;
 ``LEDGER_SSE_HEARTBEAT_SECONDS`` changes it).
@@ -150,6 +151,8 @@ class StreamHub:
         self.poll = poll
         self.head = -1
         self.listening = False
+        self.live: int | None = None  # the listening session, once caught up (watermark)
+        self._sessions = 0
         self.closing = False
         self._changed = asyncio.Event()
         self._ready = asyncio.Event()
@@ -162,13 +165,17 @@ class StreamHub:
 
     # --- lifecycle -----------------------------------------------------------------
 
-    async def ensure_started(self) -> None:
-        """Start listening (first client only) and wait until ``head`` is known."""
-        if self.closing:
-            raise Unavailable("the server is shutting down")
-        if self._task is None:
+    def start(self) -> None:
+        """Start listening in the background (once; the app does it at start-up)."""
+        if self._task is None and not self.closing:
             self._task = asyncio.get_running_loop().create_task(
                 self._supervise(), name="ledger-stream-hub")
+
+    async def ensure_started(self) -> None:
+        """Start listening (if not yet) and wait until ``head`` is known."""
+        if self.closing:
+            raise Unavailable("the server is shutting down")
+        self.start()
         if not self._ready.is_set():
             try:
                 await asyncio.wait_for(asyncio.shield(self._ready.wait()),
@@ -198,6 +205,18 @@ class StreamHub:
     def waiter(self) -> asyncio.Event:
         """An event set at the next change of ``head`` (or when streams must end)."""
         return self._changed
+
+    def watermark(self) -> tuple[int, int] | None:
+        """``(session, head)`` while the hub listens and has caught up, else None.
+
+        Equal watermarks taken at two moments mean the hub learnt of no commit in
+        between: none of this process (``on_commit`` runs after each commit, before the
+        append returns) and none of another process whose notification has arrived
+        (notifications follow their commit by milliseconds). A new listening session
+        (after a lost connection, when notifications may have been missed) changes it.
+        """
+        live = self.live
+        return None if live is None else (live, self.head)
 
     def _wake(self) -> None:
         changed, self._changed = self._changed, asyncio.Event()
@@ -242,8 +261,11 @@ class StreamHub:
             try:
                 self.listening = True
                 if await self._poll_once():  # what committed before LISTEN took hold
+                    self._sessions += 1
+                    self.live = self._sessions
                     await self._watch(conn)
             finally:
+                self.live = None
                 self.listening = False
                 await _close_quietly(conn)
             if self._stop.is_set():
@@ -413,6 +435,7 @@ async def stream_lifespan(app: Litestar) -> AsyncIterator[None]:
     heartbeat = float(os.environ.get("LEDGER_SSE_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS))
     hub = StreamHub(app.state.ledger, heartbeat=heartbeat)
     app.state.stream_hub = hub
+    hub.start()
     restore = _end_streams_on_signals(hub)
     try:
         yield

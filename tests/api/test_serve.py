@@ -97,3 +97,41 @@ async def test_ledger_serve_answers_accepts_and_stops(database: str, tmp_path: P
         await asyncio.to_thread(_stop, proc)
     assert proc.returncode == 0, log.read_text()
     assert "Traceback" not in log.read_text()
+
+
+async def test_ledger_serve_with_two_workers_answers_and_stops(database: str, tmp_path: Path):
+    """``--workers 2``: two processes on one port, one database; SIGTERM stops all."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    env.update(DATABASE_URL=database, LEDGER_HOME=str(tmp_path / "home"),
+               LEDGER_ORIGIN=LEDGER_ID)
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ledger", "serve", "--port", str(port), "--workers", "2",
+             "--log-level", "warning"],
+            env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            await _wait_until_healthy(http, proc, log)
+            ca, tf = org("centre-arts"), org("theatre")
+            for i, signer in enumerate((ca, tf)):  # fresh connections: either process
+                async with httpx.AsyncClient(base_url=http.base_url, timeout=10) as one:
+                    r = await one.post("/v1/events", json=body(signer.registration("X")))
+                    assert r.status_code == 201, r.text
+                    assert r.json()["receipts"][0]["position"] == i
+            for _ in range(4):
+                async with httpx.AsyncClient(base_url=http.base_url, timeout=10) as one:
+                    r = await one.get("/v1/organizations/theatre")
+                    assert r.status_code == 200, r.text
+    finally:
+        await asyncio.to_thread(_stop, proc)
+    assert proc.returncode == 0, log.read_text()
+    assert "Traceback" not in log.read_text()
+
+
+def test_ledger_serve_refuses_zero_workers():
+    done = subprocess.run([sys.executable, "-m", "ledger", "serve", "--workers", "0"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "--workers: must be at least 1" in done.stderr
