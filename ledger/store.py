@@ -131,6 +131,17 @@ class _Request:
     future: asyncio.Future[list[Receipt]]
 
 
+# Every statement under the lock probes indexes with a handful of values from arrays.
+# The planner cannot see an array's length and the tables start empty, so a plan made
+# early (and cached with the prepared statement) may scan a whole table with a hash
+# join: harmless on a new log, ruinous on a large one, and all writers wait under the
+# lock. Scans and hash or merge joins are therefore off for the sequencer's
+# transactions (SET LOCAL: they end with it), in the same round trip as BEGIN.
+_BEGIN_LOCKED = (
+    "BEGIN; SET LOCAL enable_seqscan = off; SET LOCAL enable_hashjoin = off; "
+    f"SET LOCAL enable_mergejoin = off; SELECT pg_advisory_xact_lock({LOG_LOCK})"
+)
+
 _CONTEXT_SQL = """
 WITH last AS (
     SELECT position, recorded_at_us FROM events ORDER BY position DESC LIMIT 1
@@ -443,7 +454,7 @@ class PostgresStore:
         # came before ours.
         conn = await self._sequencer_connection()
         try:
-            await conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({LOG_LOCK})")
+            await conn.execute(_BEGIN_LOCKED)
             results, last_position = await self._decide_and_write(
                 conn, group, streams, hashes, kids, orgs)
             await conn.execute("COMMIT")
@@ -635,15 +646,16 @@ class PostgresStore:
         return merkle.build_proof(specs, lambda lv, ix: hashes[(lv, ix)])
 
 
+_NODES_SQL = ("SELECT n.level, n.idx, n.hash FROM merkle_nodes n "
+              "JOIN unnest($1::smallint[], $2::bigint[]) AS w(level, idx) "
+              "ON n.level = w.level AND n.idx = w.idx")
+
+
 async def fetch_nodes(conn: asyncpg.Connection,
                        ids: Sequence[merkle.NodeID]) -> dict[tuple[int, int], bytes]:
     if not ids:
         return {}
-    rows = await conn.fetch(
-        "SELECT n.level, n.idx, n.hash FROM merkle_nodes n "
-        "JOIN unnest($1::smallint[], $2::bigint[]) AS w(level, idx) "
-        "ON n.level = w.level AND n.idx = w.idx",
-        [i.level for i in ids], [i.index for i in ids])
+    rows = await conn.fetch(_NODES_SQL, [i.level for i in ids], [i.index for i in ids])
     found = {(r["level"], r["idx"]): bytes(r["hash"]) for r in rows}
     missing = [i for i in ids if (i.level, i.index) not in found]
     if missing:
