@@ -326,6 +326,9 @@ def decode_event(type: Any, data: Any) -> tuple[str, c.Data]:
         decoded: c.Data = msgspec.convert(data, spec.data)
     except msgspec.ValidationError as exc:
         raise Rejected("event.malformed", f"{type}: {exc}", field=field_of(exc)) from exc
+    except UnicodeEncodeError as exc:  # msgspec wording an error about a lone surrogate
+        raise Rejected("event.malformed", f"{type}: a string holds a lone surrogate",
+                       field="data") from exc
     return spec.type, decoded
 
 

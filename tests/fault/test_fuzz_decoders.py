@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from ledger import b64
@@ -304,6 +304,11 @@ def test_check_event(case: tuple[Any, ...]):
 @FUZZ
 @given(case=st.one_of(history_cases().map(lambda c: c[1:]),
                       st.tuples(event_types, event_data, actors, times)))
+# Found by this test: msgspec raised UnicodeEncodeError wording its error about a lone
+# surrogate where a boolean was expected.
+@example(case=("agreement.drafted", {"title": "Compta 2", "purpose": "Partager",
+                                     "binding": "\ud800"}, "centre-arts",
+               "2026-01-01T00:00:00Z"))
 def test_command_from_event(case: tuple[Any, ...]):
     only_ledger_errors("command_from_event", lambda: command_from_event(*case))
 
