@@ -48,6 +48,7 @@ _PAGE_SQL: Final = ("SELECT position, recorded_at_us, stream, payload FROM event
 _RELOAD_SQL: Final = ("SELECT position, recorded_at_us, stream, payload FROM events "
                       "WHERE stream = ANY($1::text[]) AND position < $2 ORDER BY position")
 _PREFIX_LEN: Final = len(AGREEMENT_PREFIX)
+RUNNER_LOCK_CLASS: Final = 0x4C454447  # "LEDG": with hashtext(name), the leading runner's lock
 
 
 class ProjectionRunner:
@@ -60,6 +61,8 @@ class ProjectionRunner:
     under a stream of commits one step applies all of them (a step's fixed cost, a
     dozen round trips, is then paid per batch instead of per commit); the read models
     lag the log by about that much more.
+    In the background (``start``), one runner per projection and database leads and
+    the others stand by (``_lead``).
     ``rebuild_from``: when nothing was applied yet (checkpoint 0, e.g. a new database, or
     after a server crash emptied the unlogged read models) and the log holds at least
     this many entries, ``catch_up`` starts with a ``rebuild``, which gives the same rows
@@ -236,11 +239,18 @@ class ProjectionRunner:
 
     async def _run(self) -> None:
         listener: asyncpg.Connection | None = None
+        leading = False
         delay = self.poll_interval
         try:
             while True:
                 if not connection_usable(listener):
                     listener = await self._listen(listener)
+                    leading = False
+                if not leading:
+                    leading = await self._lead(listener)
+                    if not leading:  # another process's runner applies: stand by
+                        await asyncio.sleep(self.poll_interval)
+                        continue
                 self._wake.clear()
                 try:
                     await self.catch_up()
@@ -261,6 +271,27 @@ class ProjectionRunner:
                     await listener.remove_listener(NOTIFY_CHANNEL, self._notified)
                 with contextlib.suppress(Exception):
                     await self.pool.release(listener)
+
+    async def _lead(self, listener: asyncpg.Connection | None) -> bool:
+        """Whether this background runner is the one that applies the log.
+
+        One runner per projection and database leads: the one holding a session
+        advisory lock on its listening connection (released with that connection,
+        so when its process dies another takes over within ``poll_interval``).
+        Several runners stepping in turn would be correct (the checkpoint row is
+        locked per step) but wasteful: each finds the checkpoint moved by the others
+        and refolds its agreements. Without a listening connection (polling mode),
+        every runner steps.
+        """
+        if listener is None:
+            return True
+        try:
+            return bool(await listener.fetchval(
+                "SELECT pg_try_advisory_lock($1, hashtext($2))", RUNNER_LOCK_CLASS,
+                self.name))
+        except Exception as exc:  # the database went away: the next turn reconnects
+            _log.warning("projection %s: cannot take the runner lock: %s", self.name, exc)
+            return False
 
     async def _listen(self, old: asyncpg.Connection | None) -> asyncpg.Connection | None:
         """A connection LISTENing on the store's channel, or None (then we poll).

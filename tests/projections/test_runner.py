@@ -186,6 +186,32 @@ async def test_background_runner_is_woken_by_the_log(ledger):
     assert await snapshot(pool) == await _clean(pool)
 
 
+async def test_one_background_runner_leads_and_another_takes_over(ledger):
+    """Two server processes' runners: one applies, the other stands by until the
+    first stops (its listening connection, and with it the lock, goes back)."""
+    pool, store = ledger
+    w, size = await _world(ledger, ["a1"])
+    first = ProjectionRunner(pool, poll_interval=0.1, rebuild_from=None)
+    second = ProjectionRunner(pool, poll_interval=0.1, rebuild_from=None)
+    first.start()
+    try:
+        await first.wait_for(size, timeout=10)
+        second.start()
+        busy(w, ["a2"])
+        size = await w.flush(store)
+        await first.wait_for(size, timeout=10)
+        await asyncio.sleep(0.3)  # three of the standby's turns
+        assert second.position is None  # it never stepped
+        await first.stop()
+        busy(w, ["a3"])
+        size = await w.flush(store)
+        await second.wait_for(size, timeout=10)
+    finally:
+        await first.stop()
+        await second.stop()
+    assert await snapshot(pool) == await _clean(pool)
+
+
 def test_the_fold_is_the_domain_s_plus_what_it_forgets() -> None:
     """apply_fact adds to the domain's state, never changes it."""
     from ledger.domain import initial_state
