@@ -314,7 +314,7 @@ def _check_line(line: memoryview, expected: int | None, ctx: _Context
         except msgspec.ValidationError:
             found = msgspec.json.decode(line)
             index = found.get("index") if isinstance(found, dict) else None
-            if not isinstance(index, int):
+            if type(index) is not int:
                 return Failure(None, "entry-malformed", "entry line has no integer index")
             raise
         index = entry.index
