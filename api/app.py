@@ -32,6 +32,7 @@ from ledger.runtime import Ledger, open_ledger, resolve_database
 from ledger.store import Check
 from projections import ProjectionRunner
 
+from .append_route import install_append_route
 from .controllers import EventsController, HealthController, LogController, OrganizationsController
 from .controllers.agreements import AgreementsController, StreamsController
 from .controllers.events import KeyRateLimiter, WritePolicy
@@ -150,7 +151,7 @@ def create_app(
         "write_policy": WritePolicy(config.max_events,
                                     KeyRateLimiter(config.writes_per_key_per_second)),
     }
-    return Litestar(
+    app = Litestar(
         route_handlers=[EventsController, OrganizationsController, LogController,
                         HealthController, AgreementsController, StreamsController,
                         StreamController, PortfolioController, ProvenanceController],
@@ -175,3 +176,5 @@ def create_app(
         ),
         debug=debug,
     )
+    install_append_route(app, config.max_body_bytes)
+    return app

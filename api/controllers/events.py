@@ -31,7 +31,7 @@ from ledger.runtime import Ledger
 from ..problems import RateLimited, RequestMalformed, problem_responses
 from ..schemas import EventsRequest, EventsRequestRaw, EventsResponse, ReceiptOut, inline_schema
 
-__all__ = ["EventsController", "KeyRateLimiter", "WritePolicy"]
+__all__ = ["EventsController", "KeyRateLimiter", "WritePolicy", "append_events"]
 
 
 class KeyRateLimiter:
@@ -148,18 +148,25 @@ class EventsController(Controller):
     )
     async def append(self, request: Request[Any, Any, Any],
                      ledger: NamedDependency[Ledger]) -> Response[EventsResponse]:
-        write_policy: WritePolicy = request.app.state.write_policy
-        raws = _decode_request(await request.body())
-        if len(raws) > write_policy.max_events:
-            raise BatchTooLarge(
-                f"{len(raws)} events in one request, limit {write_policy.max_events}",
-                field="events")
-        keys = _signing_keys(raws)
-        write_policy.limiter.check(keys)
-        receipts = await ledger.store.append([bytes(r) for r in raws])
-        write_policy.limiter.record(keys)
-        body = _response_encoder.encode(EventsResponse([
-            ReceiptOut(r.position, r.stream, r.version, r.event_hash, r.recorded_at)
-            for r in receipts]))
+        body = await append_events(ledger, request.app.state.write_policy,
+                                   await request.body())
         return Response(body, status_code=201,  # type: ignore[arg-type]
                         media_type="application/json")
+
+
+async def append_events(ledger: Ledger, write_policy: WritePolicy, body: bytes) -> bytes:
+    """The work of ``POST /v1/events``: the request body in, the 201 body out; raises
+    the LedgerError that the problem handlers turn into the answer. Shared by the
+    handler above and the route in front of Litestar (``api.append_route``)."""
+    raws = _decode_request(body)
+    if len(raws) > write_policy.max_events:
+        raise BatchTooLarge(
+            f"{len(raws)} events in one request, limit {write_policy.max_events}",
+            field="events")
+    keys = _signing_keys(raws)
+    write_policy.limiter.check(keys)
+    receipts = await ledger.store.append([bytes(r) for r in raws])
+    write_policy.limiter.record(keys)
+    return _response_encoder.encode(EventsResponse([
+        ReceiptOut(r.position, r.stream, r.version, r.event_hash, r.recorded_at)
+        for r in receipts]))
