@@ -235,19 +235,25 @@ def _counts(client: Any) -> dict[str, int]:
             if method == "POST" and route == "/v1/events"}
 
 
-async def test_the_route_in_front_of_litestar_answers_appends(client, monkeypatch):
-    """A successful append never reaches the controller's handler (the route in front
-    answers it, counted once); a refused one is handed to it and answered there."""
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One item per call of the controller's handler (it calls ``append_events``)."""
     from api.controllers import events
 
-    calls: list[int] = []
+    made: list[int] = []
     handled = events.append_events
 
     async def counting(*args: Any) -> bytes:
-        calls.append(1)
+        made.append(1)
         return await handled(*args)
 
-    monkeypatch.setattr(events, "append_events", counting)  # what the handler calls
+    monkeypatch.setattr(events, "append_events", counting)
+    return made
+
+
+async def test_the_route_in_front_of_litestar_answers_appends(client, calls):
+    """A successful append never reaches the controller's handler (the route in front
+    answers it, counted once); a refused one is handed to it and answered there."""
     acme = org("centre-arts")
     chain = Agreement(acme, "a1")
     r = await client.post("/v1/events", json=body(acme.registration("A"), chain.next()))
@@ -260,19 +266,9 @@ async def test_the_route_in_front_of_litestar_answers_appends(client, monkeypatc
     assert calls == [1] and _counts(client) == {"201": 1, "409": 1}
 
 
-async def test_a_chunked_append_goes_through_litestar(client, monkeypatch):
+async def test_a_chunked_append_goes_through_litestar(client, calls):
     """Without Content-Length the route hands the request over unread; Litestar answers.
     (Called at the ASGI level: the test client cannot stream a body.)"""
-    from api.controllers import events
-
-    calls: list[int] = []
-    handled = events.append_events
-
-    async def counting(*args: Any) -> bytes:
-        calls.append(1)
-        return await handled(*args)
-
-    monkeypatch.setattr(events, "append_events", counting)  # what the handler calls
     acme = org("centre-arts")
     payload = msgspec.json.encode(body(acme.registration("A")))
     parts = [{"type": "http.request", "body": payload[:10], "more_body": True},
