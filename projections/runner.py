@@ -71,7 +71,7 @@ class ProjectionRunner:
 
     def __init__(self, pool: asyncpg.Pool, *, name: str = sql.CHECKPOINT,
                  page_size: int = 1000, cache_size: int = 10_000,
-                 poll_interval: float = 1.0, batch_delay: float = 0.05,
+                 poll_interval: float = 1.0, batch_delay: float = 0.2,
                  rebuild_from: int | None = 20_000) -> None:
         if page_size < 1 or cache_size < 1:
             raise ValueError(f"page_size {page_size} and cache_size {cache_size} must be >= 1")
