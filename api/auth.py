@@ -1,8 +1,7 @@
 """Bearer tokens for reading: who may read what.
 
-A token is ``ml_`` + 32 random bytes in URL-safe base64 (no padding). The server keeps
-only SHA-256(token), plus the token's first characters (``prefix``) so people can tell
-tokens apart in a list. Three kinds:
+Tokens and their storage are ``ledger.tokens`` (re-exported here); this module is the
+HTTP side. A token is ``ml_`` + 32 random bytes in URL-safe base64. Three kinds:
 
 ``org``      reads what concerns the organization named by its subject;
 ``auditor``  reads everything;
@@ -17,19 +16,25 @@ auditor/trust). Both leave the :class:`Principal` on ``connection.state.principa
 
 from __future__ import annotations
 
-import hashlib
-import re
-import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
-import asyncpg
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from ledger.statement import ORG_ID_PATTERN
+from ledger.tokens import (
+    KINDS,
+    Kind,
+    TokenError,
+    TokenRecord,
+    create_token,
+    find_token,
+    hash_token,
+    list_tokens,
+    lookup_token,
+    revoke_token,
+)
 
 from .problems import Forbidden, TokenInvalid, TokenMissing
 
@@ -39,6 +44,7 @@ __all__ = [
     "TokenError",
     "TokenRecord",
     "create_token",
+    "find_token",
     "hash_token",
     "list_tokens",
     "lookup_token",
@@ -48,39 +54,7 @@ __all__ = [
     "revoke_token",
 ]
 
-Kind = Literal["org", "auditor", "trust"]
-KINDS: tuple[Kind, ...] = ("org", "auditor", "trust")
-TOKEN_PREFIX = "ml_"
-PREFIX_CHARS = 10  # "ml_" + 7 characters (42 of the 256 random bits)
-_TOKEN_RE = re.compile(r"^ml_[A-Za-z0-9_-]{43}$")
-_ORG_RE = re.compile(ORG_ID_PATTERN)
-_ID_RE = re.compile(r"^[0-9a-f]{12}$")
-
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
-
-
-class TokenError(ValueError):
-    """A token command cannot be done (bad subject, unknown or ambiguous token)."""
-
-
-@dataclass(frozen=True, slots=True)
-class TokenRecord:
-    id: str
-    prefix: str
-    kind: str
-    subject: str
-    created_at: datetime
-    revoked_at: datetime | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "prefix": self.prefix,
-            "kind": self.kind,
-            "subject": self.subject,
-            "created_at": self.created_at.isoformat(),
-            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,93 +71,6 @@ class Principal:
     def can_read_org(self, org_id: str) -> bool:
         """Org tokens read their own organization; auditors and trusts read all."""
         return self.reads_everything() or (self.kind == "org" and self.subject == org_id)
-
-
-def hash_token(token: str) -> bytes:
-    return hashlib.sha256(token.encode("utf-8")).digest()
-
-
-# --- storage (SQL over the tokens tables of migration 0002) ----------------------------
-
-_SELECT = ("SELECT t.id, t.prefix, t.kind, t.subject, t.created_at, r.revoked_at "
-           "FROM tokens t LEFT JOIN token_revocations r ON r.token_id = t.id ")
-
-
-def _record(row: asyncpg.Record) -> TokenRecord:
-    return TokenRecord(row["id"], row["prefix"], row["kind"], row["subject"],
-                       row["created_at"], row["revoked_at"])
-
-
-def _check_subject(kind: str, subject: str) -> None:
-    if kind not in KINDS:
-        raise TokenError(f"unknown token kind {kind!r}, want one of {', '.join(KINDS)}")
-    if kind == "org" and not _ORG_RE.match(subject):
-        raise TokenError(f"organization id {subject!r} does not match {ORG_ID_PATTERN}")
-    if not subject.strip() or len(subject) > 200 or any(c < " " for c in subject):
-        raise TokenError("subject must be 1 to 200 printable characters")
-
-
-async def create_token(conn: asyncpg.Connection, kind: str,
-                       subject: str) -> tuple[str, TokenRecord]:
-    """Create a token; returns it (shown once, never stored) and its record."""
-    _check_subject(kind, subject)
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token_id = secrets.token_hex(6)
-    row = await conn.fetchrow(
-        "INSERT INTO tokens (id, token_hash, prefix, kind, subject) VALUES ($1, $2, $3, $4, $5) "
-        "RETURNING id, prefix, kind, subject, created_at, NULL::timestamptz AS revoked_at",
-        token_id, hash_token(token), token[:PREFIX_CHARS], kind, subject)
-    return token, _record(row)
-
-
-async def lookup_token(conn: asyncpg.Connection | asyncpg.Pool, token: str) -> TokenRecord | None:
-    """The record of a token, revoked or not; None if unknown or malformed."""
-    if not _TOKEN_RE.match(token):
-        return None
-    row = await conn.fetchrow(_SELECT + "WHERE t.token_hash = $1", hash_token(token))
-    return None if row is None else _record(row)
-
-
-async def list_tokens(conn: asyncpg.Connection) -> list[TokenRecord]:
-    rows = await conn.fetch(_SELECT + "ORDER BY t.created_at, t.id")
-    return [_record(r) for r in rows]
-
-
-async def find_token(conn: asyncpg.Connection, ref: str) -> TokenRecord:
-    """A token by id, by the whole token, or by a unique prefix (at least 6 characters)."""
-    if _TOKEN_RE.match(ref):
-        found = await lookup_token(conn, ref)
-        rows = [found] if found else []
-    elif _ID_RE.match(ref):
-        rows = [_record(r) for r in await conn.fetch(_SELECT + "WHERE t.id = $1", ref)]
-    elif ref.startswith(TOKEN_PREFIX) and len(ref) >= 6:
-        probe = ref[:PREFIX_CHARS]
-        rows = [_record(r) for r in await conn.fetch(
-            _SELECT + "WHERE starts_with(t.prefix, $1) ORDER BY t.created_at", probe)]
-    else:
-        raise TokenError(f"{ref!r} is neither a token id (12 hex digits) nor a token prefix "
-                         f"({TOKEN_PREFIX}... at least 6 characters)")
-    if not rows:
-        raise TokenError(f"no token matches {ref!r}")
-    if len(rows) > 1:
-        ids = ", ".join(r.id for r in rows)
-        raise TokenError(f"{ref!r} matches several tokens ({ids}); give the token id")
-    return rows[0]
-
-
-async def revoke_token(conn: asyncpg.Connection, ref: str) -> tuple[TokenRecord, bool]:
-    """Revoke a token (see :func:`find_token`); returns its record and whether it was
-    revoked now (False if it already was)."""
-    record = await find_token(conn, ref)
-    if record.revoked_at is not None:
-        return record, False
-    revoked_at = await conn.fetchval(
-        "INSERT INTO token_revocations (token_id) VALUES ($1) "
-        "ON CONFLICT (token_id) DO NOTHING RETURNING revoked_at", record.id)
-    if revoked_at is None:  # revoked concurrently
-        return await find_token(conn, record.id), False
-    return TokenRecord(record.id, record.prefix, record.kind, record.subject,
-                       record.created_at, revoked_at), True
 
 
 # --- request side ------------------------------------------------------------------

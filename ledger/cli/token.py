@@ -62,7 +62,7 @@ def _with_connection(action: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
 
 
 def run_create(args: argparse.Namespace) -> int:
-    from api.auth import TokenError, create_token
+    from ..tokens import TokenError, create_token
 
     if args.org is not None:
         kind, subject = "org", args.org
@@ -84,7 +84,7 @@ def run_create(args: argparse.Namespace) -> int:
 
 
 def run_revoke(args: argparse.Namespace) -> int:
-    from api.auth import TokenError, revoke_token
+    from ..tokens import TokenError, revoke_token
 
     try:
         record, now = _with_connection(lambda conn: revoke_token(conn, args.ref))
@@ -101,7 +101,7 @@ def run_revoke(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from api.auth import list_tokens
+    from ..tokens import list_tokens
 
     records = _with_connection(list_tokens)
     if args.json:
