@@ -1,7 +1,7 @@
 """Bearer tokens for reading: who may read what.
 
-Tokens and their storage are ``ledger.tokens`` (re-exported here); this module is the
-HTTP side. A token is ``ml_`` + 32 random bytes in URL-safe base64. Three kinds:
+Tokens and their storage are ``ledger.tokens``; this module is the HTTP side. A token
+is ``ml_`` + 32 random bytes in URL-safe base64. Three kinds:
 
 ``org``      reads what concerns the organization named by its subject;
 ``auditor``  reads everything;
@@ -23,35 +23,15 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from ledger.tokens import (
-    KINDS,
-    Kind,
-    TokenError,
-    TokenRecord,
-    create_token,
-    find_token,
-    hash_token,
-    list_tokens,
-    lookup_token,
-    revoke_token,
-)
+from ledger.tokens import KINDS, Kind, lookup_token
 
 from .problems import Forbidden, TokenInvalid, TokenMissing
 
 __all__ = [
-    "KINDS",
     "Principal",
-    "TokenError",
-    "TokenRecord",
-    "create_token",
-    "find_token",
-    "hash_token",
-    "list_tokens",
-    "lookup_token",
     "principal_of",
     "require_kinds",
     "require_org_reader",
-    "revoke_token",
 ]
 
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]

@@ -51,7 +51,6 @@ from litestar.testing import AsyncTestClient
 
 import ledger.domain as d
 from api.app import ApiConfig, create_app
-from api.auth import create_token
 from ledger.admission import Limits
 from ledger.config import Settings
 from ledger.db import connect_pool
@@ -63,6 +62,7 @@ from ledger.log import TransparencyLog, load_or_create_log_key
 from ledger.signer import Signer
 from ledger.statement import event_hash, format_time
 from ledger.store import PostgresStore
+from ledger.tokens import create_token
 
 ORGS = 30
 MONTHS = 24

@@ -28,6 +28,7 @@ from .errors import MalformedStatement, NonCanonicalPayload
 
 __all__ = [
     "MAX_SAFE_INTEGER",
+    "NOT_PLAIN",
     "canonical_bytes",
     "is_canonical",
     "is_plain",
@@ -217,14 +218,13 @@ _no_float = msgspec.json.Decoder(float_hook=_refuse_float)
 # which a plain substring search finds far faster than a regular expression.
 _DIGITS_ONLY = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
 _SIXTEEN_DIGITS = b"0" * 16
-_NOT_PLAIN = object()
 
 
 _BELOW_ED = bytes(range(0xED))
 
 
 def is_plain(data: bytes) -> bool:
-    """True for bytes the fast paths may decide (see ``_parse_plain``): no ``\\u0000``
+    """True for bytes the fast paths may decide (see ``plain_decoder``): no ``\\u0000``
     escape, no run of 16 digits, and either ASCII or UTF-8 text in NFC with no code
     point from U+D000 up (no lead byte from 0xED: member names then sort the same by
     code point as by UTF-16 unit)."""
@@ -241,11 +241,24 @@ def is_plain(data: bytes) -> bool:
     return unicodedata.is_normalized("NFC", text)
 
 
-def plain_decoder(type_: Any) -> Callable[[bytes], Any]:
-    """A function that decodes plain bytes (``is_plain``) into ``type_`` when they are
-    the canonical encoding of the result, and returns None otherwise (the caller then
-    takes the general path, which words the error). For msgspec Structs, whose fields
-    the sorted encoder writes in name order as JCS does."""
+NOT_PLAIN: Any = object()
+"""What a ``plain_decoder`` function returns when the general path must decide."""
+
+
+def plain_decoder(type_: Any = Any) -> Callable[[bytes], Any]:
+    """The fast path for plain bytes (``is_plain``): a function that decodes them into
+    ``type_`` (any JSON value by default; for msgspec Structs the sorted encoder writes
+    fields in name order, as JCS does) when they are the canonical encoding of the
+    result, and returns ``NOT_PLAIN`` otherwise (the general path then decides, and
+    words the error).
+
+    Why that suffices: a value that re-encodes to plain bytes has its strings written
+    raw in them (the encoder escapes only quotes, backslashes and control characters),
+    so they are in NFC when the text is (quotes and the other JSON punctuation never
+    compose with their neighbours); no U+0000 can hide; member names sort alike in both
+    orders; every integer has at most 15 digits, inside ±(2^53-1); floats are refused
+    while decoding. What is left is one C-speed round trip.
+    """
     decoder = msgspec.json.Decoder(type_, float_hook=_refuse_float)
 
     def decode(data: bytes) -> Any:
@@ -253,27 +266,13 @@ def plain_decoder(type_: Any) -> Callable[[bytes], Any]:
             value = decoder.decode(data)
             again = _fast.encode(value)
         except (_Float, msgspec.DecodeError, UnicodeEncodeError):
-            return None
-        return value if again == data else None
+            return NOT_PLAIN
+        return value if again == data else NOT_PLAIN
 
     return decode
 
 
-def _parse_plain(data: bytes) -> Any:
-    """The fast path for the common payload, plain bytes (``is_plain``). A value that
-    re-encodes to ``data`` has its strings written raw in it (the encoder escapes only
-    quotes, backslashes and control characters), so they are in NFC when the text is
-    (quotes and the other JSON punctuation never compose with their neighbours); no
-    U+0000 can hide; member names sort alike in both orders; every integer has at most
-    15 digits, inside ±(2^53-1); floats are refused while decoding. What is left is one
-    C-speed round trip. Returns ``_NOT_PLAIN`` when the general path must decide (and
-    word the error)."""
-    try:
-        value = _no_float.decode(data)
-        again = _fast.encode(value)
-    except (_Float, msgspec.DecodeError, UnicodeEncodeError):
-        return _NOT_PLAIN
-    return value if again == data else _NOT_PLAIN
+_parse_plain = plain_decoder()
 
 
 def parse_canonical(data: bytes) -> Any:
@@ -285,7 +284,7 @@ def parse_canonical(data: bytes) -> Any:
     """
     if is_plain(data):
         value = _parse_plain(data)
-        if value is not _NOT_PLAIN:
+        if value is not NOT_PLAIN:
             return value
     return _parse_general(data)
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 
-from .canonical import canonical_bytes, is_plain, parse_canonical, plain_decoder
+from .canonical import NOT_PLAIN, canonical_bytes, is_plain, parse_canonical, plain_decoder
 from .errors import MalformedStatement
 
 __all__ = [
@@ -145,7 +145,7 @@ def parse_statement(payload: bytes) -> Statement:
     """
     if is_plain(payload):
         st = _plain_statement(payload)
-        if st is not None:
+        if st is not NOT_PLAIN:
             return _validate(st)
     value = parse_canonical(payload)
     if not isinstance(value, dict):

@@ -17,12 +17,12 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from api.app import ApiConfig, create_app
-from api.auth import create_token
 from ledger.admission import Limits
 from ledger.config import Settings
 from ledger.envelope import Envelope
 from ledger.runtime import Ledger
 from ledger.signer import Signer
+from ledger.tokens import create_token
 from tests.helpers import LEDGER_ID, Chain
 
 pytestmark = pytest.mark.pg

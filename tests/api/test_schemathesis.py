@@ -34,8 +34,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from api.auth import create_token
 from ledger.db import APP_ROLE
+from ledger.tokens import create_token
 from tests.api.conftest import assert_problem
 from tests.api.test_portfolio import scenario
 

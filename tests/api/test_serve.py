@@ -15,8 +15,8 @@ import asyncpg
 import httpx
 import pytest
 
-from api.auth import create_token
 from ledger.db import APP_ROLE
+from ledger.tokens import create_token
 from tests.api.conftest import body
 from tests.helpers import LEDGER_ID, org
 

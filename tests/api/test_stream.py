@@ -23,12 +23,12 @@ import asyncpg
 import httpx
 import pytest
 
-from api.auth import create_token
 from api.controllers.stream import LISTENER_NAME, StreamHub
 from ledger.db import APP_ROLE
 from ledger.envelope import Envelope
 from ledger.runtime import open_ledger
 from ledger.store import PostgresStore
+from ledger.tokens import create_token
 from tests.api.conftest import PROBLEM, Agreement, body, settings_for
 from tests.api.test_serve import _free_port, _stop, _wait_until_healthy
 from tests.helpers import LEDGER_ID, Chain, hash_of, org

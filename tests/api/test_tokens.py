@@ -10,8 +10,8 @@ import json
 import asyncpg
 import pytest
 
-from api.auth import create_token, revoke_token
 from ledger.cli import token as token_cli
+from ledger.tokens import create_token, revoke_token
 from tests.api.conftest import assert_problem, in_app
 
 pytestmark = pytest.mark.pg

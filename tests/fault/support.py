@@ -28,10 +28,10 @@ import asyncpg
 import httpx
 import pytest
 
-from api.auth import create_token
 from ledger.db import APP_ROLE
 from ledger.envelope import Envelope
 from ledger.signer import Signer
+from ledger.tokens import create_token
 from tests.api.conftest import Agreement
 from tests.helpers import LEDGER_ID, Chain, hash_of, org
 
