@@ -19,21 +19,19 @@ from typing import TYPE_CHECKING
 from .domain import (
     AgreementState,
     check_event,
+    check_stream,
     evolve,
     fact_from_statement,
     fact_from_stored,
     initial_state,
 )
-from .errors import LedgerError, Rejected
+from .errors import LedgerError
 
 if TYPE_CHECKING:
     from .admission import Candidate, Receipt
     from .store import PostgresStore
 
 __all__ = ["AgreementRules"]
-
-KNOWN_KINDS = frozenset({"org", "agreement"})
-
 
 class AgreementRules:
     """Validates a batch's agreement-stream statements against the domain rules."""
@@ -53,17 +51,8 @@ class AgreementRules:
         for i, cand in enumerate(candidates):
             st = cand.statement
             try:
-                if st.stream_kind not in KNOWN_KINDS:
-                    raise Rejected("stream.unknown-kind",
-                                   f"stream kind {st.stream_kind!r} is not one of "
-                                   f"{sorted(KNOWN_KINDS)}", field="stream")
-                if st.stream_kind != "agreement":
+                if not check_stream(st):
                     continue
-                if st.type == "agreement.drafted" and st.data.get(
-                        "agreement_id") != st.stream_key:
-                    raise Rejected("agreement.wrong-stream",
-                                   f"agreement_id must be {st.stream_key!r}, the key of "
-                                   f"stream {st.stream}", field="data.agreement_id")
                 copied = st.stream in simulated
                 if copied:
                     version, state = simulated[st.stream]
@@ -71,7 +60,8 @@ class AgreementRules:
                     version, state = await self._state_before(st.stream, st.version)
                 if version != st.version - 1:
                     continue  # stale or ahead: the chain check under the lock refuses it
-                check_event(state, st.type, st.data, st.actor, st.issued_at)
+                check_event(state, st.type, st.data, st.actor, st.issued_at,
+                            from_statement=True)
                 if last_index[st.stream] > i:
                     if not copied:
                         state = copy.deepcopy(state)

@@ -28,7 +28,13 @@ from .commands import command_from_event
 from .decide import decide
 from .document import render_markdown
 from .evolve import evolve, fold
-from .facts import agreement_stream, fact_from_statement, fact_from_stored
+from .facts import (
+    STREAM_KINDS,
+    agreement_stream,
+    check_stream,
+    fact_from_statement,
+    fact_from_stored,
+)
 from .rules import RULES
 from .state import (
     INITIAL,
@@ -52,7 +58,9 @@ __all__ = [
     "Fact",
     "NewEvent",
     "agreement_stream",
+    "STREAM_KINDS",
     "check_event",
+    "check_stream",
     "command_from_event",
     "decide",
     "evolve",

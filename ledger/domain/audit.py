@@ -4,18 +4,23 @@ The auditor folds every agreement stream of a verified bundle with the same deci
 the ledger uses, checking each event against the rules as it goes (a rule-breaking
 event that somehow got signed and stored is reported with its index), and prints each
 agreement's final state hash: two auditors replaying the same bundle must agree.
+
+The rules are the server's at the door: where the statement goes (``check_stream``),
+then ``check_event`` on the agreement's state before it.
 """
 
 from __future__ import annotations
 
 from ..statement import Statement
 from .check import check_event
-from .evolve import evolve
-from .facts import fact_from_statement
+from .evolve import evolve_decoded
+from .facts import AGREEMENT_PREFIX, check_stream, fact_from_statement
 from .state import AgreementState, initial_state
 from .state_hash import state_hash
 
 __all__ = ["AgreementReplay"]
+
+_KEY_AT = len(AGREEMENT_PREFIX)
 
 
 class AgreementReplay:
@@ -25,14 +30,18 @@ class AgreementReplay:
         self.states: dict[str, AgreementState] = {}
 
     def apply(self, st: Statement, index: int, event_hash: str, recorded_at: str) -> None:
-        if st.stream_kind != "agreement":
+        """Check ``st`` (from a statement the audit verified: ``parse_statement`` had
+        accepted its bytes) against the rules, then fold it into its agreement."""
+        if not check_stream(st):
             return
-        state = self.states.get(st.stream_key)
+        key = st.stream[_KEY_AT:]
+        state = self.states.get(key)
         if state is None:
             state = initial_state()
-        check_event(state, st.type, st.data, st.actor, st.issued_at)
-        self.states[st.stream_key] = evolve(state, fact_from_statement(
-            st, position=index, recorded_at=recorded_at, event_hash=event_hash))
+        data = check_event(state, st.type, st.data, st.actor, st.issued_at,
+                           from_statement=True)
+        self.states[key] = evolve_decoded(state, fact_from_statement(
+            st, position=index, recorded_at=recorded_at, event_hash=event_hash), data)
 
     def state_hashes(self) -> dict[str, str]:
         """Each agreement's final terms hash (hex), by agreement id."""

@@ -35,7 +35,7 @@ from .rules import reject
 from .state import AgreementState
 from .values import ORG_PATTERN
 
-__all__ = ["decide", "event_data"]
+__all__ = ["decide", "decide_shaped", "event_data"]
 
 _Rule = Callable[[AgreementState, Any, str, str], bool]
 
@@ -74,10 +74,8 @@ _RULES: Final[dict[str, _Rule]] = {
     "consent.withdrawn": dm.decide_consent_withdrawn,
 }
 
-#: command class -> (event spec, rule)
-_BY_COMMAND: Final[dict[type, tuple[c.EventSpec, _Rule]]] = {
-    COMMANDS[t]: (spec, _RULES[t]) for t, spec in c.EVENTS.items()
-}
+#: command class -> event spec
+_BY_COMMAND: Final[dict[type, c.EventSpec]] = {COMMANDS[t]: spec for t, spec in c.EVENTS.items()}
 
 _ORG_RE: Final = re.compile(ORG_PATTERN)
 
@@ -137,13 +135,21 @@ def _gate(s: AgreementState, spec: c.EventSpec, actor: str) -> None:
 def decide(command: Any, state: AgreementState) -> list[c.NewEvent]:
     """The events that ``command`` makes happen in ``state``: one, or none for an
     idempotent repeat. Raises ``Rejected`` with a rule code from ``rules.RULES``."""
-    entry = _BY_COMMAND.get(type(command))
-    if entry is None:
+    spec = _BY_COMMAND.get(type(command))
+    if spec is None:
         reject("command.unknown", f"{type(command).__name__} is not an agreement command")
-    spec, rule = entry
     actor, at = _speaker(command)
     data, normal = event_data(command, spec)
+    return decide_shaped(state, spec.type, data, normal, actor, at)
+
+
+def decide_shaped(state: AgreementState, type: str, data: c.Data, normal: dict[str, Any],
+                  actor: str, at: str) -> list[c.NewEvent]:
+    """``decide`` after its first step, for a caller that already holds the command's
+    data as its validated Struct and as normal-form canonical JSON, with a valid actor
+    and time: the gate and the event's own rules, nothing skipped."""
+    spec = c.EVENTS[type]
     _gate(state, spec, actor)
-    if rule(state, data, actor, at):
-        return [c.NewEvent(spec.type, normal)]
+    if _RULES[type](state, data, actor, at):
+        return [c.NewEvent(type, normal)]
     return []

@@ -47,7 +47,7 @@ from .state import (
 )
 from .values import FairValue, Period, Quantity
 
-__all__ = ["evolve", "fold"]
+__all__ = ["evolve", "evolve_decoded", "fold"]
 
 _Apply = Callable[[AgreementState, Any, c.Fact], None]
 
@@ -373,12 +373,27 @@ def evolve(state: AgreementState, fact: c.Fact) -> AgreementState:
         entry = _TABLE.get(fact.type)
         if entry is None:
             return state
-        data_cls, apply, terms = entry
-        data = _convert(fact.data, data_cls)
+        data = _convert(fact.data, entry[0])
     except Exception:  # garbage: not a fact this domain knows how to read
         return state
+    return _apply(state, fact, data, entry)
+
+
+def evolve_decoded(state: AgreementState, fact: c.Fact, data: c.Data) -> AgreementState:
+    """``evolve`` for a fact whose data the caller already holds decoded with its type's
+    catalogue Struct (``check_event`` returns it): the appliers read the same members
+    from it, so decoding the data again is skipped. Anything else goes to ``evolve``."""
+    entry = _TABLE.get(fact.type)
+    if entry is None or type(data) is not c.EVENTS[fact.type].data:
+        return evolve(state, fact)
+    return _apply(state, fact, data, entry)
+
+
+def _apply(state: AgreementState, fact: c.Fact, data: Any,
+           entry: tuple[type[msgspec.Struct], _Apply, bool]) -> AgreementState:
     if state is INITIAL:
         state = initial_state()
+    _cls, apply, terms = entry
     try:
         apply(state, data, fact)
     except Exception:  # unreachable for decoded data; keeps the promise to never raise

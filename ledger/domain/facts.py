@@ -9,10 +9,17 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from ..errors import Rejected
 from ..statement import Statement
 from .catalogue import Fact
 
-__all__ = ["StoredLike", "agreement_stream", "fact_from_statement", "fact_from_stored"]
+__all__ = ["STREAM_KINDS", "StoredLike", "agreement_stream", "check_stream",
+           "fact_from_statement", "fact_from_stored"]
+
+STREAM_KINDS = frozenset({"org", "agreement"})
+"""The kinds of stream the ledger keeps: organizations' own, and agreements."""
+
+AGREEMENT_PREFIX = "agreement/"
 
 
 def agreement_stream(agreement_id: str) -> str:
@@ -22,6 +29,29 @@ def agreement_stream(agreement_id: str) -> str:
     is the key of the stream it is appended to (``check_event`` does not see streams).
     """
     return f"agreement/{agreement_id}"
+
+
+def check_stream(statement: Statement) -> bool:
+    """The rules on where a statement goes, before any rule of its own; True when it
+    belongs to an agreement stream (``check_event`` must then admit it).
+
+    Raises ``Rejected``: ``stream.unknown-kind`` for a kind not in ``STREAM_KINDS``,
+    ``agreement.wrong-stream`` for an ``agreement.drafted`` whose ``agreement_id`` is
+    not its stream's key. The server applies them at the door, the audit on replay.
+    """
+    stream = statement.stream
+    if stream.startswith(AGREEMENT_PREFIX):
+        if statement.type == "agreement.drafted" and statement.data.get(
+                "agreement_id") != stream[len(AGREEMENT_PREFIX):]:
+            raise Rejected("agreement.wrong-stream",
+                           f"agreement_id must be {stream[len(AGREEMENT_PREFIX):]!r}, the "
+                           f"key of stream {stream}", field="data.agreement_id")
+        return True
+    if statement.stream_kind not in STREAM_KINDS:
+        raise Rejected("stream.unknown-kind",
+                       f"stream kind {statement.stream_kind!r} is not one of "
+                       f"{sorted(STREAM_KINDS)}", field="stream")
+    return False
 
 
 def fact_from_statement(

@@ -27,6 +27,10 @@ RULES: Final[dict[str, str]] = {
     "event.mismatch": "the event is not what decide makes of its command (defensive)",
     "event.duplicate-item": "a list repeats an item (invited, addressed_to, scope)",
     "period.inverted": "a period ends before it starts",
+    # where a statement goes (checked before its own rules, by ``facts.check_stream``)
+    "stream.unknown-kind": "the statement's stream is neither org/... nor agreement/...",
+    "agreement.wrong-stream": "an agreement.drafted event's agreement_id is not its "
+    "stream's key",
     # the agreement's life
     "agreement.exists": "the agreement was already drafted",
     "agreement.not-drafted": "the agreement has not been drafted yet",

@@ -11,7 +11,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ledger.domain as d
+from ledger.canonical import canonical_bytes
 from ledger.domain import (
     EVENTS,
     INITIAL,
@@ -34,8 +37,10 @@ from ledger.domain import (
     state_hash,
     terms_json,
 )
+from ledger.domain.evolve import evolve_decoded
 from ledger.domain.values import CATEGORIES, FAMILIES, STAGES, FairValue, Period, Quantity
-from ledger.errors import Rejected
+from ledger.errors import LedgerError, Rejected
+from ledger.statement import ORG_ID_PATTERN, parse_time
 
 SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -311,10 +316,14 @@ def test_decide_only_rejects_and_decided_events_keep_the_state_consistent(
         assert state == before, "decide mutated the state"
         for e in events:
             check_event(state, e.type, e.data, command.actor, command.at)
+            decoded = check_event(state, e.type, e.data, command.actor, command.at,
+                                  from_statement=True)
             terms_before = _terms_content(state)
             fact = Fact(e.type, e.data, command.actor, command.at, len(facts) + 1)
             facts.append(fact)
+            twin = evolve_decoded(copy.deepcopy(state), fact, decoded)
             state = evolve(state, fact)
+            assert twin == state
             assert (_terms_content(state) != terms_before) == EVENTS[e.type].terms or \
                 e.type == "agreement.drafted"
         _check_consistent(state)
@@ -356,6 +365,73 @@ def _founded() -> AgreementState:
 
 
 FOUNDED = _founded()
+
+
+def _verdict(state: AgreementState, type_: Any, data: Any, actor: Any, at: Any,
+             from_statement: bool) -> tuple[str, Any] | None:
+    try:
+        check_event(state, type_, data, actor, at, from_statement=from_statement)
+    except Rejected as exc:
+        return exc.rule, exc.field
+    return None
+
+
+def _statement_shaped(data: Any, actor: Any, at: Any) -> bool:
+    """What ``from_statement=True`` promises: canonical data, an org id, a valid time."""
+    if not isinstance(actor, str) or not re.fullmatch(ORG_ID_PATTERN, actor):
+        return False
+    try:
+        parse_time(at)
+        canonical_bytes(data)
+    except (LedgerError, TypeError):
+        return False
+    return True
+
+
+COMMAND_TYPES = {cls: t for t, cls in d.COMMANDS.items()}
+
+
+@SETTINGS
+@given(st.sampled_from(OPENINGS), st.lists(step, min_size=10, max_size=40))
+def test_check_event_from_a_statement_gives_the_same_verdict_along_a_history(
+    opening: list[Step], steps: list[Step]
+) -> None:
+    """Every command of a random history (refused ones too) turned into the event it
+    asks for: both paths of check_event agree on the state it meets, code and field."""
+    state, position = d.initial_state(), 0
+    compared = 0
+    for make in opening + steps:
+        command = make(state)
+        type_ = COMMAND_TYPES[type(command)]
+        data = msgspec.to_builtins(command)
+        data.pop("actor", None), data.pop("at", None)
+        with contextlib.suppress(msgspec.ValidationError, TypeError):
+            data = msgspec.to_builtins(msgspec.convert(data, EVENTS[type_].data))
+        if _statement_shaped(data, command.actor, command.at):
+            compared += 1
+            assert _verdict(state, type_, data, command.actor, command.at, False) == \
+                _verdict(state, type_, data, command.actor, command.at, True)
+        try:
+            events = decide(command, state)
+        except Rejected:
+            continue
+        for e in events:
+            position += 1
+            state = evolve(state, Fact(e.type, e.data, command.actor, command.at, position))
+    assert compared > 0
+
+
+@SETTINGS
+@given(st.one_of(st.tuples(garbage_type, garbage_data), near_valid),
+       st.sampled_from(ORGS), st.sampled_from(TIMES))
+def test_check_event_from_a_statement_gives_the_same_verdict_on_garbage(
+        event: tuple[Any, Any], actor: str, at: str) -> None:
+    type_, data = event
+    if not _statement_shaped(data, actor, at):
+        return
+    for state in (INITIAL, FOUNDED):
+        assert _verdict(state, type_, data, actor, at, False) == \
+            _verdict(state, type_, data, actor, at, True)
 
 
 @settings(max_examples=200, deadline=None)

@@ -15,9 +15,11 @@ from ledger.domain import (
     NewEvent,
     OfferCommitment,
     check_event,
+    check_stream,
     command_from_event,
 )
 from ledger.errors import Rejected
+from ledger.statement import Statement
 
 OFFER = {"commitment_id": "c2", "category": "equipment", "description": "Projecteur",
          "quantity": {"amount": "1", "unit": "unit"},
@@ -108,3 +110,39 @@ def test_acknowledgement_events_carry_the_hash() -> None:
     cmd = AcknowledgeExpectation(expectation_id="e1", content_hash="0" * 64, actor=B, at=T(5))
     assert command_from_event("expectation.acknowledged",
                               {"expectation_id": "e1", "content_hash": "0" * 64}, B, T(5)) == cmd
+
+
+def _statement(stream: str, type_: str, data: dict[str, Any]) -> Statement:
+    return Statement(ledger="test", stream=stream, version=1, prev=None, type=type_,
+                     data=data, actor=A, key="0" * 64, issued_at=AT)
+
+
+def test_check_stream_says_which_statements_the_agreement_rules_judge() -> None:
+    assert check_stream(_statement("agreement/a1", "party.joined", {})) is True
+    assert check_stream(_statement("org/centre-a", "organization.registered", {})) is False
+    drafted = {"agreement_id": "a1"}
+    assert check_stream(_statement("agreement/a1", "agreement.drafted", drafted)) is True
+
+
+def test_check_stream_refuses_unknown_kinds_and_drafts_in_another_stream() -> None:
+    with pytest.raises(Rejected) as info:
+        check_stream(_statement("invoice/7", "invoice.sent", {}))
+    assert (info.value.rule, info.value.field) == ("stream.unknown-kind", "stream")
+    with pytest.raises(Rejected) as info:
+        check_stream(_statement("agreement/a2", "agreement.drafted", {"agreement_id": "a1"}))
+    assert (info.value.rule, info.value.field) == ("agreement.wrong-stream",
+                                                   "data.agreement_id")
+
+
+@pytest.mark.parametrize("from_statement", [False, True])
+def test_both_paths_refuse_alike(from_statement: bool) -> None:
+    state = state_of(*founded(), offer())
+    with pytest.raises(Rejected) as info:
+        check_event(state, "commitment.offered", {**OFFER, "commitment_id": "c1"}, A, AT,
+                    from_statement=from_statement)
+    assert info.value.rule == "commitment.duplicate"
+    with pytest.raises(Rejected) as info:
+        check_event(state, "commitment.offered", OFFER, "centre-z", AT,
+                    from_statement=from_statement)
+    assert info.value.rule == "agreement.not-party"
+    check_event(state, "commitment.offered", OFFER, A, AT, from_statement=from_statement)
