@@ -112,17 +112,23 @@ def decode_envelope(
     payload type, base64 forms and key id forms; signatures are checked elsewhere,
     against the key history.
     """
-    if isinstance(value, Opened):
-        return value.envelope, value.payload
-    try:
-        if isinstance(value, Envelope):
-            env = value
-        elif isinstance(value, bytes):
+    if type(value) is bytes:  # the common case first
+        try:
             env = _decoder.decode(value)
-        else:
-            env = msgspec.convert(value, Envelope)
-    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeError) as exc:
-        raise MalformedEnvelope(f"envelope: {exc}", field=_field_of(str(exc))) from exc
+        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeError) as exc:
+            raise MalformedEnvelope(f"envelope: {exc}", field=_field_of(str(exc))) from exc
+    elif isinstance(value, Opened):
+        return value.envelope, value.payload
+    else:
+        try:
+            if isinstance(value, Envelope):
+                env = value
+            elif isinstance(value, bytes):
+                env = _decoder.decode(value)
+            else:
+                env = msgspec.convert(value, Envelope)
+        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeError) as exc:
+            raise MalformedEnvelope(f"envelope: {exc}", field=_field_of(str(exc))) from exc
     if env.payloadType != PAYLOAD_TYPE:
         raise UnknownPayloadType(
             f"payloadType {env.payloadType!r} is not {PAYLOAD_TYPE!r}", field="payloadType"
@@ -131,31 +137,42 @@ def decode_envelope(
         payload = b64.decode(env.payload)
     except ValueError as exc:
         raise MalformedEnvelope(f"payload: {exc}", field="payload") from exc
-    if not env.signatures:
+    signatures = env.signatures
+    if not signatures:
         raise MalformedEnvelope("envelope carries no signature", field="signatures")
-    if len(env.signatures) > MAX_SIGNATURES:
+    if len(signatures) == 1:
+        _check_signature(signatures[0], 0)
+        return env, payload
+    if len(signatures) > MAX_SIGNATURES:
         raise MalformedEnvelope(
-            f"too many signatures {len(env.signatures)}, want at most {MAX_SIGNATURES}",
+            f"too many signatures {len(signatures)}, want at most {MAX_SIGNATURES}",
             field="signatures",
         )
     seen: set[str] = set()
-    for i, s in enumerate(env.signatures):
-        if s.keyid not in _KEYIDS_MATCHED:
-            if not _HEX64.fullmatch(s.keyid):
-                raise MalformedEnvelope("keyid must be 64 lower-case hex digits",
-                                        field=f"signatures[{i}].keyid")
-            if len(_KEYIDS_MATCHED) >= 4096:
-                _KEYIDS_MATCHED.clear()
-            _KEYIDS_MATCHED.add(s.keyid)
+    for i, s in enumerate(signatures):
+        _check_signature(s, i, seen)
+    return env, payload
+
+
+def _check_signature(s: Signature, i: int, seen: set[str] | None = None) -> None:
+    """A key id of 64 lower-case hex digits, not in ``seen`` (then added), and 64
+    signature bytes in canonical base64."""
+    if s.keyid not in _KEYIDS_MATCHED:
+        if not _HEX64.fullmatch(s.keyid):
+            raise MalformedEnvelope("keyid must be 64 lower-case hex digits",
+                                    field=f"signatures[{i}].keyid")
+        if len(_KEYIDS_MATCHED) >= 4096:
+            _KEYIDS_MATCHED.clear()
+        _KEYIDS_MATCHED.add(s.keyid)
+    if seen is not None:
         if s.keyid in seen:
             raise MalformedEnvelope("two signatures by the same key",
                                     field=f"signatures[{i}].keyid")
         seen.add(s.keyid)
-        try:
-            raw = b64.decode(s.sig)
-        except ValueError as exc:
-            raise MalformedEnvelope(f"sig: {exc}", field=f"signatures[{i}].sig") from exc
-        if len(raw) != 64:
-            raise MalformedEnvelope(f"wrong signature size {len(raw)}, want 64",
-                                    field=f"signatures[{i}].sig")
-    return env, payload
+    try:
+        raw = b64.decode(s.sig)
+    except ValueError as exc:
+        raise MalformedEnvelope(f"sig: {exc}", field=f"signatures[{i}].sig") from exc
+    if len(raw) != 64:
+        raise MalformedEnvelope(f"wrong signature size {len(raw)}, want 64",
+                                field=f"signatures[{i}].sig")

@@ -99,19 +99,13 @@ _MATCHED: dict[str, set[str]] = {name: set() for name, _ in _CHECKS}
 _MATCHED_MAX = 4096
 
 
+_STREAMS, _TYPES, _ACTORS, _KEYS = (_MATCHED[name] for name, _ in _CHECKS)
+
+
 def _validate(st: Statement) -> Statement:
-    for name, pattern in _CHECKS:
-        value = getattr(st, name)
-        seen = _MATCHED[name]
-        if value in seen:
-            continue
-        if not pattern.fullmatch(value):
-            raise MalformedStatement(
-                f"{name} {value!r} does not match {pattern.pattern}", field=name
-            )
-        if len(seen) >= _MATCHED_MAX:
-            seen.clear()
-        seen.add(value)
+    if not (st.stream in _STREAMS and st.type in _TYPES and st.actor in _ACTORS
+            and st.key in _KEYS):
+        _match_patterns(st)
     if not _TIME_RE.fullmatch(st.issued_at):
         raise MalformedStatement(
             f"issued_at {st.issued_at!r} does not match {_TIME_RE.pattern}", field="issued_at")
@@ -131,6 +125,22 @@ def _validate(st: Statement) -> Statement:
         raise MalformedStatement(f"time {st.issued_at!r} is not a valid date",
                                  field="issued_at") from exc
     return st
+
+
+def _match_patterns(st: Statement) -> None:
+    """The pattern checks of the members not matched before (then remembered)."""
+    for name, pattern in _CHECKS:
+        value = getattr(st, name)
+        seen = _MATCHED[name]
+        if value in seen:
+            continue
+        if not pattern.fullmatch(value):
+            raise MalformedStatement(
+                f"{name} {value!r} does not match {pattern.pattern}", field=name
+            )
+        if len(seen) >= _MATCHED_MAX:
+            seen.clear()
+        seen.add(value)
 
 
 # Straight from bytes to a Statement when they are plain and canonical; anything else
