@@ -42,7 +42,7 @@ from .admission import Head, _check_chain
 from .bundle import BUNDLE_FORMAT
 from .canonical import canonical_bytes
 from .checkpoint import CheckpointError, Verifier, make_vkey, open_checkpoint, parse_vkey
-from .envelope import decode_envelope, pae
+from .envelope import decode_envelope_signed, pae
 from .errors import LedgerError, Rejected
 from .keys import key_id as compute_key_id
 from .keys import public_key_from_raw
@@ -365,16 +365,15 @@ def _check_line(line: memoryview, expected: int | None, ctx: _Context
                 msgspec.json.decode(entry.envelope)) != leaf_envelope:
             return Failure(index, "leaf-envelope",
                            "the leaf bytes do not hold this entry's envelope")
-        env, payload = decode_envelope(leaf_envelope)
+        env, payload, sigs = decode_envelope_signed(leaf_envelope)
         st = parse_statement(payload)
         if st.ledger != ctx.origin:
             return Failure(index, "wrong-ledger", f"statement is for ledger {st.ledger!r}")
         message = pae(env.payloadType, payload)
         signed_by_actor = False
         cosigners: list[str] = []
-        for s in env.signatures:
-            # decode_envelope proved the signature text canonical base64 of 64 bytes.
-            if not _verify_with(s.keyid, binascii.a2b_base64(s.sig), message, ctx):
+        for s, sig in zip(env.signatures, sigs, strict=True):
+            if not _verify_with(s.keyid, sig, message, ctx):
                 return Failure(index, "signature-invalid",
                                f"signature by key {s.keyid} does not verify")
             if s.keyid == st.key:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-__all__ = ["decode", "encode"]
+__all__ = ["canonical_form", "decode", "encode"]
 
 
 def encode(data: bytes) -> str:
@@ -34,9 +34,16 @@ def decode(text: str) -> bytes:
         raw = binascii.a2b_base64(text, strict_mode=True)
     except (binascii.Error, ValueError) as exc:
         raise ValueError(f"not standard base64: {exc}") from exc
-    if len(text) % 4:
-        raise ValueError("base64 is not in canonical padded form")
-    if text.endswith("=") and (
-            text[-3] not in _ZERO_LOW4 if text.endswith("==") else text[-2] not in _ZERO_LOW2):
+    if not canonical_form(text):
         raise ValueError("base64 is not in canonical padded form")
     return raw
+
+
+def canonical_form(text: str) -> bool:
+    """For text that decodes as standard padded base64: whether it is the canonical
+    spelling (a length that is a multiple of four, zero spare bits before padding)."""
+    if len(text) % 4:
+        return False
+    if text.endswith("="):
+        return text[-3] in _ZERO_LOW4 if text.endswith("==") else text[-2] in _ZERO_LOW2
+    return True
