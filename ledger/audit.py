@@ -29,6 +29,7 @@ import struct
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -609,6 +610,11 @@ def verify_bundle(
         _verify(path, verifier, report, trusted_checkpoint, workers, progress, fold)
     except _Stop as stop:
         report.failure = stop.failure
+    except BrokenProcessPool:
+        # The bundle is read in place (mapped): a file truncated under a worker kills it.
+        report.failure = Failure(None, "bundle-unreadable",
+                                 "a worker process died reading the bundle; was the file "
+                                 "changed while it was being verified?")
     report.elapsed = time.monotonic() - started
     return report
 

@@ -228,7 +228,7 @@ def is_plain(data: bytes) -> bool:
     escape, no run of 16 digits, and either ASCII or UTF-8 text in NFC with no code
     point from U+D000 up (no lead byte from 0xED: member names then sort the same by
     code point as by UTF-16 unit)."""
-    if b"\\u0000" in data or _SIXTEEN_DIGITS in data.translate(_DIGITS_ONLY):
+    if (b"\\" in data and b"\\u0000" in data) or _SIXTEEN_DIGITS in data.translate(_DIGITS_ONLY):
         return False
     if data.isascii():
         return True

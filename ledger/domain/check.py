@@ -57,9 +57,11 @@ def check_event(
         reject("event.not-normal", f"{type_}: member {field!r} is not in normal form "
                "(omit members equal to their default)", field)
     if from_statement:
-        events = decide_shaped(state, type_, decoded, normal, actor, issued_at)
-    else:
-        events = decide(command_for(type_, decoded, actor, issued_at), state)
+        # decide_shaped makes [NewEvent(type_, normal)] or nothing, and normal == data.
+        if not decide_shaped(state, type_, decoded, normal, actor, issued_at):
+            reject("event.redundant", f"{type_} would change nothing here")
+        return decoded
+    events = decide(command_for(type_, decoded, actor, issued_at), state)
     if not events:
         reject("event.redundant", f"{type_} would change nothing here")
     if events != [c.NewEvent(type_, data)]:

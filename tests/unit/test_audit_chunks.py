@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,14 @@ def test_broken_bundle_fails_at_the_same_index_on_every_path(tmp_path: Path, cas
 def test_format_us_is_format_time(us: int, step: int) -> None:
     for t in (us, us + step, us):
         assert format_us(t) == format_time(from_micros(t))
+
+
+def _die(start: int, end: int) -> None:
+    os._exit(3)  # what a worker reading a truncated mapped file (SIGBUS) amounts to
+
+
+def test_a_worker_that_dies_is_reported_not_raised(good: tuple[Path, bytes],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(audit, "_check_part", _die)
+    report = verify_bundle(good[0], VKEY, workers=2)
+    assert report.failure is not None and report.failure.code == "bundle-unreadable"
