@@ -622,9 +622,6 @@ def verify_bundle(
 class _InProcess:
     """The worker functions run here, for ``workers=1`` (same code, no pool)."""
 
-    def __init__(self, ctx: _Context) -> None:
-        _init_worker(ctx)
-
     def map(self, fn: Callable[..., Any], *iterables: Any) -> Iterator[Any]:
         return map(fn, *iterables)
 
@@ -643,10 +640,23 @@ class _Pool(ProcessPoolExecutor):
         self.shutdown(wait=True, cancel_futures=exc_type is not None)
 
 
-def _pool(nworkers: int, ctx: _Context) -> _Pool | _InProcess:
-    if nworkers <= 1:
-        return _InProcess(ctx)
-    return _Pool(max_workers=nworkers, initializer=_init_worker, initargs=(ctx,))
+def _pool(nworkers: int) -> _Pool | _InProcess:
+    """One pool for both passes: its processes map the bundle once and stay warm."""
+    return _InProcess() if nworkers <= 1 else _Pool(max_workers=nworkers)
+
+
+def _scan_in(ctx: _Context, start: int, end: int) -> _ScanPart:
+    _init_worker(ctx)
+    return _scan_part(start, end)
+
+
+def _check_in(ctx: _Context, start: int, end: int) -> _Chunk:
+    # No cycles are made here: the cyclic collector only costs time (a few percent).
+    # In a worker it stays off until the pool ends; in the main process (one worker)
+    # the caller turns it back on.
+    gc.disable()
+    _init_worker(ctx)
+    return _check_part(start, end)
 
 
 def _verify(path: Path, verifier: Verifier, report: AuditReport,
@@ -655,10 +665,20 @@ def _verify(path: Path, verifier: Verifier, report: AuditReport,
             fold: Callable[[Statement, int, str, str], None] | None) -> None:
     header, begin = _read_header(path)
     nworkers = workers if workers is not None else (os.cpu_count() or 1)
+    with _pool(nworkers) as pool:
+        _verify_with_pool(pool, path, header, begin, nworkers, verifier, report, trusted,
+                          progress, fold)
+
+
+def _verify_with_pool(pool: _Pool | _InProcess, path: Path, header: dict[str, Any],
+                      begin: int, nworkers: int, verifier: Verifier, report: AuditReport,
+                      trusted: str | None, progress: Callable[[int, int], None] | None,
+                      fold: Callable[[Statement, int, str, str], None] | None) -> None:
     # Pass 1: checkpoints and public keys.
     ranges = _split(path, begin, nworkers * _SCAN_PARTS_PER_WORKER)
-    with _pool(nworkers, _Context(path)) as pool:
-        parts = list(pool.map(_scan_part, [a for a, _ in ranges], [b for _, b in ranges]))
+    scan = _Context(path)
+    parts = list(pool.map(_scan_in, itertools.repeat(scan), [a for a, _ in ranges],
+                          [b for _, b in ranges]))
     pubkeys = {k: v for part in parts for k, v in part.pubkeys.items()}
     checkpoints: dict[int, bytes] = {}
     for part in parts:
@@ -698,12 +718,11 @@ def _verify(path: Path, verifier: Verifier, report: AuditReport,
     collecting = gc.isenabled()
     gc.disable()
     try:
-        with _pool(nworkers, ctx) as pool:
-            for chunk in pool.map(_check_part, [a for a, _ in ranges],
-                                  [b for _, b in ranges]):
-                replay.apply(chunk)
-                if progress is not None:
-                    progress(replay.tree.size, total)
+        for chunk in pool.map(_check_in, itertools.repeat(ctx), [a for a, _ in ranges],
+                              [b for _, b in ranges]):
+            replay.apply(chunk)
+            if progress is not None:
+                progress(replay.tree.size, total)
     finally:
         if collecting:
             gc.enable()
