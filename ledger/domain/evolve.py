@@ -373,10 +373,21 @@ def evolve(state: AgreementState, fact: c.Fact) -> AgreementState:
         entry = _TABLE.get(fact.type)
         if entry is None:
             return state
-        data = _convert(fact.data, entry[0])
+        data_cls, apply, terms = entry
+        data = _convert(fact.data, data_cls)
     except Exception:  # garbage: not a fact this domain knows how to read
         return state
-    return _apply(state, fact, data, entry)
+    # _apply's body, written out: one call less per event on the hottest loop (6 %).
+    if state is INITIAL:
+        state = initial_state()
+    try:
+        apply(state, data, fact)
+    except Exception:  # unreachable for decoded data; keeps the promise to never raise
+        return state
+    if terms:
+        state.terms_version += 1
+    state.version = fact.stream_version
+    return state
 
 
 def evolve_decoded(state: AgreementState, fact: c.Fact, data: c.Data) -> AgreementState:
