@@ -148,3 +148,22 @@ def test_a_worker_that_dies_is_reported_not_raised(good: tuple[Path, bytes],
     monkeypatch.setattr(audit, "_check_part", _die)
     report = verify_bundle(good[0], VKEY, workers=2)
     assert report.failure is not None and report.failure.code == "bundle-unreadable"
+
+
+def test_entry_lines_spelled_otherwise_still_verify(good: tuple[Path, bytes],
+                                                    tmp_path: Path) -> None:
+    """Another writer may escape characters of the leaf string or space the envelope:
+    the entry is the same and verifies (the fast path falls back to decoding)."""
+    lines = good[0].read_bytes().splitlines(keepends=True)
+    for n, line in ((5, lines[5]), (9, lines[9])):
+        obj = json.loads(line)
+        leaf = obj["leaf"]
+        escaped = f"\\u{ord(leaf[0]):04x}{leaf[1:10]}\\u{ord(leaf[10]):04x}{leaf[11:]}"
+        envelope = json.dumps(obj["envelope"], separators=(", ", ": "))
+        lines[n] = (f'{{"index": {obj["index"]}, "leaf": "{escaped}", "envelope": {envelope}}}\n'
+                    .encode())
+    path = tmp_path / "respelled.jsonl"
+    path.write_bytes(b"".join(lines))
+    report = verify_bundle(path, VKEY, workers=1)
+    assert report.ok, report.failure
+    assert bytes.fromhex(report.root_hash) == good[1]
