@@ -170,7 +170,12 @@ def decode_envelope_signed(
                 return env, binary.payload, [s.sig for s in binary.signatures]
     else:
         try:
-            env = value if isinstance(value, Envelope) else msgspec.convert(value, Envelope)
+            if isinstance(value, Envelope):
+                env = value
+            elif isinstance(value, bytes):
+                env = _decoder.decode(value)
+            else:
+                env = msgspec.convert(value, Envelope)
         except (msgspec.ValidationError, msgspec.DecodeError, UnicodeError) as exc:
             raise MalformedEnvelope(f"envelope: {exc}", field=_field_of(str(exc))) from exc
     return _decode_texts(env)
