@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ..statement import Statement
 from .check import check_event
-from .evolve import evolve_decoded
+from .evolve import evolve
 from .facts import AGREEMENT_PREFIX, check_stream, fact_from_statement
 from .state import AgreementState, initial_state
 from .state_hash import state_hash
@@ -40,7 +40,7 @@ class AgreementReplay:
             state = initial_state()
         data = check_event(state, st.type, st.data, st.actor, st.issued_at,
                            from_statement=True)
-        self.states[key] = evolve_decoded(state, fact_from_statement(
+        self.states[key] = evolve(state, fact_from_statement(
             st, position=index, recorded_at=recorded_at, event_hash=event_hash), data)
 
     def state_hashes(self) -> dict[str, str]:

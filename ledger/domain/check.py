@@ -36,7 +36,7 @@ def check_event(
 ) -> c.Data:
     """Raise ``Rejected`` unless ``(type, data)`` signed by ``actor`` at ``issued_at`` is
     exactly the event ``decide`` makes of the corresponding command in ``state``;
-    return its data decoded with its type's Struct (for ``evolve_decoded``).
+    return its data decoded with its type's Struct (for ``evolve``'s ``decoded``).
 
     Codes of its own: ``event.unknown-type``, ``event.malformed``, ``event.not-normal``
     (a member equal to its default is present; omit it), ``event.redundant`` (decide

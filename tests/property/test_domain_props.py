@@ -37,7 +37,6 @@ from ledger.domain import (
     state_hash,
     terms_json,
 )
-from ledger.domain.evolve import evolve_decoded
 from ledger.domain.values import CATEGORIES, FAMILIES, STAGES, FairValue, Period, Quantity
 from ledger.errors import LedgerError, Rejected
 from ledger.statement import ORG_ID_PATTERN, parse_time
@@ -321,7 +320,7 @@ def test_decide_only_rejects_and_decided_events_keep_the_state_consistent(
             terms_before = _terms_content(state)
             fact = Fact(e.type, e.data, command.actor, command.at, len(facts) + 1)
             facts.append(fact)
-            twin = evolve_decoded(copy.deepcopy(state), fact, decoded)
+            twin = evolve(copy.deepcopy(state), fact, decoded)
             state = evolve(state, fact)
             assert twin == state
             assert (_terms_content(state) != terms_before) == EVENTS[e.type].terms or \
