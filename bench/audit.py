@@ -12,8 +12,8 @@ a signed checkpoint every 10,000 entries. Then measures, in the same run:
   checks (bundle lines, leaves, canonical payloads, signatures, chains, keys, Merkle
   roots, checkpoints);
 * ``ledger audit verify``: the same with the agreement rules replayed over every
-  agreement stream in the main process (``AgreementReplay``), as the command does by
-  default.
+  agreement stream (``AgreementReplay``), the agreements shared among the cores, as
+  the command does by default.
 
 The host's speed drifts (other tenants): each round measures the raw rate right before
 its two audits, and the summary gives the median ratio over the rounds.
@@ -107,8 +107,7 @@ def main(n: int, rounds: int) -> None:
             raw = raw_rate(samples, workers)
             core = verify_bundle(path, vkey)
             assert core.ok, core.failure
-            replay = AgreementReplay()
-            full = verify_bundle(path, vkey, fold=replay.apply)
+            full = verify_bundle(path, vkey, replay=AgreementReplay)
             assert full.ok, full.failure
             print(f"round {k}: raw Ed25519 verification, all cores: {raw:10,.0f} signatures/s")
             for key, label, report in (("skip", "ledger audit verify --skip-rules", core),
@@ -116,7 +115,7 @@ def main(n: int, rounds: int) -> None:
                 rate = report.entries_verified / report.elapsed
                 ratios[key].append(rate / raw)
                 print(f"  {label:>36}: {rate:10,.0f} events/s ({rate / raw:.0%} of the raw rate)")
-        print(f"{len(replay.states):,} agreements replayed; root {full.root_hash[:16]}...")
+        print(f"{len(full.agreements):,} agreements replayed; root {full.root_hash[:16]}...")
         for key, label in (("skip", "--skip-rules"), ("rules", "rules replayed")):
             print(f"median over {rounds} rounds, {label}: {statistics.median(ratios[key]):.0%} "
                   f"of the raw rate (range {min(ratios[key]):.0%}-{max(ratios[key]):.0%})")

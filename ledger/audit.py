@@ -11,7 +11,9 @@ What is checked, in order of the log:
 4. the Merkle tree: the root at every checkpoint's size equals the checkpoint's root;
 5. every checkpoint's signature against the pinned log key (never a key from the bundle);
 6. consistency with a trusted checkpoint kept from before: a bundle shorter than it
-   (rolled back or truncated) or with another root at its size (a fork) fails.
+   (rolled back or truncated) or with another root at its size (a fork) fails;
+7. optionally, rules replayed over the verified entries (the agreement rules: see
+   ``Replay``), partitioned by the stream they fold, every core folding its share.
 
 The result names the first failing index and what failed.
 """
@@ -27,12 +29,13 @@ import mmap
 import os
 import struct
 import time
-from collections.abc import Callable, Iterator
+from array import array
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import msgspec
 from cryptography.exceptions import InvalidSignature
@@ -51,7 +54,27 @@ from .leaf import LEAF_HEADER_SIZE, decode_leaf, from_micros
 from .registry import ORG_KEY_ADDED, ORG_REGISTERED, Registry, check_org_statement
 from .statement import Statement, event_hash, format_time, parse_statement
 
-__all__ = ["AuditReport", "Failure", "verify_bundle"]
+__all__ = ["AuditReport", "Failure", "Replay", "verify_bundle"]
+
+
+class Replay(Protocol):
+    """Rules replayed over a verified bundle, one partition at a time.
+
+    ``route`` names the partition a verified statement belongs to (None: not replayed),
+    or raises ``Rejected`` for one no partition may hold; every statement of a partition
+    then reaches ``apply``, in log order, on the same instance. Partitions are
+    independent (an agreement's rules see that agreement's events only), so they are
+    folded in parallel, each in one worker process; an instance sees some partitions of
+    the bundle, none of them twice. ``state_hashes`` gives each partition's final state
+    hash (hex) once its statements are applied.
+    """
+
+    def route(self, statement: Statement) -> str | None: ...
+
+    def apply(self, key: str, statement: Statement, index: int, event_hash: str,
+              recorded_at: str) -> None: ...
+
+    def state_hashes(self) -> dict[str, str]: ...
 
 @dataclass(frozen=True, slots=True)
 class Failure:
@@ -76,7 +99,7 @@ class AuditReport:
     trusted_checkpoint: dict[str, Any] | None = None
     failure: Failure | None = None
     warnings: list[str] = field(default_factory=list)
-    agreements: dict[str, str] = field(default_factory=dict)
+    agreements: dict[str, str] = field(default_factory=dict)  # by key, from a Replay
     elapsed: float = 0.0
 
     @property
@@ -137,13 +160,18 @@ _entry_decoder = msgspec.json.Decoder(_Entry)
 _LEAF_HEAD = struct.Struct(">QQ")  # index, recorded_at_us (see ledger.leaf)
 
 # (stream, version, prev, event hash, actor, key, type, co-signing key ids,
-#  recorded_at_us, payload) -- the payload only for org streams or when folding: its
-# bytes cost a fraction of a pickled Statement, and decode again in a microsecond.
+#  recorded_at_us, payload) -- the payload only for org streams (the key history needs
+# them): its bytes cost a fraction of a pickled Statement, and decode again in a
+# microsecond.
 _Row = tuple[str, int, str | None, str, str, str, str, tuple[str, ...], int, bytes | None]
+# (partition, index, offset of the entry's line in the file, recorded_at_us): where the
+# rules replay finds an entry again, instead of its statement crossing two pipes.
+_Routed = tuple[str, int, int, int]
 # Rows cross from workers to the main process as MessagePack: half the cost of pickling
 # them, decoded straight back into these tuples.
 _rows_encoder = msgspec.msgpack.Encoder()
 _rows_decoder = msgspec.msgpack.Decoder(list[_Row])
+_routed_decoder = msgspec.msgpack.Decoder(list[_Routed])
 
 
 class _Chunk(NamedTuple):
@@ -151,6 +179,7 @@ class _Chunk(NamedTuple):
     rows: bytes                # the entries that passed, in order (``_rows_encoder``)
     segments: list[tuple[int, bytes]]  # (level, root) of the subtrees covering ``rows``
     failure: Failure | None    # the first failure after ``rows``
+    routed: bytes              # the entries of ``rows`` a replay folds (``_Routed``)
 
 
 class _ScanPart(NamedTuple):
@@ -163,15 +192,18 @@ class _Context:
     path: Path
     origin: str = ""
     pubkeys: dict[str, bytes] = field(default_factory=dict)
-    statements: bool = False   # ship every statement (the caller folds them)
+    replay: Callable[[], Replay] | None = None  # routes statements, when rules replay
     cuts: tuple[int, ...] = ()  # checkpoint sizes: subtrees never straddle one
 
 
 _ctx: _Context | None = None
+_router: Replay | None = None   # this process's instance of ``_ctx.replay``, for routing
 
 
 def _init_worker(ctx: _Context) -> None:
-    global _ctx
+    global _ctx, _router
+    if _ctx is not ctx:
+        _router = None if ctx is None or ctx.replay is None else ctx.replay()
     _ctx = ctx
 
 
@@ -209,16 +241,17 @@ def _span(mapped: mmap.mmap, start: int, end: int) -> tuple[int, int]:
     return lo, size if nl < 0 else nl + 1
 
 
-def _lines(path: Path, start: int, end: int) -> Iterator[memoryview]:
+def _lines(path: Path, start: int, end: int) -> Iterator[tuple[int, memoryview]]:
     """Every line that starts in [start, end), without its newline, as views of the
-    mapped file (no copy per line: at a few hundred thousand lines, copies cost)."""
+    mapped file (no copy per line: at a few hundred thousand lines, copies cost), each
+    with its offset in the file."""
     mapped = _map(path)
     pos, hi = _span(mapped, start, end)
     view = memoryview(mapped)
     while pos < hi:
         nl = mapped.find(b"\n", pos, hi)
         stop = hi if nl < 0 else nl
-        yield view[pos:stop]
+        yield pos, view[pos:stop]
         pos = stop + 1
 
 
@@ -261,22 +294,26 @@ def _check_part(start: int, end: int) -> _Chunk:
     assert _ctx is not None
     hashes: list[bytes] = []
     rows: list[_Row] = []
+    routed: list[_Routed] = []
     failure: Failure | None = None
     first: int | None = None
-    for line in _lines(_ctx.path, start, end):
+    for at, line in _lines(_ctx.path, start, end):
         if line[:13] == _CHECKPOINT_LINE:
             continue
         checked = _check_line(line, None if first is None else first + len(rows), _ctx)
         if isinstance(checked, Failure):
             failure = checked
             break
-        leaf_hash, row, index = checked
+        leaf_hash, row, index, route = checked
         if first is None:
             first = index
         hashes.append(leaf_hash)
         rows.append(row)
+        if route is not None:
+            routed.append((route, index, at, row[8]))
     segments = [] if first is None else _segments(first, hashes, _ctx.cuts)
-    return _Chunk(first, _rows_encoder.encode(rows), segments, failure)
+    return _Chunk(first, _rows_encoder.encode(rows), segments, failure,
+                  _rows_encoder.encode(routed))
 
 
 def _segments(first: int, hashes: list[bytes], cuts: tuple[int, ...]
@@ -337,7 +374,7 @@ def _leaf_of(entry: _Entry) -> tuple[bytes, bytes | None]:
 
 
 def _check_line(line: memoryview, expected: int | None, ctx: _Context
-                ) -> tuple[bytes, _Row, int] | Failure:
+                ) -> tuple[bytes, _Row, int, str | None] | Failure:
     index: int | None = None
     try:
         try:
@@ -383,10 +420,14 @@ def _check_line(line: memoryview, expected: int | None, ctx: _Context
                 cosigners.append(s.keyid)
         if not signed_by_actor:
             return Failure(index, "signature-missing", "no signature by the statement's key")
-        keep = payload if ctx.statements or st.stream.startswith("org/") else None
+        try:  # where the statement goes, when rules are replayed
+            route = None if _router is None else _router.route(st)
+        except Rejected as exc:
+            return _refused(index, exc)
+        keep = payload if st.stream.startswith("org/") else None
         return merkle.hash_leaf(leaf), (
             st.stream, st.version, st.prev, event_hash(payload), st.actor, st.key, st.type,
-            tuple(cosigners), recorded_us, keep), index
+            tuple(cosigners), recorded_us, keep), index, route
     except _UnknownKey as exc:
         return Failure(index, "key-unknown", f"signature by unknown key {exc}")
     except LedgerError as exc:
@@ -475,17 +516,20 @@ def _split(path: Path, begin: int, parts: int) -> list[tuple[int, int]]:
 
 
 @dataclass(slots=True)
-class _Replay:
-    """The sequential state: stream heads, key history, tree, agreement folds."""
+class _Sequence:
+    """The sequential state: stream heads, key history, tree; where the rules replay
+    will find each entry it folds, by partition."""
 
     checkpoints: dict[int, bytes]
     report: AuditReport
     origin: str
-    fold: Callable[[Statement, int, str, str], None] | None
     heads: dict[str, tuple[int, str | None]] = field(default_factory=dict)
     registry: Registry = field(default_factory=Registry)
     tree: merkle.CompactRange = field(default_factory=merkle.CompactRange)
     last_recorded: int = 0
+    checked: int = 0           # entries [0, checked) passed every check of the log
+    # partition -> (index, line offset, recorded_at_us) * n, in log order
+    routes: dict[str, array[int]] = field(default_factory=dict)
 
     def apply(self, chunk: _Chunk) -> None:
         """Check a range's entries in log order, merging its subtrees as they end."""
@@ -493,12 +537,19 @@ class _Replay:
             raise _Stop(Failure(self.tree.size, "entry-missing",
                                 f"expected entry {self.tree.size}, found entry {chunk.first}"))
         rows = _rows_decoder.decode(chunk.rows)
+        routes = self.routes
+        for key, *where in _routed_decoder.decode(chunk.routed):
+            found = routes.get(key)
+            if found is None:
+                found = routes[key] = array("q")
+            found.extend(where)
         index = self.tree.size
         done = 0
         for level, root in chunk.segments:
             for row in rows[done:done + (1 << level)]:
                 self._check_row(index, row)
                 index += 1
+                self.checked = index
             done += 1 << level
             self.tree.append_subtree(level, root)
             self._check_root(index - 1)
@@ -515,7 +566,7 @@ class _Replay:
                                 "root the log signed"))
 
     def _check_row(self, index: int, row: _Row) -> None:
-        stream, version, prev, ehash, actor, key, _type, cosigners, recorded_us, payload = row
+        stream, version, prev, ehash, actor, key, _type, cosigners, recorded_us, _ = row
         if recorded_us < self.last_recorded:
             raise _Stop(Failure(index, "recorded-at-order",
                                 "recorded_at goes backwards in the log"))
@@ -528,27 +579,15 @@ class _Replay:
                 and record.org_id == actor and record.valid_at(index) and not cosigners
                 and not stream.startswith("org/")):
             self.heads[stream] = (version, ehash)
-            st = None
         else:
-            st = self._full_checks(index, row, head)
-        if self.fold is not None and payload is not None:
-            if st is None:
-                st = _shipped_statement(payload)
-            try:
-                self.fold(st, index, ehash, format_us(recorded_us))
-            except Rejected as exc:  # the rule's own code: what an auditor looks up
-                raise _Stop(Failure(index, exc.rule, exc.diagnostics())) from None
-            except LedgerError as exc:
-                raise _Stop(Failure(index, exc.code, exc.diagnostics())) from None
+            self._full_checks(index, row, head)
 
-    def _full_checks(self, index: int, row: _Row, head: tuple[int, str | None]
-                     ) -> Statement | None:
+    def _full_checks(self, index: int, row: _Row, head: tuple[int, str | None]) -> None:
         stream, version, prev, ehash, actor, key, type_, cosigners, _us, payload = row
         # Without the shipped payload, enough of the statement for the checks below.
-        shipped = None if payload is None else _shipped_statement(payload)
-        st = shipped or Statement(ledger=self.origin, stream=stream, version=version,
-                                  prev=prev, type=type_, data={}, actor=actor, key=key,
-                                  issued_at="")
+        st = _statement_decoder.decode(payload) if payload is not None else Statement(
+            ledger=self.origin, stream=stream, version=version, prev=prev, type=type_,
+            data={}, actor=actor, key=key, issued_at="")
         try:
             _check_chain(st, Head(*head))
             self.registry.signer_key(st, index)
@@ -561,15 +600,110 @@ class _Replay:
             raise _Stop(Failure(index, exc.code, exc.detail)) from None
         self.registry.apply(st, index)
         self.heads[stream] = (version, ehash)
-        return shipped
 
 
 _statement_decoder = msgspec.json.Decoder(Statement)
 
 
-def _shipped_statement(payload: bytes) -> Statement:
-    """The statement of payload bytes a worker has already parsed and validated."""
-    return _statement_decoder.decode(payload)
+# --- the rules replay: partitions folded in parallel, after the log is verified --------
+
+
+class _PayloadOnly(msgspec.Struct):
+    payload: bytes
+
+
+class _EnvelopeOnly(msgspec.Struct):
+    envelope: _PayloadOnly
+
+
+# An entry line read again for its payload alone: the members the rules need nothing of
+# are skipped, base64 is decoded in C. The line was verified by then: these are the
+# bytes whose signatures held (the same decoder semantics as ``_entry_decoder``).
+_payload_decoder = msgspec.json.Decoder(_EnvelopeOnly)
+
+
+def _refused(index: int, exc: LedgerError) -> Failure:
+    """A refusal by the rules as a failure: a rule's own code is what an auditor
+    looks up."""
+    return Failure(index, exc.rule if isinstance(exc, Rejected) else exc.code,
+                   exc.diagnostics())
+
+
+def _earlier(a: Failure | None, b: Failure | None) -> Failure | None:
+    """The refusal at the lower index (refusals always have one)."""
+    if a is None or b is None:
+        return a or b
+    return b if (b.index or 0) < (a.index or 0) else a
+
+
+class _Folded(NamedTuple):
+    hashes: dict[str, str]     # partition -> final state hash
+    failure: Failure | None    # the first refusal among these partitions, if any
+    entries: int               # statements applied
+
+
+_REPLAY_TASKS_PER_WORKER = 8
+
+
+def _replay_in(ctx: _Context, limit: int, work: list[tuple[str, bytes]]) -> _Folded:
+    """Fold the partitions in ``work`` (each: its key, and its packed ``routes``) over
+    the entries below ``limit``, each partition up to its first refusal."""
+    gc.disable()
+    _init_worker(ctx)
+    assert ctx.replay is not None
+    replay = ctx.replay()
+    mapped = _map(ctx.path)
+    view = memoryview(mapped)
+    first: Failure | None = None
+    applied = 0
+    for key, packed in work:
+        where = array("q")
+        where.frombytes(packed)
+        numbers = iter(where)
+        for index, at, recorded_us in zip(numbers, numbers, numbers, strict=True):
+            if index >= limit:
+                break
+            payload = _payload_decoder.decode(view[at:mapped.find(b"\n", at)]).envelope.payload
+            try:
+                replay.apply(key, _statement_decoder.decode(payload), index,
+                             event_hash(payload), format_us(recorded_us))
+            except LedgerError as exc:
+                first = _earlier(first, _refused(index, exc))
+                break
+            applied += 1
+    del view
+    return _Folded(replay.state_hashes(), first, applied)
+
+
+def _partitions(routes: dict[str, array[int]], bins: int) -> list[list[tuple[str, bytes]]]:
+    """The partitions in ``bins`` groups of about equal work (largest first, each into
+    the lightest group so far), packed for a worker."""
+    loads = [(0, n) for n in range(bins)]
+    groups: list[list[tuple[str, bytes]]] = [[] for _ in range(bins)]
+    for key in sorted(routes, key=lambda k: (-len(routes[k]), k)):
+        load, n = min(loads)
+        loads[n] = (load + len(routes[key]), n)
+        groups[n].append((key, routes[key].tobytes()))
+    return [g for g in groups if g]
+
+
+def _replay_all(pool: _Pool | _InProcess, ctx: _Context, sequence: _Sequence,
+                nworkers: int, progress: Callable[[str, int, int], None] | None
+                ) -> _Folded:
+    """Every partition folded, spread over the pool; the first refusal of all."""
+    total = sum(len(where) // 3 for where in sequence.routes.values())
+    groups = _partitions(sequence.routes, nworkers * _REPLAY_TASKS_PER_WORKER)
+    hashes: dict[str, str] = {}
+    first: Failure | None = None
+    done = 0
+    for folded in pool.map(_replay_in, itertools.repeat(ctx), itertools.repeat(
+            sequence.checked), groups):
+        hashes.update(folded.hashes)
+        first = _earlier(first, folded.failure)
+        done += folded.entries
+        if progress is not None:
+            progress("rules", done, total)
+    return _Folded(dict(sorted(hashes.items())), first, done)
 
 
 _second_cache: list[Any] = [None, ""]
@@ -590,14 +724,17 @@ def verify_bundle(
     *,
     trusted_checkpoint: str | None = None,
     workers: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    fold: Callable[[Statement, int, str, str], None] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    replay: Callable[[], Replay] | None = None,
 ) -> AuditReport:
     """Verify a bundle file against the pinned log key ``log_key`` (a vkey string).
 
-    ``trusted_checkpoint`` is a signed note the auditor kept from before. ``fold`` is
-    called for each verified entry (statement, index, event hash, recorded_at) so the
-    caller can replay domain rules. Never raises for a bad bundle: the report says.
+    ``trusted_checkpoint`` is a signed note the auditor kept from before. ``replay``
+    makes the rules to replay over the verified entries (e.g. ``AgreementReplay``;
+    picklable: each worker makes its own); their final state hashes land in
+    ``report.agreements`` when everything holds. ``progress(phase, done, total)`` is
+    called as the work goes: phase ``"verify"`` (entries), then ``"rules"``
+    (statements folded). Never raises for a bad bundle: the report says.
     """
     started = time.monotonic()
     report = AuditReport()
@@ -607,9 +744,10 @@ def verify_bundle(
         report.failure = Failure(None, "log-key-invalid", f"--log-key: {exc}")
         return report
     try:
-        _verify(path, verifier, report, trusted_checkpoint, workers, progress, fold)
+        _verify(path, verifier, report, trusted_checkpoint, workers, progress, replay)
     except _Stop as stop:
         report.failure = stop.failure
+        report.agreements = {}  # no final state to speak of
     except BrokenProcessPool:
         # The bundle is read in place (mapped): a file truncated under a worker kills it.
         report.failure = Failure(None, "bundle-unreadable",
@@ -661,19 +799,19 @@ def _check_in(ctx: _Context, start: int, end: int) -> _Chunk:
 
 def _verify(path: Path, verifier: Verifier, report: AuditReport,
             trusted: str | None, workers: int | None,
-            progress: Callable[[int, int], None] | None,
-            fold: Callable[[Statement, int, str, str], None] | None) -> None:
+            progress: Callable[[str, int, int], None] | None,
+            replay: Callable[[], Replay] | None) -> None:
     header, begin = _read_header(path)
     nworkers = workers if workers is not None else (os.cpu_count() or 1)
     with _pool(nworkers) as pool:
         _verify_with_pool(pool, path, header, begin, nworkers, verifier, report, trusted,
-                          progress, fold)
+                          progress, replay)
 
 
 def _verify_with_pool(pool: _Pool | _InProcess, path: Path, header: dict[str, Any],
                       begin: int, nworkers: int, verifier: Verifier, report: AuditReport,
-                      trusted: str | None, progress: Callable[[int, int], None] | None,
-                      fold: Callable[[Statement, int, str, str], None] | None) -> None:
+                      trusted: str | None, progress: Callable[[str, int, int], None] | None,
+                      replay: Callable[[], Replay] | None) -> None:
     # Pass 1: checkpoints and public keys.
     ranges = _split(path, begin, nworkers * _SCAN_PARTS_PER_WORKER)
     scan = _Context(path)
@@ -707,30 +845,45 @@ def _verify_with_pool(pool: _Pool | _InProcess, path: Path, header: dict[str, An
                                 f"the bundle's checkpoint of size {trusted_cp.size} has "
                                 "another root than the trusted checkpoint: a fork"))
         checkpoints = {**checkpoints, trusted_cp.size: trusted_cp.root_hash}
-    replay = _Replay(checkpoints, report, origin, fold)
+    sequence = _Sequence(checkpoints, report, origin)
     total = declared if isinstance(declared, int) else 0
     # Pass 2: ranges verified in parallel, applied in order.
     ranges = _split(path, begin, max(nworkers, (path.stat().st_size - begin) // RANGE_BYTES))
-    ctx = _Context(path, origin, pubkeys, statements=fold is not None,
-                   cuts=tuple(sorted(checkpoints)))
-    # The cyclic collector is paused meanwhile: the replay makes no cycles, and its
-    # full collections would walk every agreement state and row kept so far.
+    ctx = _Context(path, origin, pubkeys, replay, cuts=tuple(sorted(checkpoints)))
+    # The cyclic collector is paused meanwhile: these passes make no cycles, and its
+    # full collections would walk every row, route and agreement state kept so far.
     collecting = gc.isenabled()
     gc.disable()
+    stopped: Failure | None = None
     try:
-        for chunk in pool.map(_check_in, itertools.repeat(ctx), [a for a, _ in ranges],
-                              [b for _, b in ranges]):
-            replay.apply(chunk)
-            if progress is not None:
-                progress(replay.tree.size, total)
+        chunks = pool.map(_check_in, itertools.repeat(ctx), [a for a, _ in ranges],
+                          [b for _, b in ranges])
+        try:
+            for chunk in chunks:
+                sequence.apply(chunk)
+                if progress is not None:
+                    progress("verify", sequence.tree.size, total)
+        except _Stop as stop:
+            stopped = stop.failure
+            if isinstance(chunks, Generator):
+                chunks.close()  # the ranges not yet verified are dropped
+        # Pass 3: the rules, over the entries that passed every check of the log (below
+        # ``sequence.checked``). So a rule's refusal, if any, is at an index before the
+        # log's first failure: the first failing index is named, whichever pass found it.
+        if replay is not None:
+            folded = _replay_all(pool, ctx, sequence, nworkers, progress)
+            stopped = folded.failure or stopped
+            report.agreements = folded.hashes
     finally:
         if collecting:
             gc.enable()
-    size = replay.tree.size
+    if stopped is not None:
+        raise _Stop(stopped)
+    size = sequence.tree.size
     report.size = size
-    report.root_hash = replay.tree.root().hex()
-    report.streams = len(replay.heads)
-    report.organizations = len({k.org_id for k in replay.registry.keys.values()})
+    report.root_hash = sequence.tree.root().hex()
+    report.streams = len(sequence.heads)
+    report.organizations = len({k.org_id for k in sequence.registry.keys.values()})
     if isinstance(declared, int) and declared != size:
         raise _Stop(Failure(size, "bundle-size",
                             f"the header announces {declared} entries, the bundle has {size}"))

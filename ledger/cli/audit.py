@@ -33,21 +33,37 @@ def run_verify(args: argparse.Namespace) -> int:
     trusted = args.trusted_checkpoint.read_text("utf-8") if args.trusted_checkpoint else None
     if not args.bundle.exists():
         raise FileNotFoundError(f"no such bundle: {args.bundle}")
-    bar = Progress("verify", None, enabled=not args.json)
-    replay = None if args.skip_rules else AgreementReplay()
+    bars = _Bars(enabled=not args.json)
     report = verify_bundle(args.bundle, args.log_key, trusted_checkpoint=trusted,
-                           workers=args.workers, progress=bar.update,
-                           fold=None if replay is None else replay.apply)
-    bar.close()
-    if replay is None:
+                           workers=args.workers, progress=bars.update,
+                           replay=None if args.skip_rules else AgreementReplay)
+    bars.close()
+    if args.skip_rules:
         report.warnings.append("the agreement rules were not replayed (--skip-rules)")
-    elif report.ok:
-        report.agreements = replay.state_hashes()
     if args.json:
         print_json(report.to_json())
     else:
         _print(report)
     return 0 if report.ok else 1
+
+
+class _Bars:
+    """One progress bar per phase of the audit (verify, then rules), one after the other."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: Progress | None = None
+
+    def update(self, phase: str, done: int, total: int) -> None:
+        if self.bar is None or self.bar.label != phase:
+            self.close()
+            self.bar = Progress(phase, total or None, enabled=self.enabled)
+        self.bar.update(done, total or None)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def _print(report: AuditReport) -> None:

@@ -6,7 +6,8 @@ event that somehow got signed and stored is reported with its index), and prints
 agreement's final state hash: two auditors replaying the same bundle must agree.
 
 The rules are the server's at the door: where the statement goes (``check_stream``),
-then ``check_event`` on the agreement's state before it.
+then ``check_event`` on the agreement's state before it. Agreements are independent:
+the audit folds each in one worker process, every core taking its share.
 """
 
 from __future__ import annotations
@@ -24,17 +25,22 @@ _KEY_AT = len(AGREEMENT_PREFIX)
 
 
 class AgreementReplay:
-    """Folds agreement streams entry by entry; ``apply`` raises ``Rejected``."""
+    """The agreement rules, as an audit ``Replay``: each agreement is a partition,
+    folded on its own; ``apply`` raises ``Rejected``."""
 
     def __init__(self) -> None:
         self.states: dict[str, AgreementState] = {}
 
-    def apply(self, st: Statement, index: int, event_hash: str, recorded_at: str) -> None:
+    def route(self, st: Statement) -> str | None:
+        """The agreement ``st`` belongs to (its stream's key), None for an organization's
+        own stream; ``Rejected`` for a statement no stream of the ledger may hold."""
+        return st.stream[_KEY_AT:] if check_stream(st) else None
+
+    def apply(self, key: str, st: Statement, index: int, event_hash: str,
+              recorded_at: str) -> None:
         """Check ``st`` (from a statement the audit verified: ``parse_statement`` had
-        accepted its bytes) against the rules, then fold it into its agreement."""
-        if not check_stream(st):
-            return
-        key = st.stream[_KEY_AT:]
+        accepted its bytes; ``route`` gave ``key``) against the rules, then fold it
+        into its agreement."""
         state = self.states.get(key)
         if state is None:
             state = initial_state()

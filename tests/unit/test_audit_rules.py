@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ledger import merkle
+from ledger import audit, merkle
 from ledger.audit import verify_bundle
 from ledger.bundle import checkpoint_line, entry_line, header_line
 from ledger.checkpoint import Checkpoint, make_vkey, sign_checkpoint
@@ -29,13 +29,17 @@ A, B, C = org("rules-a", seed=61), org("rules-b", seed=62), org("rules-c", seed=
 T = "2026-03-0{}T10:00:00Z"
 
 
-def _bundle(path: Path, events: list[tuple[Any, str, str, dict[str, Any]]]) -> None:
+def _bundle(path: Path, events: list[tuple[Any, str, str, dict[str, Any]]],
+            *, broken_link_at: int | None = None) -> None:
     """Registrations of A, B and C, then ``events`` (signer, stream, type, data), each
-    chained on its stream and signed by its signer; one checkpoint at the end."""
+    chained on its stream and signed by its signer; one checkpoint at the end.
+    ``broken_link_at``: the entry (log index) whose prev-hash is wrong."""
     envelopes: list[Envelope] = [o.registration(o.org_id) for o in (A, B, C)]
     heads: dict[str, tuple[int, str | None]] = {}
     for n, (who, stream, type_, data) in enumerate(events):
         version, prev = heads.get(stream, (0, None))
+        if n + 3 == broken_link_at:
+            prev = "0" * 64
         env = who.event(stream, version + 1, prev, type_, data, issued_at=T.format(n + 1))
         heads[stream] = (version + 1, event_hash(env.payload_bytes()))
         envelopes.append(env)
@@ -60,11 +64,10 @@ DRAFT = DraftAgreement(agreement_id="pool", title="Pool", purpose="Share a hall"
 DRAFTED = _decided(DRAFT, initial_state())
 
 
-def _audit(path: Path, *, rules: bool = True, workers: int = 1) -> Any:
-    replay = AgreementReplay()
-    report = verify_bundle(path, VKEY, workers=workers,
-                           fold=replay.apply if rules else None)
-    return report, replay
+def _audit(path: Path, *, rules: bool = True, workers: int = 1,
+           progress: Any = None) -> Any:
+    return verify_bundle(path, VKEY, workers=workers, progress=progress,
+                         replay=AgreementReplay if rules else None)
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -75,10 +78,10 @@ def test_a_good_bundle_replays_to_the_state_of_its_events(tmp_path: Path,
     path = tmp_path / "good.jsonl"
     _bundle(path, [(A, "agreement/pool", "agreement.drafted", DRAFTED),
                    (B, "agreement/pool", "party.joined", joined)])
-    report, replay = _audit(path, workers=workers)
+    report = _audit(path, workers=workers)
     assert report.ok, report.failure
     state = evolve(state, Fact("party.joined", joined, B.org_id, T.format(2), 2))
-    assert replay.state_hashes() == {"pool": state_hash(state)}
+    assert report.agreements == {"pool": state_hash(state)}
 
 
 @pytest.mark.parametrize(("events", "index", "code"), [
@@ -99,13 +102,84 @@ def test_a_good_bundle_replays_to_the_state_of_its_events(tmp_path: Path,
     ([(A, "invoice/7", "invoice.sent", {})], 3, "stream.unknown-kind"),
 ], ids=["not-invited", "drafted-twice", "unknown-type", "not-normal", "wrong-stream",
         "unknown-kind"])
+@pytest.mark.parametrize("workers", [1, 2])
 def test_an_event_the_rules_refuse_fails_the_audit_with_its_rule_and_index(
-        tmp_path: Path, events: list[Any], index: int, code: str) -> None:
+        tmp_path: Path, events: list[Any], index: int, code: str, workers: int) -> None:
     path = tmp_path / "refused.jsonl"
     _bundle(path, events)
-    log_only, _ = _audit(path, rules=False)
+    log_only = _audit(path, rules=False, workers=workers)
     assert log_only.ok, log_only.failure          # signed, chained, checkpointed
-    report, _ = _audit(path)
+    report = _audit(path, workers=workers)
     assert report.failure is not None
     assert (report.failure.index, report.failure.code) == (index, code)
     assert report.failure.detail.startswith("Refused by the agreement rules")
+    assert report.agreements == {}                # no final state for a failed audit
+
+
+def _drafted(agreement: str) -> dict[str, Any]:
+    return {**DRAFTED, "agreement_id": agreement}
+
+
+# Agreements folded apart (in other workers, in any order): the lowest refusal wins.
+TWO_REFUSALS = [(A, "agreement/pool", "agreement.drafted", DRAFTED),        # 3
+                (A, "agreement/hall", "agreement.drafted", _drafted("hall")),  # 4
+                (A, "agreement/hall", "agreement.drafted", _drafted("hall")),  # 5 refused
+                (C, "agreement/pool", "party.joined", {}),                  # 6 refused
+                (A, "agreement/room", "agreement.drafted", _drafted("room"))]  # 7
+
+
+@pytest.mark.parametrize("tasks", [1, 8])
+@pytest.mark.parametrize("workers", [1, 2, 3])
+@pytest.mark.parametrize("order", ["hall-first", "pool-first"])
+def test_the_first_refusal_in_log_order_is_named_across_agreements(
+        tmp_path: Path, workers: int, order: str, tasks: int,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # tasks per worker: 1 puts several agreements in one task (one worker's share)
+    monkeypatch.setattr(audit, "_REPLAY_TASKS_PER_WORKER", tasks)
+    events = list(TWO_REFUSALS)
+    if order == "pool-first":   # the other agreement's refusal comes first in the log
+        events[2], events[3] = events[3], events[2]
+    path = tmp_path / "two.jsonl"
+    _bundle(path, events)
+    report = _audit(path, workers=workers)
+    assert report.failure is not None
+    assert report.failure.index == 5
+    assert report.failure.code == ("agreement.exists" if order == "hall-first"
+                                   else "party.not-invited")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_refusal_before_a_broken_link_is_named_first(tmp_path: Path,
+                                                       workers: int) -> None:
+    path = tmp_path / "refusal-then-link.jsonl"
+    _bundle(path, TWO_REFUSALS, broken_link_at=7)
+    assert _audit(path, rules=False, workers=workers).failure.index == 7
+    report = _audit(path, workers=workers)
+    assert (report.failure.index, report.failure.code) == (5, "agreement.exists")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_broken_link_before_a_refusal_is_named_first(tmp_path: Path,
+                                                       workers: int) -> None:
+    path = tmp_path / "link-then-refusal.jsonl"
+    _bundle(path, TWO_REFUSALS, broken_link_at=4)
+    report = _audit(path, workers=workers)
+    assert report.failure is not None
+    assert report.failure.index == 4
+    assert report.failure.code not in {"agreement.exists", "party.not-invited"}
+
+
+def test_progress_reports_the_log_then_the_rules(tmp_path: Path) -> None:
+    joined = {}
+    path = tmp_path / "progress.jsonl"
+    _bundle(path, [(A, "agreement/pool", "agreement.drafted", DRAFTED),
+                   (B, "agreement/pool", "party.joined", joined),
+                   (A, "agreement/hall", "agreement.drafted", _drafted("hall"))])
+    seen: list[tuple[str, int, int]] = []
+    report = _audit(path, workers=2, progress=lambda *a: seen.append(a))
+    assert report.ok, report.failure
+    phases = [phase for phase, _, _ in seen]
+    assert phases == sorted(phases, key=["verify", "rules"].index)
+    assert seen[phases.index("rules") - 1] == ("verify", 6, 6)
+    assert seen[-1] == ("rules", 3, 3)                  # the three agreement events
+    assert sorted(report.agreements) == ["hall", "pool"]
