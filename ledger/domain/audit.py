@@ -12,16 +12,34 @@ the audit folds each in one worker process, every core taking its share.
 
 from __future__ import annotations
 
+import msgspec
+
 from ..statement import Statement
-from .check import check_event
+from .catalogue import Fact
+from .check import check_event_json
 from .evolve import evolve
-from .facts import AGREEMENT_PREFIX, check_stream, fact_from_statement
+from .facts import AGREEMENT_PREFIX, check_stream
 from .state import AgreementState, initial_state
 from .state_hash import state_hash
 
 __all__ = ["AgreementReplay"]
 
 _KEY_AT = len(AGREEMENT_PREFIX)
+
+
+class _Head(msgspec.Struct):
+    """What the rules read of a statement, its data left as JSON text (decoded once,
+    straight into its event type's Struct, by ``check_event_json``)."""
+
+    type: str
+    data: msgspec.Raw
+    actor: str
+    issued_at: str
+    version: int
+    key: str
+
+
+_head = msgspec.json.Decoder(_Head)
 
 
 class AgreementReplay:
@@ -36,18 +54,20 @@ class AgreementReplay:
         own stream; ``Rejected`` for a statement no stream of the ledger may hold."""
         return st.stream[_KEY_AT:] if check_stream(st) else None
 
-    def apply(self, key: str, st: Statement, index: int, event_hash: str,
+    def apply(self, key: str, payload: bytes, index: int, event_hash: str,
               recorded_at: str) -> None:
-        """Check ``st`` (from a statement the audit verified: ``parse_statement`` had
-        accepted its bytes; ``route`` gave ``key``) against the rules, then fold it
-        into its agreement."""
+        """Check the statement of ``payload`` (bytes the audit verified:
+        ``parse_statement`` had accepted them; ``route`` gave ``key``) against the rules,
+        then fold it into its agreement."""
+        st = _head.decode(payload)
         state = self.states.get(key)
         if state is None:
             state = initial_state()
-        data = check_event(state, st.type, st.data, st.actor, st.issued_at,
-                           from_statement=True)
-        self.states[key] = evolve(state, fact_from_statement(
-            st, position=index, recorded_at=recorded_at, event_hash=event_hash), data)
+        data = check_event_json(state, st.type, bytes(st.data), st.actor, st.issued_at)
+        self.states[key] = evolve(state, Fact(
+            type=st.type, data=msgspec.to_builtins(data), actor=st.actor,
+            issued_at=st.issued_at, stream_version=st.version, key=st.key, position=index,
+            recorded_at=recorded_at, event_hash=event_hash), data)
 
     def state_hashes(self) -> dict[str, str]:
         """Each agreement's final terms hash (hex), by agreement id."""

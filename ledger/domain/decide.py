@@ -35,7 +35,7 @@ from .rules import reject
 from .state import AgreementState
 from .values import ORG_PATTERN
 
-__all__ = ["decide", "decide_shaped", "event_data"]
+__all__ = ["admits", "decide", "decide_shaped", "event_data"]
 
 _Rule = Callable[[AgreementState, Any, str, str], bool]
 
@@ -148,8 +148,12 @@ def decide_shaped(state: AgreementState, type: str, data: c.Data, normal: dict[s
     """``decide`` after its first step, for a caller that already holds the command's
     data as its validated Struct and as normal-form canonical JSON, with a valid actor
     and time: the gate and the event's own rules, nothing skipped."""
-    spec = c.EVENTS[type]
-    _gate(state, spec, actor)
-    if _RULES[type](state, data, actor, at):
-        return [c.NewEvent(type, normal)]
-    return []
+    return [c.NewEvent(type, normal)] if admits(state, type, data, actor, at) else []
+
+
+def admits(state: AgreementState, type: str, data: c.Data, actor: str, at: str) -> bool:
+    """The gate and the event's own rules (``decide_shaped`` without building the
+    event): True when the event would change something, False for an idempotent
+    repeat; raises ``Rejected``."""
+    _gate(state, c.EVENTS[type], actor)
+    return _RULES[type](state, data, actor, at)
