@@ -184,7 +184,6 @@ class _Chunk(NamedTuple):
 
 
 class _ScanPart(NamedTuple):
-    checkpoints: list[bytes]   # checkpoint lines
     pubkeys: dict[str, bytes]  # key id -> raw key, from org registrations and key adds
 
 
@@ -260,22 +259,35 @@ _CHECKPOINT_LINE = b'{"checkpoint"'
 
 
 def _scan_part(start: int, end: int) -> _ScanPart:
-    """Pass 1 over a range: its checkpoint lines and the keys it introduces. Both are
-    rare: the range is searched for them (a fast substring search), and only the
-    lines found are decoded."""
+    """Pass 1 over a range of entries: the keys it introduces. They are rare: the
+    range is searched for them (a fast substring search), and only the lines found are
+    decoded."""
     assert _ctx is not None
     mapped = _map(_ctx.path)
     lo, hi = _span(mapped, start, end)
-    checkpoints = [_line_at(mapped, hit + 1, hi) for hit in
-                   _find_all(mapped, b"\n" + _CHECKPOINT_LINE, max(lo - 1, 0), hi)]
     candidates = {mapped.rfind(b"\n", lo, hit) + 1 or lo
                   for needle in _KEY_EVENT_NEEDLES for hit in _find_all(mapped, needle, lo, hi)}
     pubkeys: dict[str, bytes] = {}
     for line_start in sorted(candidates):
-        line = _line_at(mapped, line_start, hi)
+        _scan_keys(_line_at(mapped, line_start, hi), pubkeys)
+    return _ScanPart(pubkeys)
+
+
+def _tail(path: Path, begin: int) -> tuple[int, list[bytes]]:
+    """Where the entries end, and the checkpoint lines after them: the bundle's last
+    lines (``docs/PROTOCOL.md`` Part III), read backwards from the end of the file."""
+    mapped = _map(path)
+    end = len(mapped)
+    lines: list[bytes] = []
+    while end > begin:
+        stop = end - 1 if mapped[end - 1] == 0x0A else end
+        start = mapped.rfind(b"\n", begin, stop) + 1 or begin
+        line = mapped[start:stop]
         if not line.startswith(_CHECKPOINT_LINE):
-            _scan_keys(line, pubkeys)
-    return _ScanPart(checkpoints, pubkeys)
+            break
+        lines.append(line)
+        end = start
+    return end, lines[::-1]
 
 
 def _find_all(mapped: mmap.mmap, needle: bytes, start: int, end: int) -> Iterator[int]:
@@ -300,7 +312,9 @@ def _check_part(start: int, end: int) -> _Chunk:
     first: int | None = None
     for at, line in _lines(_ctx.path, start, end):
         if line[:13] == _CHECKPOINT_LINE:
-            continue
+            failure = Failure(None, "checkpoint-misplaced", "a checkpoint line among the "
+                              "entries: checkpoints come after the last entry")
+            break
         checked = _check_line(line, None if first is None else first + len(rows), _ctx)
         if isinstance(checked, Failure):
             failure = checked
@@ -509,8 +523,7 @@ def _scan_keys(line: bytes, pubkeys: dict[str, bytes]) -> None:
         return  # the main pass reports malformed entries with their index
 
 
-def _split(path: Path, begin: int, parts: int) -> list[tuple[int, int]]:
-    size = path.stat().st_size
+def _split(begin: int, size: int, parts: int) -> list[tuple[int, int]]:
     step = max((size - begin) // max(parts, 1), 1)
     bounds = [*list(range(begin, size, step)), size]
     return [(a, b) for a, b in itertools.pairwise(bounds) if a < b]
@@ -557,7 +570,10 @@ class _Sequence:
         self.report.entries_verified += len(rows)
         self.report.signatures_verified += len(rows) + sum(len(row[7]) for row in rows)
         if chunk.failure is not None:
-            raise _Stop(chunk.failure)
+            failure = chunk.failure
+            if failure.index is None:  # a line with no index of its own: where it stands
+                failure = Failure(index, failure.code, failure.detail)
+            raise _Stop(failure)
 
     def _check_root(self, index: int) -> None:
         want = self.checkpoints.get(self.tree.size)
@@ -803,25 +819,29 @@ def _verify(path: Path, verifier: Verifier, report: AuditReport,
             replay: Callable[[], Replay] | None) -> None:
     header, begin = _read_header(path)
     nworkers = workers if workers is not None else (os.cpu_count() or 1)
-    with _pool(nworkers) as pool:
-        _verify_with_pool(pool, path, header, begin, nworkers, verifier, report, trusted,
-                          progress, replay)
+    try:
+        with _pool(nworkers) as pool:
+            _verify_with_pool(pool, path, header, begin, nworkers, verifier, report,
+                              trusted, progress, replay)
+    finally:
+        _unmap()  # the main process maps the bundle too (its tail, one worker's ranges)
 
 
 def _verify_with_pool(pool: _Pool | _InProcess, path: Path, header: dict[str, Any],
                       begin: int, nworkers: int, verifier: Verifier, report: AuditReport,
                       trusted: str | None, progress: Callable[[str, int, int], None] | None,
                       replay: Callable[[], Replay] | None) -> None:
-    # Pass 1: checkpoints and public keys.
-    ranges = _split(path, begin, nworkers * _SCAN_PARTS_PER_WORKER)
+    # Pass 1: the checkpoints (the last lines), and the public keys the entries
+    # introduce.
+    entries_end, checkpoint_lines = _tail(path, begin)
+    ranges = _split(begin, entries_end, nworkers * _SCAN_PARTS_PER_WORKER)
     scan = _Context(path)
     parts = list(pool.map(_scan_in, itertools.repeat(scan), [a for a, _ in ranges],
                           [b for _, b in ranges]))
     pubkeys = {k: v for part in parts for k, v in part.pubkeys.items()}
     checkpoints: dict[int, bytes] = {}
-    for part in parts:
-        for line in part.checkpoints:
-            _scan_checkpoint(line, verifier, checkpoints, report)
+    for line in checkpoint_lines:
+        _scan_checkpoint(line, verifier, checkpoints, report)
     origin = str(header.get("origin", ""))
     report.origin = origin
     if origin != verifier.name:
@@ -848,7 +868,7 @@ def _verify_with_pool(pool: _Pool | _InProcess, path: Path, header: dict[str, An
     sequence = _Sequence(checkpoints, report, origin)
     total = declared if isinstance(declared, int) else 0
     # Pass 2: ranges verified in parallel, applied in order.
-    ranges = _split(path, begin, max(nworkers, (path.stat().st_size - begin) // RANGE_BYTES))
+    ranges = _split(begin, entries_end, max(nworkers, (entries_end - begin) // RANGE_BYTES))
     ctx = _Context(path, origin, pubkeys, replay, cuts=tuple(sorted(checkpoints)))
     # The cyclic collector is paused meanwhile: these passes make no cycles, and its
     # full collections would walk every row, route and agreement state kept so far.

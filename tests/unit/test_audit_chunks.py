@@ -38,7 +38,8 @@ T0 = 1_780_000_000_000_000
 def _write(path: Path, *, checkpoints: tuple[int, ...] = (1000, 2 * CHUNK, 2 * CHUNK + 3, SIZE),
            bad_prev_at: int | None = None, bad_sig_at: int | None = None,
            stranger_at: int | None = None, wrong_root_at: int | None = None,
-           drop: int | None = None) -> bytes:
+           drop: int | None = None, insert_at: int | None = None,
+           insert: bytes = b"") -> bytes:
     """A bundle of SIZE entries: 4 registrations, then events over STREAMS streams."""
     orgs = [org(f"audit-{i}", seed=100 + i) for i in range(4)]
     stranger = org("audit-stranger", seed=199)
@@ -59,6 +60,8 @@ def _write(path: Path, *, checkpoints: tuple[int, ...] = (1000, 2 * CHUNK, 2 * C
         envelope = env.canonical() if i != bad_sig_at else _flip_sig(env.canonical())
         leaf = encode_leaf(i, T0 + i, envelope)
         tree.append(merkle.hash_leaf(leaf))
+        if i == insert_at:
+            lines.append(insert)
         if i != drop:
             lines.append(entry_line(i, leaf, envelope))
         if i + 1 in checkpoints:
@@ -104,7 +107,7 @@ def test_good_bundle_verifies(good: tuple[Path, bytes], workers: int, range_byte
 
 
 @pytest.mark.parametrize("case", ["signature", "prev", "stranger", "root", "interior-root",
-                                  "dropped"])
+                                  "dropped", "checkpoint-among-entries", "junk-line"])
 def test_broken_bundle_fails_at_the_same_index_on_every_path(tmp_path: Path, case: str,
                                                              range_bytes: int) -> None:
     path = tmp_path / "bad.jsonl"
@@ -124,6 +127,14 @@ def test_broken_bundle_fails_at_the_same_index_on_every_path(tmp_path: Path, cas
     elif case == "interior-root":
         _write(path, wrong_root_at=1000)           # not a power of two: a cut
         want = (999, "checkpoint-root")
+    elif case == "checkpoint-among-entries":
+        # signed with the pinned key and true, but where no checkpoint may stand
+        note = sign_checkpoint(Checkpoint(LEDGER_ID, 1, b"\0" * 32), LOG_KEY)
+        _write(path, insert_at=at, insert=checkpoint_line(note))
+        want = (at, "checkpoint-misplaced")
+    elif case == "junk-line":      # no index of its own: named by where it stands
+        _write(path, insert_at=at, insert=b"[1, 2]\n")
+        want = (at, "entry-malformed")
     else:
         _write(path, drop=at)
         want = (at, "entry-missing")
