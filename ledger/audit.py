@@ -63,7 +63,8 @@ class Replay(Protocol):
     ``route`` names the partition a verified statement belongs to (None: not replayed),
     or raises ``Rejected`` for one no partition may hold; every statement of a partition
     then reaches ``apply``, in log order, on the same instance, as its payload bytes
-    (``parse_statement`` accepted them: canonical, well-formed). Partitions are
+    (``parse_statement`` accepted them: canonical, well-formed) with its log index and
+    ``recorded_at`` (microseconds since the epoch; ``format_us`` writes it as text). Partitions are
     independent (an agreement's rules see that agreement's events only), so they are
     folded in parallel, each in one worker process; an instance sees some partitions of
     the bundle, none of them twice. ``state_hashes`` gives each partition's final state
@@ -72,8 +73,7 @@ class Replay(Protocol):
 
     def route(self, statement: Statement) -> str | None: ...
 
-    def apply(self, key: str, payload: bytes, index: int, event_hash: str,
-              recorded_at: str) -> None: ...
+    def apply(self, key: str, payload: bytes, index: int, recorded_us: int) -> None: ...
 
     def state_hashes(self) -> dict[str, str]: ...
 
@@ -682,7 +682,7 @@ def _replay_in(ctx: _Context, limit: int, work: list[tuple[str, bytes]]) -> _Fol
                 break
             payload = _payload_decoder.decode(view[at:mapped.find(b"\n", at)]).envelope.payload
             try:
-                replay.apply(key, payload, index, event_hash(payload), format_us(recorded_us))
+                replay.apply(key, payload, index, recorded_us)
             except LedgerError as exc:
                 first = _earlier(first, _refused(index, exc))
                 break

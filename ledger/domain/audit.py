@@ -54,11 +54,14 @@ class AgreementReplay:
         own stream; ``Rejected`` for a statement no stream of the ledger may hold."""
         return st.stream[_KEY_AT:] if check_stream(st) else None
 
-    def apply(self, key: str, payload: bytes, index: int, event_hash: str,
-              recorded_at: str) -> None:
+    def apply(self, key: str, payload: bytes, index: int, recorded_us: int) -> None:
         """Check the statement of ``payload`` (bytes the audit verified:
         ``parse_statement`` had accepted them; ``route`` gave ``key``) against the rules,
-        then fold it into its agreement."""
+        then fold it into its agreement.
+
+        The fact carries the statement and its log position; not ``recorded_at`` nor
+        the event hash, which no rule and no state reads (a property test holds folds
+        with and without them to the same state): the audit spares computing them."""
         st = _head.decode(payload)
         state = self.states.get(key)
         if state is None:
@@ -66,8 +69,8 @@ class AgreementReplay:
         data = check_event_json(state, st.type, bytes(st.data), st.actor, st.issued_at)
         self.states[key] = evolve(state, Fact(
             type=st.type, data=msgspec.to_builtins(data), actor=st.actor,
-            issued_at=st.issued_at, stream_version=st.version, key=st.key, position=index,
-            recorded_at=recorded_at, event_hash=event_hash), data)
+            issued_at=st.issued_at, stream_version=st.version, key=st.key, position=index),
+            data)
 
     def state_hashes(self) -> dict[str, str]:
         """Each agreement's final terms hash (hex), by agreement id."""
