@@ -165,14 +165,16 @@ _LEAF_HEAD = struct.Struct(">QQ")  # index, recorded_at_us (see ledger.leaf)
 # them): its bytes cost a fraction of a pickled Statement, and decode again in a
 # microsecond.
 _Row = tuple[str, int, str | None, str, str, str, str, tuple[str, ...], int, bytes | None]
-# (partition, index, offset of the entry's line in the file, recorded_at_us): where the
-# rules replay finds an entry again, instead of its statement crossing two pipes.
-_Routed = tuple[str, int, int, int]
+# partition -> (index, offset of the entry's line in the file, recorded_at_us) * n:
+# where the rules replay finds an entry again, instead of its statement crossing two
+# pipes; grouped by partition in the worker, so the main process handles a list per
+# partition and range, not a tuple per entry.
+_Routed = dict[str, list[int]]
 # Rows cross from workers to the main process as MessagePack: half the cost of pickling
 # them, decoded straight back into these tuples.
 _rows_encoder = msgspec.msgpack.Encoder()
 _rows_decoder = msgspec.msgpack.Decoder(list[_Row])
-_routed_decoder = msgspec.msgpack.Decoder(list[_Routed])
+_routed_decoder = msgspec.msgpack.Decoder(_Routed)
 
 
 class _Chunk(NamedTuple):
@@ -307,7 +309,7 @@ def _check_part(start: int, end: int) -> _Chunk:
     assert _ctx is not None
     hashes: list[bytes] = []
     rows: list[_Row] = []
-    routed: list[_Routed] = []
+    routed: _Routed = {}
     failure: Failure | None = None
     first: int | None = None
     for at, line in _lines(_ctx.path, start, end):
@@ -325,7 +327,10 @@ def _check_part(start: int, end: int) -> _Chunk:
         hashes.append(leaf_hash)
         rows.append(row)
         if route is not None:
-            routed.append((route, index, at, row[8]))
+            where = routed.get(route)
+            if where is None:
+                where = routed[route] = []
+            where += (index, at, row[8])
     segments = [] if first is None else _segments(first, hashes, _ctx.cuts)
     return _Chunk(first, _rows_encoder.encode(rows), segments, failure,
                   _rows_encoder.encode(routed))
@@ -529,6 +534,15 @@ def _split(begin: int, size: int, parts: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in itertools.pairwise(bounds) if a < b]
 
 
+def _check_ranges(begin: int, end: int, nworkers: int) -> list[tuple[int, int]]:
+    """The ranges of pass 2: about ``RANGE_BYTES`` each, but the last ``nworkers``
+    ranges' worth cut four times finer, so that the workers finish together (while the
+    last range is verified, the other cores wait)."""
+    tail = min(nworkers * RANGE_BYTES, (end - begin) // 2)
+    body = _split(begin, end - tail, max(nworkers, (end - tail - begin) // RANGE_BYTES))
+    return body + _split(end - tail, end, nworkers * 4)
+
+
 @dataclass(slots=True)
 class _Sequence:
     """The sequential state: stream heads, key history, tree; where the rules replay
@@ -552,7 +566,7 @@ class _Sequence:
                                 f"expected entry {self.tree.size}, found entry {chunk.first}"))
         rows = _rows_decoder.decode(chunk.rows)
         routes = self.routes
-        for key, *where in _routed_decoder.decode(chunk.routed):
+        for key, where in _routed_decoder.decode(chunk.routed).items():
             found = routes.get(key)
             if found is None:
                 found = routes[key] = array("q")
@@ -659,7 +673,7 @@ class _Folded(NamedTuple):
     entries: int               # statements applied
 
 
-_REPLAY_TASKS_PER_WORKER = 8
+_REPLAY_TASKS_PER_WORKER = 32   # the work is spread finely: workers finish together
 
 
 def _replay_in(ctx: _Context, limit: int, work: list[tuple[str, bytes]]) -> _Folded:
@@ -868,7 +882,7 @@ def _verify_with_pool(pool: _Pool | _InProcess, path: Path, header: dict[str, An
     sequence = _Sequence(checkpoints, report, origin)
     total = declared if isinstance(declared, int) else 0
     # Pass 2: ranges verified in parallel, applied in order.
-    ranges = _split(begin, entries_end, max(nworkers, (entries_end - begin) // RANGE_BYTES))
+    ranges = _check_ranges(begin, entries_end, nworkers)
     ctx = _Context(path, origin, pubkeys, replay, cuts=tuple(sorted(checkpoints)))
     # The cyclic collector is paused meanwhile: these passes make no cycles, and its
     # full collections would walk every row, route and agreement state kept so far.
