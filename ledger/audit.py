@@ -424,6 +424,11 @@ def _check_line(line: memoryview, expected: int | None, ctx: _Context
             return Failure(index, "leaf-envelope",
                            "the leaf bytes do not hold this entry's envelope")
         env, payload, sigs = decode_envelope_signed(leaf_envelope)
+        # The leaf holds the envelope's canonical bytes (checked above when the line
+        # spells the envelope otherwise; here, when it repeats the leaf's bytes).
+        if verbatim is not None and env.canonical() != leaf_envelope:
+            return Failure(index, "leaf-envelope",
+                           "the leaf holds its envelope in a form that is not canonical JSON")
         st = parse_statement(payload)
         if st.ledger != ctx.origin:
             return Failure(index, "wrong-ledger", f"statement is for ledger {st.ledger!r}")

@@ -65,11 +65,10 @@ class Envelope(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         encoder then gives exactly the canonical bytes; anything else takes the
         general path.
         """
-        value = self.to_json()
         if self.payloadType.isascii() and self.payload.isascii() and all(
                 s.keyid.isascii() and s.sig.isascii() for s in self.signatures):
-            return _sorted.encode(value)
-        return canonical_bytes(value)
+            return _sorted.encode(self)  # members sorted by name, as in to_json()
+        return canonical_bytes(self.to_json())
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:

@@ -178,3 +178,24 @@ def test_entry_lines_spelled_otherwise_still_verify(good: tuple[Path, bytes],
     report = verify_bundle(path, VKEY, workers=1)
     assert report.ok, report.failure
     assert bytes.fromhex(report.root_hash) == good[1]
+
+
+@pytest.mark.parametrize("spacing", [(", ", ": "), (",", ":\t")])
+def test_a_leaf_holding_its_envelope_not_canonical_fails(tmp_path: Path,
+                                                         spacing: tuple[str, str]) -> None:
+    """The line repeats the leaf's envelope bytes exactly, signatures hold, the tree
+    and checkpoint agree: but the leaf must hold the envelope's canonical bytes."""
+    signer = org("audit-spaced", seed=131)
+    canonical = signer.registration(signer.org_id).canonical()
+    spaced = json.dumps(json.loads(canonical), separators=spacing).encode()
+    leaf = encode_leaf(0, T0, spaced)
+    tree = merkle.CompactRange()
+    tree.append(merkle.hash_leaf(leaf))
+    path = tmp_path / "spaced.jsonl"
+    path.write_bytes(
+        header_line(LEDGER_ID, VKEY, 1)
+        + b'{"index":0,"leaf":"%s","envelope":%s}\n' % (base64.b64encode(leaf), spaced)
+        + checkpoint_line(sign_checkpoint(Checkpoint(LEDGER_ID, 1, tree.root()), LOG_KEY)))
+    report = verify_bundle(path, VKEY, workers=1)
+    assert report.failure is not None
+    assert (report.failure.index, report.failure.code) == (0, "leaf-envelope")
