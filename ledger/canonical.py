@@ -30,6 +30,7 @@ __all__ = [
     "MAX_SAFE_INTEGER",
     "NOT_PLAIN",
     "canonical_bytes",
+    "canonical_json_bytes",
     "is_canonical",
     "is_plain",
     "parse_canonical",
@@ -181,6 +182,21 @@ def canonical_bytes(value: Any) -> bytes:
         except (_Float, msgspec.DecodeError):
             pass
     return _checked_canonical_bytes(value)
+
+
+def canonical_json_bytes(value: Any) -> bytes:
+    """``canonical_bytes`` of a value its caller built of JSON types alone (dicts with
+    string keys, lists, tuples, strings, integers, booleans, None; never a float), as
+    the agreement's terms are: msgspec's sorted encoding of such a value is canonical
+    exactly when it is plain (``is_plain`` rules out what it would write otherwise: text
+    not in NFC, U+0000, wide member names, integers past 2^53), so the decode that
+    ``canonical_bytes`` compares with is spared. Anything else takes
+    ``canonical_bytes``, which decides and words any refusal."""
+    try:
+        out = _fast.encode(value)
+    except (TypeError, ValueError, OverflowError, UnicodeEncodeError, msgspec.EncodeError):
+        return canonical_bytes(value)
+    return out if is_plain(out) else canonical_bytes(value)
 
 
 def _checked_canonical_bytes(value: Any) -> bytes:

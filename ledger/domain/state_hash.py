@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Final
 
-from ..canonical import canonical_bytes
+from ..canonical import canonical_bytes, canonical_json_bytes
 from .state import AgreementState, Commitment, Expectation
 from .values import FairValue, Quantity
 
@@ -101,7 +101,7 @@ def state_hash(state: AgreementState) -> str:
     Raises ``MalformedStatement`` only for a state built from non-canonical data (a string
     not in NFC), which no recorded history can produce.
     """
-    return hashlib.sha256(canonical_bytes(terms_json(state))).hexdigest()
+    return hashlib.sha256(canonical_json_bytes(terms_json(state))).hexdigest()
 
 
 def expectation_hash(expectation: Expectation) -> str:
@@ -114,4 +114,4 @@ def expectation_hash(expectation: Expectation) -> str:
         "text": expectation.text,
         "addressed_to": _addressed(expectation),
     }
-    return hashlib.sha256(canonical_bytes(content)).hexdigest()
+    return hashlib.sha256(canonical_json_bytes(content)).hexdigest()

@@ -20,7 +20,12 @@ from hypothesis import strategies as st
 import ledger.envelope as envelope_module
 from ledger import b64
 from ledger.admission import Limits, prepare
-from ledger.canonical import MAX_SAFE_INTEGER, canonical_bytes, parse_canonical
+from ledger.canonical import (
+    MAX_SAFE_INTEGER,
+    canonical_bytes,
+    canonical_json_bytes,
+    parse_canonical,
+)
 from ledger.envelope import PAYLOAD_TYPE, decode_envelope_signed, seal
 from ledger.errors import (
     BadSignature,
@@ -484,3 +489,29 @@ def test_envelope_canonical_is_the_canonical_bytes_of_its_json(payload_type, pay
     except LedgerError:
         return  # text the canonical form refuses (not NFC, U+0000...)
     assert env.canonical() == want
+
+
+# JSON types alone, as canonical_json_bytes' callers promise, but any text and integer:
+# wide member names, text not in NFC, U+0000, lone surrogates, integers past 2^53.
+json_typed = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=6),
+    lambda children: st.lists(children, max_size=4)
+    | st.tuples(children, children)
+    | st.dictionaries(st.text(max_size=4), children, max_size=4),
+    max_leaves=12,
+)
+
+
+@SETTINGS
+@given(json_typed)
+@example({"\ud800": 1, "a": 2})           # a lone surrogate as a member name
+@example({"\U0001f600": 1, "\uffff": 2})   # code-point and UTF-16 orders differ
+@example(["e\u0301"])                      # not NFC
+@example({"n": 2**53})                     # past the safe range
+def test_canonical_json_bytes_is_canonical_bytes_for_json_typed_values(value):
+    def outcome(fn):
+        try:
+            return fn(value)
+        except LedgerError as exc:
+            return type(exc).__name__
+    assert outcome(canonical_json_bytes) == outcome(canonical_bytes)
