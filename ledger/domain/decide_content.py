@@ -19,7 +19,7 @@ from .state import (
     Expectation,
     Fulfilment,
     addressees,
-    receiving_orgs,
+    receives,
     stage_complete,
 )
 from .state_hash import expectation_hash
@@ -172,7 +172,7 @@ def decide_commitment_withdrawn(
 
 def decide_valued(s: AgreementState, d: c.ReceivedValueDeclared, actor: str, at: str) -> bool:
     cm = _live(s, d.commitment_id)
-    if actor not in receiving_orgs(s, cm):
+    if not receives(s, cm, actor):
         reject("commitment.not-receiver",
                f"{actor} is not on the receiving side of commitment {cm.id}", "actor")
     return cm.receiver_values.get(actor) != d.value
@@ -200,7 +200,7 @@ def _received(s: AgreementState, fulfilment_id: str, actor: str) -> Fulfilment:
     if ful is None:
         reject("fulfilment.unknown", f"no fulfilment {fulfilment_id}", "fulfilment_id")
     cm = s.commitments.get(ful.commitment_id)
-    if cm is None or actor not in receiving_orgs(s, cm):
+    if cm is None or not receives(s, cm, actor):
         reject("fulfilment.not-receiver", f"{actor} did not receive fulfilment {ful.id}",
                "actor")
     return ful

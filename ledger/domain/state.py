@@ -45,6 +45,7 @@ __all__ = [
     "initial_state",
     "is_shared",
     "is_terminal",
+    "receives",
     "receiving_orgs",
     "stage_complete",
     "terms_pending",
@@ -275,4 +276,12 @@ def receiving_orgs(state: AgreementState, commitment: Commitment) -> list[str]:
     if commitment.receiver == COLLECTIVE:
         return sorted(o for o in state.parties if o != commitment.provider)
     return [commitment.receiver]
+
+
+def receives(state: AgreementState, commitment: Commitment, org: str) -> bool:
+    """``org in receiving_orgs(state, commitment)``, without listing them (the rules
+    ask it of every confirmation, contest and declared value)."""
+    if commitment.receiver == COLLECTIVE:
+        return org in state.parties and org != commitment.provider
+    return org == commitment.receiver
 

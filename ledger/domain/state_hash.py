@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Final
 
-from ..canonical import canonical_bytes, canonical_json_bytes
+from ..canonical import canonical_json_bytes
 from .state import AgreementState, Commitment, Expectation
 from .values import FairValue, Quantity
 

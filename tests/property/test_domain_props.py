@@ -38,6 +38,7 @@ from ledger.domain import (
     terms_json,
 )
 from ledger.domain.check import check_event_json
+from ledger.domain.state import receives, receiving_orgs
 from ledger.domain.values import CATEGORIES, FAMILIES, STAGES, FairValue, Period, Quantity
 from ledger.errors import LedgerError, Rejected
 from ledger.statement import ORG_ID_PATTERN, parse_time
@@ -281,6 +282,9 @@ def _check_consistent(s: AgreementState) -> None:
     for f in s.fulfilments.values():
         assert f.commitment_id in s.commitments
         assert f.quantity.unit == s.commitments[f.commitment_id].quantity.unit
+    for cm in s.commitments.values():   # receives() is membership in receiving_orgs()
+        for org in {*ORGS, *s.parties, *s.former, "collective"}:
+            assert receives(s, cm, org) == (org in receiving_orgs(s, cm))
     for m in s.measures.values():
         assert m.indicator_id in s.indicators
     for name, stage in s.stages.items():
