@@ -699,11 +699,17 @@ def _replay_in(ctx: _Context, limit: int, work: list[tuple[str, bytes]]) -> _Fol
         for index, at, recorded_us in zip(numbers, numbers, numbers, strict=True):
             if index >= limit:
                 break
-            payload = _payload_decoder.decode(view[at:mapped.find(b"\n", at)]).envelope.payload
+            end = mapped.find(b"\n", at)
             try:
+                payload = _payload_decoder.decode(
+                    view[at:end if end >= 0 else len(mapped)]).envelope.payload
                 replay.apply(key, payload, index, recorded_us)
             except LedgerError as exc:
                 first = _earlier(first, _refused(index, exc))
+                break
+            except (msgspec.DecodeError, ValueError) as exc:  # the file changed under us
+                first = _earlier(first, Failure(index, "bundle-unreadable",
+                                                f"entry {index} reads otherwise now: {exc}"))
                 break
             applied += 1
     del view

@@ -183,3 +183,18 @@ def test_progress_reports_the_log_then_the_rules(tmp_path: Path) -> None:
     assert seen[phases.index("rules") - 1] == ("verify", 6, 6)
     assert seen[-1] == ("rules", 3, 3)                  # the three agreement events
     assert sorted(report.agreements) == ["hall", "pool"]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_bundle_ending_without_newline_or_checkpoint_replays(tmp_path: Path,
+                                                               workers: int) -> None:
+    """The last entry line is the file's last line, with no newline after it: the
+    rules still read it whole."""
+    path = tmp_path / "bare.jsonl"
+    _bundle(path, [(A, "agreement/pool", "agreement.drafted", DRAFTED)])
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:-1]).rstrip(b"\n"))   # no checkpoint, no newline
+    report = _audit(path, workers=workers)
+    assert report.ok, report.failure
+    assert list(report.agreements) == ["pool"]
+    assert any("not covered" in w for w in report.warnings)
