@@ -24,6 +24,7 @@ import base64
 import binascii
 import contextlib
 import gc
+import heapq
 import itertools
 import mmap
 import os
@@ -719,11 +720,11 @@ def _replay_in(ctx: _Context, limit: int, work: list[tuple[str, bytes]]) -> _Fol
 def _partitions(routes: dict[str, array[int]], bins: int) -> list[list[tuple[str, bytes]]]:
     """The partitions in ``bins`` groups of about equal work (largest first, each into
     the lightest group so far), packed for a worker."""
-    loads = [(0, n) for n in range(bins)]
+    loads = [(0, n) for n in range(bins)]      # a heap: the lightest group first
     groups: list[list[tuple[str, bytes]]] = [[] for _ in range(bins)]
     for key in sorted(routes, key=lambda k: (-len(routes[k]), k)):
-        load, n = min(loads)
-        loads[n] = (load + len(routes[key]), n)
+        load, n = loads[0]
+        heapq.heapreplace(loads, (load + len(routes[key]), n))
         groups[n].append((key, routes[key].tobytes()))
     return [g for g in groups if g]
 

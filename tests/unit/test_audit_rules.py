@@ -198,3 +198,15 @@ def test_a_bundle_ending_without_newline_or_checkpoint_replays(tmp_path: Path,
     assert report.ok, report.failure
     assert list(report.agreements) == ["pool"]
     assert any("not covered" in w for w in report.warnings)
+
+
+def test_partitions_share_the_agreements_evenly_each_once() -> None:
+    from array import array
+
+    routes = {f"a{i}": array("q", [0] * 3 * (1 + i % 17)) for i in range(200)}
+    groups = audit._partitions(routes, 8)
+    keys = [key for group in groups for key, _ in group]
+    assert sorted(keys) == sorted(routes)                 # every agreement, once
+    loads = [sum(len(packed) // 24 for _, packed in group) for group in groups]
+    assert max(loads) - min(loads) <= 17                  # within the largest one
+    assert audit._partitions(routes, 8) == groups         # the same every time
