@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 from typing import Any
 
@@ -53,12 +54,15 @@ class _Bars:
     def __init__(self, *, enabled: bool) -> None:
         self.enabled = enabled
         self.bar: Progress | None = None
+        self.since = time.monotonic()   # when the phase under way began
 
     def update(self, phase: str, done: int, total: int) -> None:
         if self.bar is None or self.bar.label != phase:
             self.close()
             self.bar = Progress(phase, total or None, enabled=self.enabled)
+            self.bar.start = self.since  # its rate counts from the phase's start
         self.bar.update(done, total or None)
+        self.since = time.monotonic()
 
     def close(self) -> None:
         if self.bar is not None:
