@@ -193,7 +193,7 @@ class Milestone(msgspec.Struct, frozen=True, gc=False):
     detail: str = ""
 
 
-class AgreementState(msgspec.Struct):
+class AgreementState(msgspec.Struct, weakref=True):  # weakly held: state_hash's memo
     agreement_id: str = ""
     status: Status = "absent"
     version: int = 0  # stream version of the last applied fact

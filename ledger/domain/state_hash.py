@@ -13,7 +13,9 @@ present, ``null`` when absent; the object is encoded with ``ledger.canonical``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import weakref
 from typing import Any, Final
 
 from ..canonical import canonical_json_bytes
@@ -100,8 +102,31 @@ def state_hash(state: AgreementState) -> str:
 
     Raises ``MalformedStatement`` only for a state built from non-canonical data (a string
     not in NFC), which no recorded history can produce.
+
+    Remembered per state object and terms version: terms change only with their version
+    (``evolve`` bumps it on every terms event and on no other, a property test holds
+    it), and every party's ratification of a version asks the same hash again. A state
+    whose terms are edited in place other than by ``evolve`` must not be asked twice.
     """
-    return hashlib.sha256(canonical_json_bytes(terms_json(state))).hexdigest()
+    key = id(state)
+    known = _hashes.get(key)
+    if known is not None and known[0]() is state and known[1] == state.terms_version:
+        return known[2]
+    digest = hashlib.sha256(canonical_json_bytes(terms_json(state))).hexdigest()
+    _hashes[key] = (weakref.ref(state, functools.partial(_forget, key)),
+                    state.terms_version, digest)
+    return digest
+
+
+# id(state) -> (the state, weakly; its terms version; its hash). An entry leaves with
+# its state (the callback), so an id the runtime reuses never finds another's hash.
+_hashes: dict[int, tuple[weakref.ref[AgreementState], int, str]] = {}
+
+
+def _forget(key: int, gone: weakref.ref[AgreementState]) -> None:
+    known = _hashes.get(key)
+    if known is not None and known[0] is gone:
+        del _hashes[key]
 
 
 def expectation_hash(expectation: Expectation) -> str:

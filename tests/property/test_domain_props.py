@@ -328,6 +328,9 @@ def test_decide_only_rejects_and_decided_events_keep_the_state_consistent(
             twin = evolve(copy.deepcopy(state), fact, decoded)
             state = evolve(state, fact)
             assert twin == state
+            # the hash remembered for this state object (a ratification asked it) is
+            # the one a fresh object with the same terms gets
+            assert state_hash(state) == state_hash(twin)
             assert (_terms_content(state) != terms_before) == EVENTS[e.type].terms or \
                 e.type == "agreement.drafted"
         _check_consistent(state)

@@ -85,3 +85,32 @@ def test_the_hash_binds_the_terms_version_and_each_term() -> None:
 def test_vector_is_its_own_canonical_form(path: pathlib.Path) -> None:
     vector = json.loads(path.read_text(encoding="utf-8"))
     assert canonical_bytes(vector["terms"]).decode() == vector["canonical"]
+
+
+def _fresh(state: Any) -> str:
+    """The hash computed from scratch, remembering nothing."""
+    return hashlib.sha256(canonical_bytes(terms_json(state))).hexdigest()
+
+
+def test_a_remembered_hash_follows_the_terms_version() -> None:
+    from ledger.domain import evolve
+
+    state = fold(founded())
+    first = state_hash(state)
+    assert first == _fresh(state)
+    version = state.terms_version
+    # a terms event bumps the version: the hash is computed again
+    state = evolve(state, Fact("porteur.named", {"person_id": "p-9"}, A, T, state.version + 1))
+    assert state.terms_version == version + 1
+    assert state_hash(state) == _fresh(state) != first
+
+
+def test_a_remembered_hash_never_serves_another_state_at_the_same_address() -> None:
+    from ledger.domain.state import AgreementState
+
+    # States made and dropped one after the other reuse the same memory: each must
+    # still get its own hash (the memo forgets a state when it goes).
+    for n in range(300):
+        state = AgreementState(agreement_id="a", title=f"t{n}", terms_version=1)
+        assert state_hash(state) == _fresh(state)
+        del state
