@@ -31,6 +31,7 @@ __all__ = [
     "NOT_PLAIN",
     "canonical_bytes",
     "canonical_json_bytes",
+    "encode_sorted",
     "is_canonical",
     "is_plain",
     "parse_canonical",
@@ -155,6 +156,9 @@ def _check(value: Any, path: str) -> bool:
 
 
 _fast = msgspec.json.Encoder(order="sorted")
+encode_sorted = _fast.encode
+"""msgspec's JSON with object members and Struct fields sorted by name (a Struct's
+defaults omitted when it says so): canonical for plain values (``canonical_bytes``)."""
 
 
 def canonical_bytes(value: Any) -> bytes:

@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from ..canonical import encode_sorted
 from . import catalogue as c
 from .commands import command_for, decode_event
 from .decide import admits, decide
@@ -58,9 +59,7 @@ def check_event(
                "(omit members equal to their default)", field)
     if from_statement:
         # decide_shaped makes [NewEvent(type_, normal)] or nothing, and normal == data.
-        if not admits(state, type_, decoded, actor, issued_at):
-            reject("event.redundant", f"{type_} would change nothing here")
-        return decoded
+        return _admitted(state, type_, decoded, actor, issued_at)
     events = decide(command_for(type_, decoded, actor, issued_at), state)
     if not events:
         reject("event.redundant", f"{type_} would change nothing here")
@@ -69,9 +68,15 @@ def check_event(
     return decoded
 
 
-# One strict decoder per event type, straight from JSON text to the type's Struct; and
-# the encoder that writes a Struct's members sorted, its defaults omitted.
-_encode = msgspec.json.Encoder(order="sorted").encode
+def _admitted(state: AgreementState, type_: str, decoded: c.Data, actor: str,
+              issued_at: str) -> c.Data:
+    """``decoded``, once the gate and the event's own rule admit it."""
+    if not admits(state, type_, decoded, actor, issued_at):
+        reject("event.redundant", f"{type_} would change nothing here")
+    return decoded
+
+
+# One strict decoder per event type, straight from JSON text to the type's Struct.
 _DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
     t: msgspec.json.Decoder(spec.data) for t, spec in c.EVENTS.items()}
 
@@ -94,12 +99,10 @@ def check_event_json(
     if decoder is not None:
         try:
             decoded: c.Data = decoder.decode(data_json)
-            again = _encode(decoded)
+            again = encode_sorted(decoded)  # members sorted, defaults omitted
         except (msgspec.ValidationError, msgspec.DecodeError, UnicodeError):
             again = None
         if again == data_json:
-            if not admits(state, type, decoded, actor, issued_at):
-                reject("event.redundant", f"{type} would change nothing here")
-            return decoded
+            return _admitted(state, type, decoded, actor, issued_at)
     return check_event(state, type, msgspec.json.decode(data_json), actor, issued_at,
                        from_statement=True)
