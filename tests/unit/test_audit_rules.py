@@ -210,3 +210,31 @@ def test_partitions_share_the_agreements_evenly_each_once() -> None:
     loads = [sum(len(packed) // 24 for _, packed in group) for group in groups]
     assert max(loads) - min(loads) <= 17                  # within the largest one
     assert audit._partitions(routes, 8) == groups         # the same every time
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("order", ["other-first", "other-last"])
+def test_a_line_with_two_envelopes_is_read_as_one_everywhere(tmp_path: Path, workers: int,
+                                                             order: str) -> None:
+    """JSON lets a member repeat; the audit reads the last one, in the log's checks and
+    in the rules replay alike: the rules never see an envelope other than the one the
+    leaf holds and whose signature was verified."""
+    path = tmp_path / "twice.jsonl"
+    _bundle(path, [(A, "agreement/pool", "agreement.drafted", DRAFTED)])
+    good = _audit(path, workers=workers)
+    lines = path.read_bytes().splitlines(keepends=True)
+    other = C.event("agreement/pool", 1, None, "agreement.drafted", DRAFTED,
+                    issued_at=T.format(9)).canonical()    # C's draft: another state
+    assert lines[4].endswith(b"}\n")
+    head, envelope = lines[4][:-2].split(b',"envelope":', 1)
+    members = [b'"envelope":' + other, b'"envelope":' + envelope]
+    if order == "other-last":
+        members.reverse()
+    lines[4] = head + b"," + b",".join(members) + b"}\n"
+    path.write_bytes(b"".join(lines))
+    report = _audit(path, workers=workers)
+    if order == "other-first":       # the last is the leaf's: verified and replayed
+        assert report.ok, report.failure
+        assert report.agreements == good.agreements
+    else:                            # the last is not the leaf's envelope
+        assert (report.failure.index, report.failure.code) == (3, "leaf-envelope")
