@@ -51,9 +51,9 @@ from .envelope import decode_envelope_signed, pae
 from .errors import LedgerError, Rejected
 from .keys import key_id as compute_key_id
 from .keys import public_key_from_raw
-from .leaf import LEAF_HEADER_SIZE, decode_leaf, from_micros
+from .leaf import LEAF_HEADER_SIZE, decode_leaf
 from .registry import ORG_KEY_ADDED, ORG_REGISTERED, Registry, check_org_statement
-from .statement import Statement, event_hash, format_time, parse_statement
+from .statement import Statement, event_hash, parse_statement
 
 __all__ = ["AuditReport", "Failure", "Replay", "verify_bundle"]
 
@@ -65,7 +65,7 @@ class Replay(Protocol):
     or raises ``Rejected`` for one no partition may hold; every statement of a partition
     then reaches ``apply``, in log order, on the same instance, as its payload bytes
     (``parse_statement`` accepted them: canonical, well-formed) with its log index and
-    ``recorded_at`` (microseconds since the epoch; ``format_us`` writes it as text). Partitions are
+    ``recorded_at`` (microseconds since the epoch). Partitions are
     independent (an agreement's rules see that agreement's events only), so they are
     folded in parallel, each in one worker process; an instance sees some partitions of
     the bundle, none of them twice. ``state_hashes`` gives each partition's final state
@@ -579,14 +579,16 @@ class _Sequence:
             found.extend(where)
         index = self.tree.size
         done = 0
-        for level, root in chunk.segments:
-            for row in rows[done:done + (1 << level)]:
-                self._check_row(index, row)
-                index += 1
-                self.checked = index
-            done += 1 << level
-            self.tree.append_subtree(level, root)
-            self._check_root(index - 1)
+        try:
+            for level, root in chunk.segments:
+                for row in rows[done:done + (1 << level)]:
+                    self._check_row(index, row)
+                    index += 1
+                done += 1 << level
+                self.tree.append_subtree(level, root)
+                self._check_root(index - 1)
+        finally:  # the rows before ``index`` passed, whatever stopped the loop
+            self.checked = index
         self.report.entries_verified += len(rows)
         self.report.signatures_verified += len(rows) + sum(len(row[7]) for row in rows)
         if chunk.failure is not None:
@@ -746,18 +748,6 @@ def _replay_all(pool: _Pool | _InProcess, ctx: _Context, sequence: _Sequence,
         if progress is not None:
             progress("rules", done, total)
     return _Folded(dict(sorted(hashes.items())), first, done)
-
-
-_second_cache: list[Any] = [None, ""]
-
-
-def format_us(us: int) -> str:
-    """``format_time`` of a microsecond timestamp; consecutive entries mostly share
-    their second, whose text is kept from the last call."""
-    seconds, micro = divmod(us, 1_000_000)
-    if _second_cache[0] != seconds:
-        _second_cache[:] = [seconds, format_time(from_micros(seconds * 1_000_000))[:19]]
-    return f"{_second_cache[1]}.{micro:06d}Z"
 
 
 def verify_bundle(

@@ -14,17 +14,15 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from ledger import audit, merkle
-from ledger.audit import format_us, verify_bundle
+from ledger.audit import verify_bundle
 from ledger.bundle import checkpoint_line, entry_line, header_line
 from ledger.canonical import canonical_bytes
 from ledger.checkpoint import Checkpoint, make_vkey, sign_checkpoint
 from ledger.keys import private_key_from_seed, raw_public_key
-from ledger.leaf import encode_leaf, from_micros
-from ledger.statement import event_hash, format_time
+from ledger.leaf import encode_leaf
+from ledger.statement import event_hash
 from tests.helpers import LEDGER_ID, org
 
 LOG_KEY = private_key_from_seed(b"\x42" * 32)
@@ -142,12 +140,6 @@ def test_broken_bundle_fails_at_the_same_index_on_every_path(tmp_path: Path, cas
         report = verify_bundle(path, VKEY, workers=workers)
         assert report.failure is not None, workers
         assert (report.failure.index, report.failure.code) == want, (workers, report.failure)
-
-
-@given(st.integers(0, 253_402_300_000_000_000), st.integers(0, 3_000_000))
-def test_format_us_is_format_time(us: int, step: int) -> None:
-    for t in (us, us + step, us):
-        assert format_us(t) == format_time(from_micros(t))
 
 
 def _die(start: int, end: int) -> None:

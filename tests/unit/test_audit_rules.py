@@ -159,14 +159,16 @@ def test_a_refusal_before_a_broken_link_is_named_first(tmp_path: Path,
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_a_broken_link_before_a_refusal_is_named_first(tmp_path: Path,
-                                                       workers: int) -> None:
+@pytest.mark.parametrize("at", [4, 5])   # 5: the broken entry is one the rules refuse
+def test_a_broken_link_before_a_refusal_is_named_first(tmp_path: Path, workers: int,
+                                                       at: int) -> None:
+    """The rules fold only the entries before the log's first failure, not it."""
     path = tmp_path / "link-then-refusal.jsonl"
-    _bundle(path, TWO_REFUSALS, broken_link_at=4)
+    _bundle(path, TWO_REFUSALS, broken_link_at=at)
     report = _audit(path, workers=workers)
     assert report.failure is not None
-    assert report.failure.index == 4
-    assert report.failure.code not in {"agreement.exists", "party.not-invited"}
+    assert report.failure.index == at
+    assert report.failure.code not in {"agreement.exists", "party.not-invited"}  # the log's
 
 
 def test_progress_reports_the_log_then_the_rules(tmp_path: Path) -> None:
