@@ -4,7 +4,8 @@ What is checked, in order of the log:
 
 1. every entry line: its index is the next one; its leaf bytes carry that index and
    exactly the canonical bytes of its envelope; the payload is canonical JSON for this
-   ledger; every signature verifies (Ed25519 over DSSE PAE) — spread over every core;
+   ledger; every signature verifies (Ed25519 over DSSE PAE) — spread over every core,
+   with the keys the bundle introduced before it;
 2. every stream's version sequence and prev-hash chain;
 3. every signing key against the key history replayed from the bundle itself (the
    actor's key, valid at that log position), and the organization rules;
@@ -20,8 +21,8 @@ The result names the first failing index and what failed.
 
 from __future__ import annotations
 
-import base64
 import binascii
+import collections
 import contextlib
 import gc
 import heapq
@@ -32,7 +33,7 @@ import struct
 import time
 from array import array
 from collections.abc import Callable, Generator, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,16 +139,25 @@ class _Stop(Exception):
 # --- the parallel part: work on byte ranges of the bundle, in worker processes ----------
 #
 # The main process never reads entry lines: workers get byte ranges of the file and
-# return, per range, what the sequential checks need and nothing more. A first pass
-# (also parallel) finds every checkpoint line and every public key the bundle
-# introduces, by substring search, without looking at each line. The second pass
-# verifies the entries of each range; the range's leaves come back hashed up into the
-# few aligned perfect subtrees that cover it (cut at every checkpoint size), so the
-# main process merges a handful of hashes per range instead of every leaf.
+# return, per range, what the sequential checks need and nothing more. The checkpoints
+# are the file's last lines, read first. Then the entries of each range are verified;
+# the range's leaves come back hashed up into the few aligned perfect subtrees that
+# cover it (cut at every checkpoint size), so the main process merges a handful of
+# hashes per range instead of every leaf.
+#
+# Keys are learned on the way: a worker learns each key an entry introduces
+# (registration, key added) as it reads it, and every range is sent with the keys the
+# main process learned since shortly before (the first range runs alone: a log usually
+# opens with its organizations' registrations). A signature whose key its worker does
+# not know yet travels with its row, and the main process verifies it with the key its
+# history holds at that position. A key id is the SHA-256 of the key, so wherever a key
+# was learned, it is the one key that id names; whether it may sign there is the key
+# history's question, answered in the main process.
 
 RANGE_BYTES = 1 << 20
-"""Bytes of bundle per task of the second pass (about 500 entries of ~2 KB)."""
-_SCAN_PARTS_PER_WORKER = 4
+"""Bytes of bundle per task of the verification (about 500 entries of ~2 KB)."""
+_AHEAD_PER_WORKER = 4
+"""Ranges sent ahead per worker: enough that none waits while the main process works."""
 
 
 class _Entry(msgspec.Struct):
@@ -161,11 +171,15 @@ class _Entry(msgspec.Struct):
 _entry_decoder = msgspec.json.Decoder(_Entry)
 _LEAF_HEAD = struct.Struct(">QQ")  # index, recorded_at_us (see ledger.leaf)
 
+# The signatures of an entry its worker could not verify, not knowing their keys yet:
+# the signed message (DSSE PAE) and each (key id, signature), in the envelope's order.
+_Pending = tuple[bytes, list[tuple[str, bytes]]]
 # (stream, version, prev, event hash, actor, key, type, co-signing key ids,
-#  recorded_at_us, payload) -- the payload only for org streams (the key history needs
-# them): its bytes cost a fraction of a pickled Statement, and decode again in a
-# microsecond.
-_Row = tuple[str, int, str | None, str, str, str, str, tuple[str, ...], int, bytes | None]
+#  recorded_at_us, payload, pending) -- the payload only for org streams (the key
+# history needs them): its bytes cost a fraction of a pickled Statement, and decode
+# again in a microsecond.
+_Row = tuple[str, int, str | None, str, str, str, str, tuple[str, ...], int, bytes | None,
+             _Pending | None]
 # partition -> (index, offset of the entry's line in the file, recorded_at_us) * n:
 # where the rules replay finds an entry again, instead of its statement crossing two
 # pipes; grouped by partition in the worker, so the main process handles a list per
@@ -184,29 +198,29 @@ class _Chunk(NamedTuple):
     segments: list[tuple[int, bytes]]  # (level, root) of the subtrees covering ``rows``
     failure: Failure | None    # the first failure after ``rows``
     routed: bytes              # the entries of ``rows`` a replay folds (``_Routed``)
-
-
-class _ScanPart(NamedTuple):
-    pubkeys: dict[str, bytes]  # key id -> raw key, from org registrations and key adds
+    pending: _Pending | None   # signatures of the failing entry checked before ``failure``
 
 
 @dataclass(frozen=True, slots=True)
 class _Context:
     path: Path
     origin: str = ""
-    pubkeys: dict[str, bytes] = field(default_factory=dict)
     replay: Callable[[], Replay] | None = None  # routes statements, when rules replay
     cuts: tuple[int, ...] = ()  # checkpoint sizes: subtrees never straddle one
 
 
 _ctx: _Context | None = None
 _router: Replay | None = None   # this process's instance of ``_ctx.replay``, for routing
+_known: dict[str, bytes] = {}   # key id -> raw key: the keys this process has learned
 
 
 def _init_worker(ctx: _Context) -> None:
-    global _ctx, _router
-    if _ctx is not ctx:
+    """This process's state for the audit of ``ctx``: kept from task to task of one
+    audit (each task brings its own copy of ``ctx``, equal to the last), new for another."""
+    global _ctx, _router, _known
+    if _ctx != ctx:
         _router = None if ctx is None or ctx.replay is None else ctx.replay()
+        _known = {}
     _ctx = ctx
 
 
@@ -261,21 +275,6 @@ def _lines(path: Path, start: int, end: int) -> Iterator[tuple[int, memoryview]]
 _CHECKPOINT_LINE = b'{"checkpoint"'
 
 
-def _scan_part(start: int, end: int) -> _ScanPart:
-    """Pass 1 over a range of entries: the keys it introduces. They are rare: the
-    range is searched for them (a fast substring search), and only the lines found are
-    decoded."""
-    assert _ctx is not None
-    mapped = _map(_ctx.path)
-    lo, hi = _span(mapped, start, end)
-    candidates = {mapped.rfind(b"\n", lo, hit) + 1 or lo
-                  for needle in _KEY_EVENT_NEEDLES for hit in _find_all(mapped, needle, lo, hi)}
-    pubkeys: dict[str, bytes] = {}
-    for line_start in sorted(candidates):
-        _scan_keys(_line_at(mapped, line_start, hi), pubkeys)
-    return _ScanPart(pubkeys)
-
-
 def _tail(path: Path, begin: int) -> tuple[int, list[bytes]]:
     """Where the entries end, and the checkpoint lines after them: the bundle's last
     lines (``docs/PROTOCOL.md`` Part III), read backwards from the end of the file."""
@@ -293,25 +292,14 @@ def _tail(path: Path, begin: int) -> tuple[int, list[bytes]]:
     return end, lines[::-1]
 
 
-def _find_all(mapped: mmap.mmap, needle: bytes, start: int, end: int) -> Iterator[int]:
-    hit = mapped.find(needle, start, end)
-    while hit >= 0:
-        yield hit
-        hit = mapped.find(needle, hit + 1, end)
-
-
-def _line_at(mapped: mmap.mmap, start: int, end: int) -> bytes:
-    nl = mapped.find(b"\n", start, end)
-    return mapped[start:end if nl < 0 else nl]
-
-
 def _check_part(start: int, end: int) -> _Chunk:
-    """Pass 2 over a range: every entry verified, the leaves hashed into subtrees."""
+    """A range verified: every entry checked, the leaves hashed into subtrees."""
     assert _ctx is not None
     hashes: list[bytes] = []
     rows: list[_Row] = []
     routed: _Routed = {}
     failure: Failure | None = None
+    pending: _Pending | None = None
     first: int | None = None
     for at, line in _lines(_ctx.path, start, end):
         if line[:13] == _CHECKPOINT_LINE:
@@ -321,6 +309,9 @@ def _check_part(start: int, end: int) -> _Chunk:
         checked = _check_line(line, None if first is None else first + len(rows), _ctx)
         if isinstance(checked, Failure):
             failure = checked
+            break
+        if isinstance(checked, _Held):
+            failure, pending = checked.failure, checked.pending
             break
         leaf_hash, row, index, route = checked
         if first is None:
@@ -334,7 +325,7 @@ def _check_part(start: int, end: int) -> _Chunk:
             where += (index, at, row[8])
     segments = [] if first is None else _segments(first, hashes, _ctx.cuts)
     return _Chunk(first, _rows_encoder.encode(rows), segments, failure,
-                  _rows_encoder.encode(routed))
+                  _rows_encoder.encode(routed), pending)
 
 
 def _segments(first: int, hashes: list[bytes], cuts: tuple[int, ...]
@@ -358,12 +349,8 @@ def _segments(first: int, hashes: list[bytes], cuts: tuple[int, ...]
 _key_objects: dict[bytes, Ed25519PublicKey] = {}
 
 
-def _verify_with(kid: str, signature: bytes, message: bytes, ctx: _Context) -> bool:
-    """Verify with the key ``kid`` introduced in the bundle, each key loaded once per
-    process. Raises ``_UnknownKey`` for a key the bundle never introduced."""
-    raw = ctx.pubkeys.get(kid)
-    if raw is None:
-        raise _UnknownKey(kid)
+def _verify_with(raw: bytes, signature: bytes, message: bytes) -> bool:
+    """Verify with the raw public key ``raw``, each key loaded once per process."""
     key = _key_objects.get(raw)
     if key is None:
         key = _key_objects[raw] = public_key_from_raw(raw)
@@ -374,8 +361,37 @@ def _verify_with(kid: str, signature: bytes, message: bytes, ctx: _Context) -> b
     return True
 
 
-class _UnknownKey(Exception):
-    pass
+def _introduced(st: Statement) -> tuple[str, bytes] | None:
+    """(key id, raw key) of the key an organization's statement introduces
+    (registration, key added), if it names one well-formed; the entry's checks say the
+    rest."""
+    if st.type in (ORG_REGISTERED, ORG_KEY_ADDED) and st.stream.startswith("org/"):
+        data = st.data
+        text = data.get("public_key") if isinstance(data, dict) else None
+        if isinstance(text, str):
+            with contextlib.suppress(ValueError):
+                raw = b64.decode(text)
+                if len(raw) == 32:
+                    return compute_key_id(raw), raw
+    return None
+
+
+def _learn(st: Statement) -> None:
+    """The key an organization's statement introduces, known from here on in this
+    process. Learned before the statement is checked: an id names one key whatever the
+    entry's fate, and a registration is signed by its own key."""
+    key = _introduced(st)
+    if key is not None:
+        _known[key[0]] = key[1]
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """An entry's failure, and signatures before it its worker could not verify: the
+    main process checks them first (a bad signature there is the entry's first fault)."""
+
+    failure: Failure
+    pending: _Pending
 
 
 def _leaf_of(entry: _Entry) -> tuple[bytes, bytes | None]:
@@ -395,7 +411,7 @@ def _leaf_of(entry: _Entry) -> tuple[bytes, bytes | None]:
 
 
 def _check_line(line: memoryview, expected: int | None, ctx: _Context
-                ) -> tuple[bytes, _Row, int, str | None] | Failure:
+                ) -> tuple[bytes, _Row, int, str | None] | Failure | _Held:
     index: int | None = None
     try:
         try:
@@ -433,33 +449,47 @@ def _check_line(line: memoryview, expected: int | None, ctx: _Context
         st = parse_statement(payload)
         if st.ledger != ctx.origin:
             return Failure(index, "wrong-ledger", f"statement is for ledger {st.ledger!r}")
+        org = st.stream.startswith("org/")
+        if org:
+            _learn(st)
         message = pae(env.payloadType, payload)
         signed_by_actor = False
         cosigners: list[str] = []
+        unknown: list[tuple[str, bytes]] | None = None
         for s, sig in zip(env.signatures, sigs, strict=True):
-            if not _verify_with(s.keyid, sig, message, ctx):
-                return Failure(index, "signature-invalid",
-                               f"signature by key {s.keyid} does not verify")
+            raw = _known.get(s.keyid)
+            if raw is None:  # introduced where this worker has not read: the main checks it
+                if unknown is None:
+                    unknown = []
+                unknown.append((s.keyid, sig))
+            elif not _verify_with(raw, sig, message):
+                return _held(Failure(index, "signature-invalid",
+                                     f"signature by key {s.keyid} does not verify"),
+                             message, unknown)
             if s.keyid == st.key:
                 signed_by_actor = True
             else:
                 cosigners.append(s.keyid)
+        pending = None if unknown is None else (message, unknown)
         if not signed_by_actor:
-            return Failure(index, "signature-missing", "no signature by the statement's key")
+            return _held(Failure(index, "signature-missing",
+                                 "no signature by the statement's key"), message, unknown)
         try:  # where the statement goes, when rules are replayed
             route = None if _router is None else _router.route(st)
         except Rejected as exc:
-            return _refused(index, exc)
-        keep = payload if st.stream.startswith("org/") else None
+            return _held(_refused(index, exc), message, unknown)
         return merkle.hash_leaf(leaf), (
             st.stream, st.version, st.prev, event_hash(payload), st.actor, st.key, st.type,
-            tuple(cosigners), recorded_us, keep), index, route
-    except _UnknownKey as exc:
-        return Failure(index, "key-unknown", f"signature by unknown key {exc}")
+            tuple(cosigners), recorded_us, payload if org else None, pending), index, route
     except LedgerError as exc:
         return Failure(index, exc.code, exc.detail)
     except (KeyError, TypeError, ValueError, msgspec.DecodeError) as exc:
         return Failure(index, "entry-malformed", f"{type(exc).__name__}: {exc}")
+
+
+def _held(failure: Failure, message: bytes, unknown: list[tuple[str, bytes]] | None
+          ) -> Failure | _Held:
+    return failure if unknown is None else _Held(failure, (message, unknown))
 
 
 # --- the sequential part ------------------------------------------------------------
@@ -497,43 +527,6 @@ def _scan_checkpoint(line: bytes, verifier: Verifier, checkpoints: dict[int, byt
     report.checkpoints_verified += 1
 
 
-def _b64_needles(text: str) -> tuple[bytes, ...]:
-    """Base64 fragments that any base64 text containing ``text`` must contain, one per
-    alignment of ``text`` in the encoded bytes (so a cheap substring test can skip lines
-    that cannot hold it without decoding them)."""
-    raw = text.encode()
-    needles = []
-    for offset in range(3):
-        encoded = base64.b64encode(b"\0" * offset + raw)
-        start = (offset * 4 + 2) // 3 + 1          # skip chars mixing in the padding bytes
-        end = (len(raw) + offset) // 3 * 4 - 1      # and the partial last group
-        needles.append(encoded[start:end])
-    return tuple(needles)
-
-
-_KEY_EVENT_NEEDLES = _b64_needles('"type":"organization.')
-
-
-def _scan_keys(line: bytes, pubkeys: dict[str, bytes]) -> None:
-    # The envelope is the line's last member: the needles are looked for there (in the
-    # leaf, base64 of base64, a match is a coincidence).
-    at = max(line.rfind(b'"envelope":'), 0)
-    n0, n1, n2 = _KEY_EVENT_NEEDLES
-    if line.find(n0, at) < 0 and line.find(n1, at) < 0 and line.find(n2, at) < 0:
-        return
-    try:
-        obj = msgspec.json.decode(line)
-        payload = b64.decode(obj["envelope"]["payload"])
-        st = msgspec.json.decode(payload)
-        if (isinstance(st, dict) and st.get("type") in (ORG_REGISTERED, ORG_KEY_ADDED)
-                and str(st.get("stream", "")).startswith("org/")):
-            raw = b64.decode(st["data"]["public_key"])
-            if len(raw) == 32:
-                pubkeys[compute_key_id(raw)] = raw
-    except (KeyError, TypeError, ValueError, msgspec.DecodeError):
-        return  # the main pass reports malformed entries with their index
-
-
 def _split(begin: int, size: int, parts: int) -> list[tuple[int, int]]:
     step = max((size - begin) // max(parts, 1), 1)
     bounds = [*list(range(begin, size, step)), size]
@@ -541,12 +534,15 @@ def _split(begin: int, size: int, parts: int) -> list[tuple[int, int]]:
 
 
 def _check_ranges(begin: int, end: int, nworkers: int) -> list[tuple[int, int]]:
-    """The ranges of pass 2: about ``RANGE_BYTES`` each, but the last ``nworkers``
-    ranges' worth cut four times finer, so that the workers finish together (while the
-    last range is verified, the other cores wait)."""
-    tail = min(nworkers * RANGE_BYTES, (end - begin) // 2)
-    body = _split(begin, end - tail, max(nworkers, (end - tail - begin) // RANGE_BYTES))
-    return body + _split(end - tail, end, nworkers * 4)
+    """The ranges to verify: about ``RANGE_BYTES`` each, but the first a quarter of
+    that (it runs alone, see ``_verified``), and the last ``nworkers`` ranges' worth cut
+    four times finer, so that the workers finish together (while the last range is
+    verified, the other cores wait)."""
+    head = min(RANGE_BYTES // 4, (end - begin) // 4)
+    tail = min(nworkers * RANGE_BYTES, (end - begin - head) // 2)
+    body = _split(begin + head, end - tail,
+                  max(nworkers, (end - tail - begin - head) // RANGE_BYTES))
+    return _split(begin, begin + head, 1) + body + _split(end - tail, end, nworkers * 4)
 
 
 @dataclass(slots=True)
@@ -562,6 +558,7 @@ class _Sequence:
     tree: merkle.CompactRange = field(default_factory=merkle.CompactRange)
     last_recorded: int = 0
     checked: int = 0           # entries [0, checked) passed every check of the log
+    learned: list[tuple[str, bytes]] = field(default_factory=list)  # keys, in log order
     # partition -> (index, line offset, recorded_at_us) * n, in log order
     routes: dict[str, array[int]] = field(default_factory=dict)
 
@@ -595,7 +592,25 @@ class _Sequence:
             failure = chunk.failure
             if failure.index is None:  # a line with no index of its own: where it stands
                 failure = Failure(index, failure.code, failure.detail)
+            if chunk.pending is not None:  # signatures checked before what failed
+                self._verify_pending(index, chunk.pending)
             raise _Stop(failure)
+
+    def _verify_pending(self, index: int, pending: _Pending) -> None:
+        """The signatures of entry ``index`` its worker could not verify, with the keys
+        the history holds by then (revoked or not yet valid too: validity is checked
+        after, with the other checks of the key)."""
+        message, signatures = pending
+        for kid, sig in signatures:
+            record = self.registry.keys.get(kid)
+            raw = record.public_key if record is not None else _registered(message, kid)
+            if raw is None:
+                raise _Stop(Failure(index, "key-unknown",
+                                    f"signature by key {kid}, which no earlier entry "
+                                    "introduced"))
+            if not _verify_with(raw, sig, message):
+                raise _Stop(Failure(index, "signature-invalid",
+                                    f"signature by key {kid} does not verify"))
 
     def _check_root(self, index: int) -> None:
         want = self.checkpoints.get(self.tree.size)
@@ -605,7 +620,9 @@ class _Sequence:
                                 "root the log signed"))
 
     def _check_row(self, index: int, row: _Row) -> None:
-        stream, version, prev, ehash, actor, key, _type, cosigners, recorded_us, _ = row
+        stream, version, prev, ehash, actor, key, _type, cosigners, recorded_us, _, pending = row
+        if pending is not None:
+            self._verify_pending(index, pending)
         if recorded_us < self.last_recorded:
             raise _Stop(Failure(index, "recorded-at-order",
                                 "recorded_at goes backwards in the log"))
@@ -622,7 +639,7 @@ class _Sequence:
             self._full_checks(index, row, head)
 
     def _full_checks(self, index: int, row: _Row, head: tuple[int, str | None]) -> None:
-        stream, version, prev, ehash, actor, key, type_, cosigners, _us, payload = row
+        stream, version, prev, ehash, actor, key, type_, cosigners, _us, payload, _ = row
         # Without the shipped payload, enough of the statement for the checks below.
         st = _statement_decoder.decode(payload) if payload is not None else Statement(
             ledger=self.origin, stream=stream, version=version, prev=prev, type=type_,
@@ -637,11 +654,29 @@ class _Sequence:
                 check_org_statement(st, self.registry, index)
         except LedgerError as exc:
             raise _Stop(Failure(index, exc.code, exc.detail)) from None
+        keys = self.registry.keys
+        known = len(keys)
         self.registry.apply(st, index)
+        if len(keys) > known:  # a key introduced: the next ranges are sent with it
+            record = next(reversed(keys.values()))
+            self.learned.append((record.key_id, record.public_key))
         self.heads[stream] = (version, ehash)
 
 
 _statement_decoder = msgspec.json.Decoder(Statement)
+
+
+def _registered(message: bytes, kid: str) -> bytes | None:
+    """The key ``kid`` when the signed statement is a registration of it: signed by the
+    key it registers, before the history holds that key. The statement is the last
+    field of the DSSE message (its payload type has no space)."""
+    with contextlib.suppress(ValueError, msgspec.DecodeError):
+        st = _statement_decoder.decode(message.split(b" ", 4)[-1])
+        if st.type == ORG_REGISTERED:
+            key = _introduced(st)
+            if key is not None and key[0] == kid:
+                return key[1]
+    return None
 
 
 # --- the rules replay: partitions folded in parallel, after the log is verified --------
@@ -811,22 +846,51 @@ class _Pool(ProcessPoolExecutor):
 
 
 def _pool(nworkers: int) -> _Pool | _InProcess:
-    """One pool for both passes: its processes map the bundle once and stay warm."""
+    """One pool for the log and the rules: its processes map the bundle once and stay
+    warm."""
     return _InProcess() if nworkers <= 1 else _Pool(max_workers=nworkers)
 
 
-def _scan_in(ctx: _Context, start: int, end: int) -> _ScanPart:
-    _init_worker(ctx)
-    return _scan_part(start, end)
-
-
-def _check_in(ctx: _Context, start: int, end: int) -> _Chunk:
+def _check_in(ctx: _Context, start: int, end: int, keys: dict[str, bytes]) -> _Chunk:
     # No cycles are made here: the cyclic collector only costs time (a few percent).
     # In a worker it stays off until the pool ends; in the main process (one worker)
     # the caller turns it back on.
     gc.disable()
     _init_worker(ctx)
+    _known.update(keys)
     return _check_part(start, end)
+
+
+def _verified(pool: _Pool | _InProcess, ctx: _Context, ranges: list[tuple[int, int]],
+              sequence: _Sequence, nworkers: int) -> Generator[_Chunk, None, None]:
+    """The ranges' chunks, in log order, the main process applying each (and so
+    learning its keys) before it asks for the next.
+
+    A few ranges per worker are in flight at any time; each is sent with the keys the
+    main process learned since the range sent twice a window earlier (a worker takes
+    about every ``nworkers``-th range: it has the older ones already). The first range
+    runs alone: the keys a log opens with are then known to every later range."""
+    if isinstance(pool, _InProcess):  # one process: it learns every key itself
+        for start, end in ranges:
+            yield _check_in(ctx, start, end, {})
+        return
+    window = nworkers * _AHEAD_PER_WORKER
+    marks: list[int] = []          # len(sequence.learned) as each range was sent
+    futures: collections.deque[Future[_Chunk]] = collections.deque()
+    todo = iter(ranges)
+    try:
+        for n, (start, end) in enumerate(todo):
+            since = marks[n - 2 * window] if n >= 2 * window else 0
+            marks.append(len(sequence.learned))
+            futures.append(pool.submit(_check_in, ctx, start, end,
+                                       dict(sequence.learned[since:])))
+            if n == 0 or len(futures) >= window:
+                yield futures.popleft().result()
+        while futures:
+            yield futures.popleft().result()
+    finally:  # stopped early: the ranges not started are dropped
+        for future in futures:
+            future.cancel()
 
 
 def _verify(path: Path, verifier: Verifier, report: AuditReport,
@@ -847,14 +911,8 @@ def _verify_with_pool(pool: _Pool | _InProcess, path: Path, header: dict[str, An
                       begin: int, nworkers: int, verifier: Verifier, report: AuditReport,
                       trusted: str | None, progress: Callable[[str, int, int], None] | None,
                       replay: Callable[[], Replay] | None) -> None:
-    # Pass 1: the checkpoints (the last lines), and the public keys the entries
-    # introduce.
+    # The checkpoints: the last lines.
     entries_end, checkpoint_lines = _tail(path, begin)
-    ranges = _split(begin, entries_end, nworkers * _SCAN_PARTS_PER_WORKER)
-    scan = _Context(path)
-    parts = list(pool.map(_scan_in, itertools.repeat(scan), [a for a, _ in ranges],
-                          [b for _, b in ranges]))
-    pubkeys = {k: v for part in parts for k, v in part.pubkeys.items()}
     checkpoints: dict[int, bytes] = {}
     for line in checkpoint_lines:
         _scan_checkpoint(line, verifier, checkpoints, report)
@@ -883,17 +941,16 @@ def _verify_with_pool(pool: _Pool | _InProcess, path: Path, header: dict[str, An
         checkpoints = {**checkpoints, trusted_cp.size: trusted_cp.root_hash}
     sequence = _Sequence(checkpoints, report, origin)
     total = declared if isinstance(declared, int) else 0
-    # Pass 2: ranges verified in parallel, applied in order.
+    # The log: ranges verified in parallel, applied in order.
     ranges = _check_ranges(begin, entries_end, nworkers)
-    ctx = _Context(path, origin, pubkeys, replay, cuts=tuple(sorted(checkpoints)))
+    ctx = _Context(path, origin, replay, cuts=tuple(sorted(checkpoints)))
     # The cyclic collector is paused meanwhile: these passes make no cycles, and its
     # full collections would walk every row, route and agreement state kept so far.
     collecting = gc.isenabled()
     gc.disable()
     stopped: Failure | None = None
     try:
-        chunks = pool.map(_check_in, itertools.repeat(ctx), [a for a, _ in ranges],
-                          [b for _, b in ranges])
+        chunks = _verified(pool, ctx, ranges, sequence, nworkers)
         try:
             for chunk in chunks:
                 sequence.apply(chunk)
@@ -901,9 +958,8 @@ def _verify_with_pool(pool: _Pool | _InProcess, path: Path, header: dict[str, An
                     progress("verify", sequence.tree.size, total)
         except _Stop as stop:
             stopped = stop.failure
-            if isinstance(chunks, Generator):
-                chunks.close()  # the ranges not yet verified are dropped
-        # Pass 3: the rules, over the entries that passed every check of the log (below
+            chunks.close()  # the ranges not yet verified are dropped
+        # Then the rules, over the entries that passed every check of the log (below
         # ``sequence.checked``). So a rule's refusal, if any, is at an index before the
         # log's first failure: the first failing index is named, whichever pass found it.
         if replay is not None:

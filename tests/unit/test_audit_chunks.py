@@ -12,6 +12,7 @@ import base64
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -24,6 +25,9 @@ from ledger.keys import private_key_from_seed, raw_public_key
 from ledger.leaf import encode_leaf
 from ledger.statement import event_hash
 from tests.helpers import LEDGER_ID, org
+
+if TYPE_CHECKING:
+    from tests.unit.conftest import KeyLearning
 
 LOG_KEY = private_key_from_seed(b"\x42" * 32)
 VKEY = make_vkey(LEDGER_ID, raw_public_key(LOG_KEY))
@@ -94,10 +98,15 @@ def range_bytes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_good_bundle_verifies(good: tuple[Path, bytes], workers: int, range_bytes: int) -> None:
+def test_good_bundle_verifies(good: tuple[Path, bytes], workers: int, range_bytes: int,
+                              key_learning: KeyLearning) -> None:
     path, root = good
     report = verify_bundle(path, VKEY, workers=workers)
     assert report.ok, report.failure
+    if key_learning.mode == "deferred":
+        assert key_learning.deferred == SIZE
+    else:  # the first range runs alone; the keys it introduces reach every later range
+        assert key_learning.deferred < SIZE // 20
     assert report.size == report.entries_verified == SIZE
     assert report.root_hash == root.hex()
     assert report.checkpoints_verified == 4
@@ -107,7 +116,8 @@ def test_good_bundle_verifies(good: tuple[Path, bytes], workers: int, range_byte
 @pytest.mark.parametrize("case", ["signature", "prev", "stranger", "root", "interior-root",
                                   "dropped", "checkpoint-among-entries", "junk-line"])
 def test_broken_bundle_fails_at_the_same_index_on_every_path(tmp_path: Path, case: str,
-                                                             range_bytes: int) -> None:
+                                                             range_bytes: int,
+                                                             key_learning: KeyLearning) -> None:
     path = tmp_path / "bad.jsonl"
     at = CHUNK + 300
     if case == "signature":
@@ -140,6 +150,8 @@ def test_broken_bundle_fails_at_the_same_index_on_every_path(tmp_path: Path, cas
         report = verify_bundle(path, VKEY, workers=workers)
         assert report.failure is not None, workers
         assert (report.failure.index, report.failure.code) == want, (workers, report.failure)
+    if key_learning.mode == "deferred":
+        assert key_learning.deferred > 0
 
 
 def _die(start: int, end: int) -> None:
