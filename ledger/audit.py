@@ -48,7 +48,7 @@ from .admission import Head, _check_chain
 from .bundle import BUNDLE_FORMAT
 from .canonical import canonical_bytes
 from .checkpoint import CheckpointError, Verifier, make_vkey, open_checkpoint, parse_vkey
-from .envelope import decode_envelope_signed, pae
+from .envelope import decode_canonical, decode_envelope_signed, pae
 from .errors import LedgerError, Rejected
 from .keys import key_id as compute_key_id
 from .keys import public_key_from_raw
@@ -440,36 +440,42 @@ def _check_line(line: memoryview, expected: int | None, ctx: _Context
                 msgspec.json.decode(entry.envelope)) != leaf_envelope:
             return Failure(index, "leaf-envelope",
                            "the leaf bytes do not hold this entry's envelope")
-        env, payload, sigs = decode_envelope_signed(leaf_envelope)
-        # The leaf holds the envelope's canonical bytes (checked above when the line
-        # spells the envelope otherwise; here, when it repeats the leaf's bytes).
-        if verbatim is not None and env.canonical() != leaf_envelope:
-            return Failure(index, "leaf-envelope",
-                           "the leaf holds its envelope in a form that is not canonical JSON")
+        opened = decode_canonical(leaf_envelope)
+        if opened is not None:
+            payload_type, payload, signatures = opened
+        else:  # the reference path decides, and words what is wrong
+            env, payload, sigs = decode_envelope_signed(leaf_envelope)
+            # The leaf holds the envelope's canonical bytes (checked above when the
+            # line spells the envelope otherwise; here, when it repeats the leaf's).
+            if verbatim is not None and env.canonical() != leaf_envelope:
+                return Failure(index, "leaf-envelope", "the leaf holds its envelope in a "
+                               "form that is not canonical JSON")
+            payload_type = env.payloadType
+            signatures = [(s.keyid, sig) for s, sig in zip(env.signatures, sigs, strict=True)]
         st = parse_statement(payload)
         if st.ledger != ctx.origin:
             return Failure(index, "wrong-ledger", f"statement is for ledger {st.ledger!r}")
         org = st.stream.startswith("org/")
         if org:
             _learn(st)
-        message = pae(env.payloadType, payload)
+        message = pae(payload_type, payload)
         signed_by_actor = False
         cosigners: list[str] = []
         unknown: list[tuple[str, bytes]] | None = None
-        for s, sig in zip(env.signatures, sigs, strict=True):
-            raw = _known.get(s.keyid)
+        for kid, sig in signatures:
+            raw = _known.get(kid)
             if raw is None:  # introduced where this worker has not read: the main checks it
                 if unknown is None:
                     unknown = []
-                unknown.append((s.keyid, sig))
+                unknown.append((kid, sig))
             elif not _verify_with(raw, sig, message):
                 return _held(Failure(index, "signature-invalid",
-                                     f"signature by key {s.keyid} does not verify"),
+                                     f"signature by key {kid} does not verify"),
                              message, unknown)
-            if s.keyid == st.key:
+            if kid == st.key:
                 signed_by_actor = True
             else:
-                cosigners.append(s.keyid)
+                cosigners.append(kid)
         pending = None if unknown is None else (message, unknown)
         if not signed_by_actor:
             return _held(Failure(index, "signature-missing",

@@ -25,6 +25,7 @@ __all__ = [
     "Envelope",
     "Opened",
     "Signature",
+    "decode_canonical",
     "decode_envelope",
     "decode_envelope_signed",
     "pae",
@@ -178,6 +179,38 @@ def decode_envelope_signed(
         except (msgspec.ValidationError, msgspec.DecodeError, UnicodeError) as exc:
             raise MalformedEnvelope(f"envelope: {exc}", field=_field_of(str(exc))) from exc
     return _decode_texts(env)
+
+
+_binary_sorted = msgspec.json.Encoder(order="sorted")
+
+
+def decode_canonical(data: bytes) -> tuple[str, bytes, list[tuple[str, bytes]]] | None:
+    """For bytes that must be an envelope's canonical form (a Merkle leaf holds it):
+    its payload type, payload bytes and (key id, signature bytes) pairs, when the bytes
+    are a well-formed envelope in canonical form; None for anything else, which
+    ``decode_envelope_signed`` and ``Envelope.canonical`` then decide and word.
+
+    One decode, base64 members as bytes, and one sorted encode: msgspec writes bytes
+    as standard padded base64, the one canonical spelling, so bytes that encode back
+    identically had their members sorted, no space, no escape and every base64 text
+    canonical (``tests/property/test_core_props.py`` holds it to the reference path).
+    """
+    try:
+        binary = _binary_decoder.decode(data)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    signatures = binary.signatures
+    if binary.payloadType != PAYLOAD_TYPE or not 1 <= len(signatures) <= MAX_SIGNATURES:
+        return None
+    pairs = [(s.keyid, s.sig) for s in signatures]
+    for keyid, sig in pairs:
+        if keyid not in _KEYIDS_MATCHED or len(sig) != 64:
+            return None
+    if len(pairs) > 1 and len({keyid for keyid, _ in pairs}) != len(pairs):
+        return None
+    if _binary_sorted.encode(binary) != data:
+        return None
+    return binary.payloadType, binary.payload, pairs
 
 
 def _checked_fast(env: Envelope, binary: _Binary) -> bool:
