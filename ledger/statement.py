@@ -30,6 +30,7 @@ __all__ = [
     "Statement",
     "event_hash",
     "format_time",
+    "is_hex64",
     "parse_statement",
     "parse_time",
 ]
@@ -91,6 +92,15 @@ _CHECKS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("key", re.compile(HEX64)),
 )
 _HEX64_RE = re.compile(HEX64)
+_HEX_DIGITS = b"0123456789abcdef"
+
+
+def is_hex64(text: str) -> bool:
+    """``HEX64`` matches ``text``, told without the regular expression: every
+    statement after a stream's first names a hash, and the expression took a third of
+    the statement's validation."""
+    return (len(text) == 64 and text.isascii()
+            and not text.encode("ascii").translate(None, _HEX_DIGITS))
 
 
 # Values already matched, per field: streams, types, actors and keys recur in almost
@@ -115,7 +125,7 @@ def _validate(st: Statement) -> Statement:
         raise MalformedStatement(f"version {st.version} must be >= 1", field="version")
     if st.version == 1 and st.prev is not None:
         raise MalformedStatement("prev must be null for version 1", field="prev")
-    if st.version > 1 and (st.prev is None or not _HEX64_RE.fullmatch(st.prev)):
+    if st.version > 1 and (st.prev is None or not is_hex64(st.prev)):
         raise MalformedStatement(
             "prev must be the hex SHA-256 of the stream's previous event", field="prev"
         )

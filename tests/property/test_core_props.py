@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
 import unicodedata
 from typing import Any
 
@@ -39,7 +40,7 @@ from ledger.errors import (
 )
 from ledger.keys import key_id, private_key_from_seed, raw_public_key
 from ledger.leaf import micros
-from ledger.statement import Statement, parse_time
+from ledger.statement import HEX64, Statement, is_hex64, parse_time
 
 SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -553,3 +554,18 @@ def test_canonical_json_bytes_is_canonical_bytes_for_json_typed_values(value):
         except LedgerError as exc:
             return type(exc).__name__
     assert outcome(canonical_json_bytes) == outcome(canonical_bytes)
+
+
+hexish = st.text(alphabet="0123456789abcdefABCDEF g\n\u0660\uff10", min_size=62, max_size=66)
+
+
+@settings(max_examples=500)
+@example("0" * 64)
+@example("a" * 63 + "\n")       # "$" matches before a final newline; fullmatch does not
+@example("a" * 64 + "\n")
+@example("\u0660" * 64)         # Arabic-Indic digits: decimal, not ASCII
+@example("A" * 64)
+@given(st.one_of(hexish, st.text(max_size=70)))
+def test_is_hex64_is_the_hex64_pattern(text: str) -> None:
+    """The hash check without the expression agrees with the expression."""
+    assert is_hex64(text) == bool(re.fullmatch(HEX64, text))
