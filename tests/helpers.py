@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
+from ledger.canonical import canonical_bytes
 from ledger.envelope import Envelope
 from ledger.keys import generate_private_key, private_key_from_seed
 from ledger.signer import Signer
@@ -20,6 +23,15 @@ def org(name: str, seed: int | None = None, ledger_id: str = LEDGER_ID) -> Signe
 
 def hash_of(env: Envelope) -> str:
     return event_hash(env.payload_bytes())
+
+
+def flip_signature(envelope: bytes, byte: int = 5, bit: int = 0x10) -> bytes:
+    """The same canonical envelope with one bit of its first signature flipped."""
+    obj = json.loads(envelope)
+    raw = bytearray(base64.b64decode(obj["signatures"][0]["sig"]))
+    raw[byte] ^= bit
+    obj["signatures"][0]["sig"] = base64.b64encode(bytes(raw)).decode()
+    return canonical_bytes(obj)
 
 
 class Chain:

@@ -19,12 +19,11 @@ import pytest
 from ledger import audit, merkle
 from ledger.audit import verify_bundle
 from ledger.bundle import checkpoint_line, entry_line, header_line
-from ledger.canonical import canonical_bytes
 from ledger.checkpoint import Checkpoint, make_vkey, sign_checkpoint
 from ledger.keys import private_key_from_seed, raw_public_key
 from ledger.leaf import encode_leaf
 from ledger.statement import event_hash
-from tests.helpers import LEDGER_ID, org
+from tests.helpers import LEDGER_ID, flip_signature, org
 
 if TYPE_CHECKING:
     from tests.unit.conftest import KeyLearning
@@ -59,7 +58,7 @@ def _write(path: Path, *, checkpoints: tuple[int, ...] = (1000, 2 * CHUNK, 2 * C
                 prev = "0" * 64 if prev is None else prev[::-1]
             env = who.event(stream, version + 1, prev, "test.noted", {"n": i})
             heads[stream] = (version + 1, event_hash(env.payload_bytes()))
-        envelope = env.canonical() if i != bad_sig_at else _flip_sig(env.canonical())
+        envelope = env.canonical() if i != bad_sig_at else flip_signature(env.canonical())
         leaf = encode_leaf(i, T0 + i, envelope)
         tree.append(merkle.hash_leaf(leaf))
         if i == insert_at:
@@ -74,15 +73,6 @@ def _write(path: Path, *, checkpoints: tuple[int, ...] = (1000, 2 * CHUNK, 2 * C
         fh.writelines(lines)
         fh.writelines(checkpoint_line(n) for n in notes)
     return tree.root()
-
-
-def _flip_sig(envelope: bytes) -> bytes:
-    """The same envelope with one bit of its signature flipped (still canonical)."""
-    obj = json.loads(envelope)
-    raw = bytearray(base64.b64decode(obj["signatures"][0]["sig"]))
-    raw[5] ^= 0x10
-    obj["signatures"][0]["sig"] = base64.b64encode(bytes(raw)).decode()
-    return canonical_bytes(obj)
 
 
 @pytest.fixture(scope="module")

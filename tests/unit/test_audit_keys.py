@@ -7,7 +7,6 @@ never before, and a bad signature is a bad signature."""
 from __future__ import annotations
 
 import base64
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,14 +15,13 @@ import pytest
 from ledger import audit, merkle
 from ledger.audit import verify_bundle
 from ledger.bundle import checkpoint_line, entry_line, header_line
-from ledger.canonical import canonical_bytes
 from ledger.checkpoint import Checkpoint, make_vkey, sign_checkpoint
 from ledger.domain.audit import AgreementReplay
 from ledger.envelope import Envelope
 from ledger.keys import private_key_from_seed, raw_public_key
 from ledger.leaf import encode_leaf
 from ledger.signer import Signer
-from tests.helpers import LEDGER_ID, Chain, hash_of, org
+from tests.helpers import LEDGER_ID, Chain, flip_signature, hash_of, org
 
 if TYPE_CHECKING:
     from tests.unit.conftest import KeyLearning
@@ -60,20 +58,12 @@ def _history(*, early_use_at: int | None = None) -> list[Envelope]:
     return envelopes
 
 
-def _flip_sig(envelope: bytes) -> bytes:
-    obj = json.loads(envelope)
-    raw = bytearray(base64.b64decode(obj["signatures"][0]["sig"]))
-    raw[7] ^= 0x01
-    obj["signatures"][0]["sig"] = base64.b64encode(bytes(raw)).decode()
-    return canonical_bytes(obj)
-
-
 def _write(path: Path, envelopes: list[Envelope], *, bad_sig_at: int | None = None) -> bytes:
     tree = merkle.CompactRange()
     with path.open("wb") as fh:
         fh.write(header_line(LEDGER_ID, VKEY, len(envelopes)))
         for i, env in enumerate(envelopes):
-            envelope = env.canonical() if i != bad_sig_at else _flip_sig(env.canonical())
+            envelope = env.canonical() if i != bad_sig_at else flip_signature(env.canonical())
             leaf = encode_leaf(i, 1_780_000_000_000_000 + i, envelope)
             tree.append(merkle.hash_leaf(leaf))
             fh.write(entry_line(i, leaf, envelope))
