@@ -181,9 +181,6 @@ def decode_envelope_signed(
     return _decode_texts(env)
 
 
-_binary_sorted = msgspec.json.Encoder(order="sorted")
-
-
 def decode_canonical(data: bytes) -> tuple[str, bytes, list[tuple[str, bytes]]] | None:
     """For bytes that must be an envelope's canonical form (a Merkle leaf holds it):
     its payload type, payload bytes and (key id, signature bytes) pairs, when the bytes
@@ -208,7 +205,7 @@ def decode_canonical(data: bytes) -> tuple[str, bytes, list[tuple[str, bytes]]] 
             return None
     if len(pairs) > 1 and len({keyid for keyid, _ in pairs}) != len(pairs):
         return None
-    if _binary_sorted.encode(binary) != data:
+    if _sorted.encode(binary) != data:
         return None
     return binary.payloadType, binary.payload, pairs
 
