@@ -78,11 +78,16 @@ class EventsRequestRaw(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ReceiptOut(msgspec.Struct):
+    """Where the ledger put an event (docs/API.md, "The receipt")."""
+
     position: Position
     stream: str
     version: int
     event_hash: Hex64
     recorded_at: Annotated[str, Meta(description="RFC 3339 UTC, microseconds")]
+    recorded_at_us: Annotated[int, Meta(ge=0, description=(
+        "the same time in microseconds since 1970-01-01T00:00:00Z, as in the leaf: "
+        "u64be(position) || u64be(recorded_at_us) || canonical envelope"))]
 
 
 class EventsResponse(msgspec.Struct):

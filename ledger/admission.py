@@ -35,9 +35,9 @@ from .errors import (
 )
 from .keys import key_id as compute_key_id
 from .keys import verify_signature
-from .leaf import encode_leaf, micros
+from .leaf import encode_leaf, from_micros, micros
 from .registry import ORG_KEY_ADDED, ORG_REGISTERED, Registry, check_org_statement
-from .statement import Statement, event_hash, parse_statement, parse_time
+from .statement import Statement, event_hash, format_time, parse_statement, parse_time
 
 __all__ = [
     "Admitted",
@@ -70,13 +70,23 @@ class Head:
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
-    """What the ledger answers for a stored event (also for an idempotent retry)."""
+    """What the ledger answers for a stored event (also for an idempotent retry).
+
+    ``recorded_at_us`` is the ledger's time in the event's leaf (docs/PROTOCOL.md I §6):
+    with ``position`` and the stored envelope it gives the leaf bytes, so a client never
+    has to convert the RFC 3339 ``recorded_at`` back into an integer.
+    """
 
     position: int
     stream: str
     version: int
     event_hash: str
-    recorded_at: str
+    recorded_at_us: int
+
+    @property
+    def recorded_at(self) -> str:
+        """``recorded_at_us`` as RFC 3339 UTC with microseconds."""
+        return format_time(from_micros(self.recorded_at_us))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -85,6 +95,7 @@ class Receipt:
             "version": self.version,
             "event_hash": self.event_hash,
             "recorded_at": self.recorded_at,
+            "recorded_at_us": self.recorded_at_us,
         }
 
 

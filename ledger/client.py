@@ -248,7 +248,9 @@ class LedgerClient:
             raise Conflict(status, problem, head)
         if status >= 400:
             raise ClientError(status, _problem(payload, status))
-        return [Receipt(**r) for r in json.loads(payload)["receipts"]]
+        return [Receipt(r["position"], r["stream"], r["version"], r["event_hash"],
+                        r["recorded_at_us"])
+                for r in json.loads(payload)["receipts"]]
 
     def _require_signer(self) -> Signer:
         if self.signer is None:

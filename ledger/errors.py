@@ -35,6 +35,7 @@ __all__ = [
     "VersionConflict",
     "VersionGap",
     "WrongLedger",
+    "error_classes",
 ]
 
 
@@ -251,3 +252,22 @@ class Unavailable(LedgerError):
 
     code = "unavailable"
     title = "Ledger temporarily unavailable"
+
+
+def error_classes() -> dict[str, type[LedgerError]]:
+    """Every ``LedgerError`` class defined so far (in the modules imported), by code.
+
+    Why: a code is a public, stable string (the last segment of a problem ``type``), so
+    it must name one class and one meaning; a duplicate is refused here. Classes defined
+    in modules not yet imported are not listed.
+    """
+    found: dict[str, type[LedgerError]] = {LedgerError.code: LedgerError}
+    todo: list[type[LedgerError]] = [LedgerError]
+    while todo:
+        for cls in todo.pop().__subclasses__():
+            other = found.setdefault(cls.code, cls)
+            if other is not cls:
+                raise ValueError(f"error code {cls.code!r} names both {other.__qualname__} "
+                                 f"and {cls.__qualname__}")
+            todo.append(cls)
+    return found

@@ -112,7 +112,7 @@ class StoredEvent:
 
     def receipt(self) -> Receipt:
         return Receipt(self.position, self.stream, self.version, self.event_hash,
-                       self.recorded_at)
+                       self.recorded_at_us)
 
 
 LogEntry = StoredEvent
@@ -486,7 +486,7 @@ class PostgresStore:
         now_us = max(int(self.clock() * 1_000_000), ctx["last_recorded_us"] or 0)
         heads = {s: Head(v, bytes(h).hex()) for s, v, h in ctx["heads"]}
         existing = {
-            bytes(h).hex(): Receipt(p, s, v, bytes(h).hex(), format_time(from_micros(t)))
+            bytes(h).hex(): Receipt(p, s, v, bytes(h).hex(), t)
             for p, t, s, v, h in ctx["existing"]
         }
         registry = Registry({
@@ -514,8 +514,7 @@ class PostgresStore:
                 st = item.candidate.statement
                 heads[st.stream] = Head(st.version, item.candidate.event_hash)
                 receipt = Receipt(item.position, st.stream, st.version,
-                                  item.candidate.event_hash,
-                                  format_time(from_micros(now_us)))
+                                  item.candidate.event_hash, now_us)
                 existing[item.candidate.event_hash] = receipt
                 receipts.append(receipt)
                 admitted_all.append(item)

@@ -168,5 +168,6 @@ async def append_events(ledger: Ledger, write_policy: WritePolicy, body: bytes) 
     receipts = await ledger.store.append([bytes(r) for r in raws])
     write_policy.limiter.record(keys)
     return _response_encoder.encode(EventsResponse([
-        ReceiptOut(r.position, r.stream, r.version, r.event_hash, r.recorded_at)
+        ReceiptOut(r.position, r.stream, r.version, r.event_hash, r.recorded_at,
+                   r.recorded_at_us)
         for r in receipts]))
