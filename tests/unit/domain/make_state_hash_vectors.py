@@ -25,6 +25,7 @@ from ledger.domain import (
     DeclineRole,
     DefineIndicator,
     GiveConsent,
+    InviteParty,
     NamePorteur,
     ProposeRole,
     RecordFulfilment,
@@ -109,6 +110,28 @@ def _withdrawal() -> list[Any]:
                                   "organisme", actor=C, at=T(7))]
 
 
+def _withdrawal_kept() -> list[Any]:
+    """What the others stated about a party that withdraws stays as they stated it."""
+    return [*_two_parties(), join(C, 4),
+            NamePorteur(person_id="p-c001", actor=C, at=T(4)),
+            StateExpectation(expectation_id="e1", text="Prévenir 48 h avant tout prêt",
+                             addressed_to=[C, A], actor=B, at=T(5)),
+            StateExpectation(expectation_id="e2", text="Accès au local le samedi",
+                             actor=C, at=T(5)),
+            offer("c1", actor=A, receiver="collective", day=5, description="Photocopieuse"),
+            offer("c2", actor=B, receiver=C, day=5, description="Local d'entreposage"),
+            DeclareReceivedValue(commitment_id="c1", value=Quantity("300", "CAD"), actor=C,
+                                 at=T(6)),
+            DeclareReceivedValue(commitment_id="c1", value=Quantity("250", "CAD"), actor=B,
+                                 at=T(6)),
+            WithdrawFromAgreement(effective_on="2026-02-28", reason="Fin des activités",
+                                  actor=C, at=T(7))]
+
+
+def _rejoined() -> list[Any]:
+    return [*_withdrawal_kept(), InviteParty(org=C, actor=A, at=T(8)), join(C, 9)]
+
+
 def _fact_json(f: Any) -> dict[str, Any]:
     return {"type": f.type, "data": f.data, "actor": f.actor, "issued_at": f.issued_at,
             "stream_version": f.stream_version}
@@ -149,6 +172,15 @@ VECTORS = {
     "04-withdrawal": lambda: vector(
         "centre-c withdraws: it leaves the parties, its expectation is withdrawn, its "
         "accepted role ends, its commitment stays.", _withdrawal()),
+    "05-withdrawal-kept-as-stated": lambda: vector(
+        "centre-c withdraws: its own expectation e2 is withdrawn, but what the others "
+        "stated stays as stated: e1 is still addressed to centre-a and centre-c, the "
+        "collective commitment c1 keeps centre-c's declared value, and c2 still names "
+        "centre-c as its receiver.", _withdrawal_kept()),
+    "06-withdrawn-then-rejoined": lambda: vector(
+        "centre-c, invited again, joins again: it is a party with no porteur (the one it "
+        "named before withdrawing is not restored), and its expectation e2 stays "
+        "withdrawn.", _rejoined()),
 }
 
 
