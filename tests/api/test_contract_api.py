@@ -150,7 +150,7 @@ async def test_routes_ask_for_the_tokens_the_document_names(client, auditor, tru
     theirs = token_for(client, "org", "lieu-b")
     public = ["/v1/log/key", "/v1/organizations/centre-arts", "/v1/streams/org/centre-arts",
               "/v1/streams/org/centre-arts/events", "/healthz", "/readyz", "/metrics",
-              "/v1/agreements"]
+              "/v1/agreements", "/schema/openapi.json"]
     for path in public:
         assert (await client.get(path)).status_code == 200, path
     audit = ["/v1/log/checkpoint", "/v1/log/entries",
