@@ -182,3 +182,33 @@ async def test_routes_ask_for_the_tokens_the_document_names(client, auditor, tru
     path = "/v1/provenance/organizations/centre-arts"
     assert_problem(await client.get(path, headers=mine), 403, "forbidden")
     assert (await client.get(path, headers=auditor)).status_code == 200
+
+
+async def test_the_envelope_is_stored_canonical_whatever_its_spelling(client, auditor):
+    """Members in another order, with whitespace: the leaf holds the canonical form."""
+    acme = org("centre-arts")
+    env = acme.registration("A").to_json()
+    sig = env["signatures"][0]
+    spelled = (f'{{ "signatures" : [ {{ "sig" : "{sig["sig"]}" , "keyid" : "{sig["keyid"]}" }} ] ,'
+               f'\n "payload" : "{env["payload"]}" , "payloadType" : "{env["payloadType"]}" }}')
+    r = await client.post("/v1/events", content=b'{"events": [' + spelled.encode() + b"]}",
+                          headers={"content-type": "application/json"})
+    assert r.status_code == 201, r.text
+    [receipt] = r.json()["receipts"]
+    proof = (await client.get("/v1/log/proof/inclusion", headers=auditor,
+                              params={"index": 0, "size": 1})).json()
+    assert base64.b64decode(proof["leaf_hash"]) == leaf_hash_from_receipt(receipt, env)
+
+
+async def test_a_batch_may_sign_with_a_key_it_adds(client):
+    from ledger.signer import Signer
+    from tests.helpers import LEDGER_ID, hash_of
+
+    acme = org("centre-arts")
+    k2 = generate_private_key()
+    reg = acme.registration("A")
+    add = acme.key_addition(2, hash_of(reg), k2, label="second")
+    signed_by_k2 = Agreement(Signer("centre-arts", k2, LEDGER_ID), "a1").next()
+    r = await client.post("/v1/events", json=body(reg, add, signed_by_k2))
+    assert r.status_code == 201, r.text
+    assert [x["position"] for x in r.json()["receipts"]] == [0, 1, 2]
