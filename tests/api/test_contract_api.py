@@ -18,6 +18,8 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
 
 from ledger import b64
 from ledger.checkpoint import parse_body
@@ -28,6 +30,9 @@ from tests.api.conftest import Agreement, assert_problem, body, in_app, token_fo
 from tests.helpers import org
 
 pytestmark = pytest.mark.pg
+
+Client = AsyncTestClient[Litestar]
+Headers = dict[str, str]
 
 
 def canonical_envelope(envelope: dict[str, Any]) -> bytes:
@@ -55,7 +60,8 @@ async def _size(ledger: Any) -> int:
     return int(await ledger.store.size())
 
 
-async def test_a_client_computes_its_leaf_from_the_receipt_alone(client, auditor):
+async def test_a_client_computes_its_leaf_from_the_receipt_alone(
+        client: Client, auditor: Headers) -> None:
     acme = org("centre-arts")
     chain = Agreement(acme, "a1")
     sent = [acme.registration("Centre d'arts"), chain.next(), chain.next()]
@@ -80,7 +86,7 @@ async def test_a_client_computes_its_leaf_from_the_receipt_alone(client, auditor
 
 
 async def test_a_replay_answers_the_stored_receipt_and_drops_an_extra_cosignature(
-        client, auditor):
+        client: Client, auditor: Headers) -> None:
     acme, lieu = org("centre-arts"), org("lieu-b")
     await client.post("/v1/events", json=body(acme.registration("A"), lieu.registration("B")))
     event = Agreement(acme, "a1").next()
@@ -104,7 +110,7 @@ async def test_a_replay_answers_the_stored_receipt_and_drops_an_extra_cosignatur
     assert in_app(client, _size) == 3
 
 
-async def test_a_first_submission_keeps_every_cosignature(client, auditor):
+async def test_a_first_submission_keeps_every_cosignature(client: Client, auditor: Headers) -> None:
     acme, lieu = org("centre-arts"), org("lieu-b")
     await client.post("/v1/events", json=body(acme.registration("A"), lieu.registration("B")))
     event = cosigned(Agreement(acme, "a1").next(), lieu.key)
@@ -115,7 +121,7 @@ async def test_a_first_submission_keeps_every_cosignature(client, auditor):
     assert [len(e["envelope"]["signatures"]) for e in stored] == [2]
 
 
-async def test_a_replay_outside_the_clock_window_is_refused(client):
+async def test_a_replay_outside_the_clock_window_is_refused(client: Client) -> None:
     acme = org("centre-arts")
     sent = body(acme.registration("A"))
     assert (await client.post("/v1/events", json=sent)).status_code == 201
@@ -128,7 +134,7 @@ async def test_a_replay_outside_the_clock_window_is_refused(client):
                    index=0, field="issued_at")
 
 
-async def test_batches_mix_stored_and_new_events_but_not_one_event_twice(client):
+async def test_batches_mix_stored_and_new_events_but_not_one_event_twice(client: Client) -> None:
     acme = org("centre-arts")
     chain = Agreement(acme, "a1")
     reg, e1, e2 = acme.registration("A"), chain.next(), chain.next()
@@ -143,7 +149,8 @@ async def test_batches_mix_stored_and_new_events_but_not_one_event_twice(client)
     assert in_app(client, _size) == 3
 
 
-async def test_routes_ask_for_the_tokens_the_document_names(client, auditor, trust):
+async def test_routes_ask_for_the_tokens_the_document_names(
+        client: Client, auditor: Headers, trust: Headers) -> None:
     acme = org("centre-arts")
     await client.post("/v1/events", json=body(acme.registration("A")))
     mine = token_for(client, "org", "centre-arts")
@@ -184,7 +191,8 @@ async def test_routes_ask_for_the_tokens_the_document_names(client, auditor, tru
     assert (await client.get(path, headers=auditor)).status_code == 200
 
 
-async def test_the_envelope_is_stored_canonical_whatever_its_spelling(client, auditor):
+async def test_the_envelope_is_stored_canonical_whatever_its_spelling(
+        client: Client, auditor: Headers) -> None:
     """Members in another order, with whitespace: the leaf holds the canonical form."""
     acme = org("centre-arts")
     env = acme.registration("A").to_json()
@@ -200,7 +208,7 @@ async def test_the_envelope_is_stored_canonical_whatever_its_spelling(client, au
     assert base64.b64decode(proof["leaf_hash"]) == leaf_hash_from_receipt(receipt, env)
 
 
-async def test_a_batch_may_sign_with_a_key_it_adds(client):
+async def test_a_batch_may_sign_with_a_key_it_adds(client: Client) -> None:
     from ledger.signer import Signer
     from tests.helpers import LEDGER_ID, hash_of
 

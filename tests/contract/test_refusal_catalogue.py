@@ -116,9 +116,10 @@ def raised_problems() -> dict[str, set[int]]:
         found[code].add(status)
     for rel, node in CALLS.get("problem", []):
         if rel == "api/problems.py" and len(node.args) >= 2:
-            status, code = node.args[0], node.args[1]
-            if isinstance(status, ast.Constant) and isinstance(code, ast.Constant):
-                found[str(code.value)].add(int(status.value))
+            number, name = node.args[0], node.args[1]
+            if (isinstance(number, ast.Constant) and isinstance(number.value, int)
+                    and isinstance(name, ast.Constant) and isinstance(name.value, str)):
+                found[name.value].add(number.value)
     return dict(found)
 
 
