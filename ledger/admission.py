@@ -109,6 +109,10 @@ class Candidate:
     statement: Statement
     event_hash: str
     signer_keys: tuple[str, ...]
+    #: The clock-skew refusal of a new event, held back until the store knows whether
+    #: the payload is already in the log: a replay answers its original receipt
+    #: whenever it comes (a retry after a lost answer must be safe, even much later).
+    skew: LedgerError | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,8 +236,13 @@ def prepare_unverified(
     now_us: int,
     public_key: Callable[[str], bytes | None],
     limits: Limits = Limits(),
+    defer_skew: bool = False,
 ) -> tuple[list[Candidate], list[SignatureJob]]:
-    """Decode a batch and list its signature checks, without running them."""
+    """Decode a batch and list its signature checks, without running them.
+
+    With ``defer_skew`` an ``issued_at`` outside the clock window does not refuse the
+    batch here: the error rides on the candidate and :func:`admit` raises it only for
+    an event that is not already stored (the store's path; a replay is answered)."""
     decoded = []
     for i, raw in enumerate(raws):
         try:
@@ -248,25 +257,31 @@ def prepare_unverified(
     out: list[Candidate] = []
     all_jobs: list[SignatureJob] = []
     for i, (env, payload, st) in enumerate(decoded):
+        held: LedgerError | None = None
         try:
             issued = parse_time(st.issued_at, field="issued_at")
             skew = abs(micros(issued) - now_us)
             if skew > limits.max_skew_us:
-                raise ClockSkew(
+                held = ClockSkew(
                     f"issued_at {st.issued_at} is {skew / 1e6:.0f} s from the ledger's "
                     f"clock; at most {limits.max_skew_us / 1e6:.0f} s allowed",
                     field="issued_at",
                 )
+                if not defer_skew:
+                    raise held
             signers, jobs = signature_jobs(env, payload, st, lookup, i)
         except LedgerError as exc:
             # Report the lowest failing index: an earlier event may have a bad signature.
             earlier = first_bad_signature(all_jobs)
             if earlier is not None:
                 raise bad_signature_error(earlier) from None
-            raise exc.at(i) from None
+            # An event refused here (a key nobody knows) cannot be a replay: its held
+            # clock skew, when it has one, is still the first fault named.
+            raise (held or exc).at(i) from None
         all_jobs.extend(jobs)
         out.append(
-            Candidate(env, env.canonical(), payload, st, event_hash(payload), signers)
+            Candidate(env, env.canonical(), payload, st, event_hash(payload), signers,
+                      held)
         )
     return out, all_jobs
 
@@ -315,6 +330,8 @@ def admit(
             if cand.event_hash in existing:
                 out.append(existing[cand.event_hash])
                 continue
+            if cand.skew is not None:
+                raise cand.skew
             st = cand.statement
             head = heads.get(st.stream, Head(0, None))
             _check_chain(st, head)

@@ -295,7 +295,7 @@ class PostgresStore:
         # the database round trips).
         candidates, jobs = prepare_unverified(
             decoded, ledger_id=self.ledger_id, now_us=now_us,
-            public_key=self._public_keys.get, limits=self.limits)
+            public_key=self._public_keys.get, limits=self.limits, defer_skew=True)
         bad = await self._check_signatures(jobs)
         if bad is not None:
             raise bad_signature_error(bad)
