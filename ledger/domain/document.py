@@ -4,11 +4,13 @@ Why: the workshop's winning condition is to "document every phase, up to clear w
 agreements, for internal and even external reference". This renders what the ledger
 holds, in French or English, for people; the signatures section names each ratification's
 signing key and log position so a reader can check them against the log. It prints only
-pseudonymous person ids. User text is escaped so it cannot inject HTML or break tables.
+pseudonymous person ids. A party's words always render as text (see ``_text``): no
+heading, list, rule, table, link, code or HTML can come from them.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -28,23 +30,46 @@ from .values import COLLECTIVE, STAGES, Quantity
 
 __all__ = ["render_markdown"]
 
-_ESCAPES = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|"})
-
 _T = Callable[..., str]
 
+#: Characters with a meaning anywhere in a line: escapes, code, emphasis, strikethrough,
+#: links and images, autolinks and HTML, table cells, entities, headings' closing ``#``,
+#: e-mail autolinks. CommonMark lets a backslash escape any ASCII punctuation.
+_INLINE = re.compile(r"[\\`*_~\[\]<>|&#@]"
+                     # what a GitHub-style linkifier would turn into a link:
+                     # "exemple.ca", "http://…", "//hôte"
+                     r"|\.(?=\w)|:(?=/)|/(?=/)")
+#: What would open a block at the start of a line: a list item ("-", "+", "1.", "1)"),
+#: a quote, a heading, a rule, a setext underline, a fence.
+_LEADING = re.compile(r"^(?:[-+=>#*_~`]|[0-9]{1,9}(?=[.)]))")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
-def _esc(text: str) -> str:
-    return text.translate(_ESCAPES)
 
+def _text(text: str) -> str:
+    """A party's words as Markdown *text*, whatever they hold.
 
-def _cell(text: str) -> str:
-    return " ".join(_esc(text).split())
+    Why one function for every interpolated string: an expectation, a title or a unit
+    comes from one party and is read by the others; no heading, list, rule, table, link,
+    code or HTML may come from it, or a party could forge a "signed" section in the
+    others' document. Line breaks stay visible as ``<br>`` (the one break that holds in
+    a paragraph, a list item, a heading and a table cell alike), so the text never
+    starts a line of its own; a leading character that would open a block is escaped
+    all the same.
+    """
+    lines = [_INLINE.sub(lambda m: "\\" + m.group(), line.strip())
+             for line in _LINE_BREAK.split(text.strip())]
+    out = "<br>".join(lines)
+    lead = _LEADING.match(out)
+    if lead is not None:
+        out = (out[:lead.end()] + "\\" + out[lead.end():] if lead.group()[0].isdigit()
+               else "\\" + out)
+    return out
 
 
 def _number(amount: str, lang: str) -> str:
     whole, _, frac = amount.partition(".")
     if not whole.isdigit():  # not an amount the rules admit; show it as it is
-        return _esc(amount)
+        return _text(amount)
     sep = "\u00a0" if lang == "fr" else ","
     groups = f"{int(whole):,}".replace(",", sep)
     if not frac:
@@ -53,11 +78,11 @@ def _number(amount: str, lang: str) -> str:
 
 
 def _qty(q: Quantity | None, lang: str, t: _T) -> str:
-    return t("value.none") if q is None else f"{_number(q.amount, lang)} {_esc(q.unit)}"
+    return t("value.none") if q is None else f"{_number(q.amount, lang)} {_text(q.unit)}"
 
 
 def _when(ts: str) -> str:
-    return f"{ts[:10]} {ts[11:16]} UTC" if len(ts) >= 16 else _esc(ts)
+    return f"{ts[:10]} {ts[11:16]} UTC" if len(ts) >= 16 else _text(ts)
 
 
 def _colon(t: _T, key: str, **fields: object) -> str:
@@ -77,7 +102,7 @@ def _summary(s: AgreementState, t: _T) -> list[str]:
              if in_force(s) else t("force.no"))
     status = t(f"status.{s.status}")
     if s.status in ("suspended", "terminated") and s.status_reason:
-        status += f" ({_cell(s.status_reason)})"
+        status += f" ({_text(s.status_reason)})"
     rows = [
         [t("id"), f"`{s.agreement_id}`"],
         [t("nature"), t(f"binding.{str(s.binding).lower()}")],
@@ -100,7 +125,7 @@ def _parties(s: AgreementState, t: _T) -> list[str]:
     if s.former:
         out += [f"### {t('former')}", ""]
         out += _table([t("org"), t("effective_on"), t("reason")],
-                      [[f.org, f.effective_on, _cell(f.reason)]
+                      [[f.org, f.effective_on, _text(f.reason)]
                        for _, f in sorted(s.former.items())])
     return out
 
@@ -119,7 +144,7 @@ def _expectations(s: AgreementState, t: _T) -> list[str]:
             missing = [o for o in addressees(s, e) if o not in e.acks]
             shared = (t("shared.yes") if is_shared(s, e)
                       else t("shared.no", who=", ".join(missing)))
-            out += [f"- **{e.id}** — {_esc(e.text)}",
+            out += [f"- **{e.id}** — {_text(e.text)}",
                     f"  - {_colon(t, 'addressed')}{to}",
                     f"  - {_colon(t, 'acked')}{acked}",
                     f"  - {shared}"]
@@ -131,7 +156,7 @@ def _roles(s: AgreementState, t: _T) -> list[str]:
     out = [f"## {t('roles')}", ""]
     if not s.roles:
         return [*out, t("roles.none"), ""]
-    rows = [[_cell(r.name), _cell(r.description), r.assignee,
+    rows = [[_text(r.name), _text(r.description), r.assignee,
              f"`{r.person}`" if r.person else t("none"), r.proposed_by, t(f"role.{r.status}")]
             for _, r in sorted(s.roles.items())]
     head = [t("role"), t("description"), t("org"), t("person"), t("proposed_by"), t("state")]
@@ -142,30 +167,30 @@ def _commitment(s: AgreementState, cm: Commitment, lang: str, t: _T) -> list[str
     receiver = t("collective") if cm.receiver == COLLECTIVE else cm.receiver
     out = [f"### {cm.id} — {t('cat.' + cm.category)}", "",
            f"- {_colon(t, 'provider')}{cm.provider} → {_colon(t, 'receiver')}{receiver}",
-           f"- {_colon(t, 'description')}{_cell(cm.description)}",
+           f"- {_colon(t, 'description')}{_text(cm.description)}",
            f"- {_colon(t, 'quantity')}{_qty(cm.quantity, lang, t)}",
            f"- {_colon(t, 'period')}"
            + t("period.fmt", start=cm.period.start, end=cm.period.end)]
     if cm.conditions:
-        out.append(f"- {_colon(t, 'conditions')}{_cell(cm.conditions)}")
+        out.append(f"- {_colon(t, 'conditions')}{_text(cm.conditions)}")
     out.append(f"- {_colon(t, 'value.provider')}{_qty(cm.value, lang, t)}")
     for org in sorted(set(receiving_orgs(s, cm)) | set(cm.receiver_values)):
         value = _qty(cm.receiver_values.get(org), lang, t)
         out.append(f"- {_colon(t, 'value.receiver', org=org)}{value}")
     if cm.fair_value is not None:
         fv = cm.fair_value
-        out.append(f"- {_colon(t, 'fair_value')}{_number(fv.amount, lang)} {_esc(fv.unit)} "
+        out.append(f"- {_colon(t, 'fair_value')}{_number(fv.amount, lang)} {_text(fv.unit)} "
                    f"({t('method.' + fv.method)})")
     done = [f for f in s.fulfilments.values() if f.commitment_id == cm.id]
     if done:
         total = sum((Decimal(f.quantity.amount) for f in done), Decimal(0))
         kinds = [p.kind for f in done for p in f.positions.values()]
         text = t("fulfilments.fmt", n=len(done),
-                 total=f"{_number(format(total, 'f'), lang)} {_esc(cm.quantity.unit)}",
+                 total=f"{_number(format(total, 'f'), lang)} {_text(cm.quantity.unit)}",
                  confirmed=kinds.count("confirmed"), contested=kinds.count("contested"))
         out.append(f"- {_colon(t, 'fulfilments')}{text}")
     if cm.withdrawn:
-        out.append(f"- **{t('commitment.withdrawn')}** — {_cell(cm.reason)}")
+        out.append(f"- **{t('commitment.withdrawn')}** — {_text(cm.reason)}")
     return [*out, ""]
 
 
@@ -190,7 +215,7 @@ def _indicators(s: AgreementState, lang: str, t: _T) -> list[str]:
             "measure.fmt", value=_number(last.value, lang), start=last.period.start,
             end=last.period.end, by=last.by)
         target = t("none") if ind.target is None else _number(ind.target, lang)
-        rows.append([_cell(ind.name), _cell(ind.unit), _cell(ind.method), target, latest])
+        rows.append([_text(ind.name), _text(ind.unit), _text(ind.method), target, latest])
     head = [t("indicator"), t("unit"), t("method"), t("target"), t("latest")]
     return out + _table(head, rows)
 
@@ -213,7 +238,7 @@ def _stages(s: AgreementState, t: _T) -> list[str]:
 def _timeline(s: AgreementState, t: _T) -> list[str]:
     out = [f"## {t('timeline')}", ""]
     for m in s.timeline:
-        detail = t(f"st.{m.detail}") if m.kind.startswith("stage_") else _cell(m.detail)
+        detail = t(f"st.{m.detail}") if m.kind.startswith("stage_") else _text(m.detail)
         out.append(f"- {_when(m.at)} — " + t(f"ms.{m.kind}", actor=m.actor, detail=detail))
     return [*out, ""]
 
@@ -222,7 +247,7 @@ def _consents(s: AgreementState, t: _T) -> list[str]:
     out = [f"## {t('consents')}", ""]
     if not s.consents:
         return [*out, t("consents.none"), ""]
-    rows = [[c.org, c.trust_id, _cell(c.purpose), ", ".join(c.scope), _cell(c.licence),
+    rows = [[c.org, c.trust_id, _text(c.purpose), ", ".join(c.scope), _text(c.licence),
              c.expires_on, t("consent.active") if c.withdrawn_at is None
              else t("consent.withdrawn", on=_when(c.withdrawn_at))]
             for _, c in sorted(s.consents.items())]
@@ -267,8 +292,8 @@ def render_markdown(state: AgreementState, lang: str = "fr") -> str:
         return word.format(**fields) if fields else word
 
     s = state
-    lines = [f"# {t('doc.title')} — {_cell(s.title)}", "", *_summary(s, t),
-             f"## {t('vision')}", "", _esc(s.purpose), "",
+    lines = [f"# {t('doc.title')} — {_text(s.title)}", "", *_summary(s, t),
+             f"## {t('vision')}", "", _text(s.purpose), "",
              *_parties(s, t), *_expectations(s, t), *_roles(s, t),
              *_commitments(s, lang, t), *_indicators(s, lang, t), *_stages(s, t),
              *_timeline(s, t), *_consents(s, t), *_ratification(s, t),
