@@ -1,4 +1,5 @@
-"""A party's words render as text in the written agreement, never as structure.
+"""A party's words (and an organization's registered name) render as text in the written
+agreement, never as structure.
 
 Why: the document is read by the other parties. If an expectation could hold a heading,
 a list, a rule, a table, a link, code or HTML, one party could forge a "signed"
@@ -54,7 +55,7 @@ HOSTILE = [
 HOSTILE_UNITS = ["#h|<b>*`[x](y)~~&lt;", "=== heures", "- 1. > |", "www.exemple.ca"]
 FIELDS = ("title", "purpose", "expectation", "role", "role_description", "description",
           "conditions", "unit", "indicator", "indicator_unit", "method", "consent_purpose",
-          "licence", "withdrawn", "left", "suspended")
+          "licence", "withdrawn", "left", "suspended", "name")
 UNIT_FIELDS = ("unit", "indicator_unit")
 
 
@@ -120,8 +121,10 @@ def plain(text: str) -> str:
 
 
 def check(texts: dict[str, str], lang: str) -> None:
-    hostile = render_markdown(agreement(texts.__getitem__), lang)
-    harmless = render_markdown(agreement(lambda f: plain(texts[f])), lang)
+    names = dict.fromkeys((A, B, C), texts["name"])  # a registered name: an org's words
+    hostile = render_markdown(agreement(texts.__getitem__), lang, names)
+    harmless = render_markdown(agreement(lambda f: plain(texts[f])), lang,
+                               dict.fromkeys((A, B, C), plain(texts["name"])))
     assert structure(hostile) == structure(harmless)
     seen = inline_texts(hostile)
     for field, text in texts.items():
