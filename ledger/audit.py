@@ -46,10 +46,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from . import b64, merkle
 from .admission import Head, _check_chain
 from .bundle import BUNDLE_FORMAT
-from .canonical import canonical_bytes
+from .canonical import MAX_DEPTH, canonical_bytes, check_depth
 from .checkpoint import CheckpointError, Verifier, make_vkey, open_checkpoint, parse_vkey
 from .envelope import decode_canonical, decode_envelope_signed, pae
-from .errors import LedgerError, Rejected
+from .errors import LedgerError, Rejected, TooDeep
 from .keys import key_id as compute_key_id
 from .keys import public_key_from_raw
 from .leaf import LEAF_HEADER_SIZE, decode_leaf
@@ -491,6 +491,9 @@ def _check_line(line: memoryview, expected: int | None, ctx: _Context
         return Failure(index, exc.code, exc.detail)
     except (KeyError, TypeError, ValueError, msgspec.DecodeError) as exc:
         return Failure(index, "entry-malformed", f"{type(exc).__name__}: {exc}")
+    except RecursionError:  # deeper than any decoder goes; what it holds is checked above
+        return Failure(index, TooDeep.code,
+                       f"entry line nests arrays and objects more than {MAX_DEPTH} levels deep")
 
 
 def _held(failure: Failure, message: bytes, unknown: list[tuple[str, bytes]] | None
@@ -508,8 +511,9 @@ def _read_header(path: Path) -> tuple[dict[str, Any], int]:
     if not line:
         raise _Stop(Failure(None, "bundle-header", "empty bundle"))
     try:
+        check_depth(line, "header")
         header = msgspec.json.decode(line)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, TooDeep) as exc:
         raise _Stop(Failure(None, "bundle-header", f"unreadable header: {exc}")) from None
     if not isinstance(header, dict) or header.get("format") != BUNDLE_FORMAT:
         raise _Stop(Failure(None, "bundle-header", f"not a {BUNDLE_FORMAT} bundle"))
@@ -519,9 +523,10 @@ def _read_header(path: Path) -> tuple[dict[str, Any], int]:
 def _scan_checkpoint(line: bytes, verifier: Verifier, checkpoints: dict[int, bytes],
                      report: AuditReport) -> None:
     try:
+        check_depth(line, "checkpoint line")
         note = msgspec.json.decode(line)["checkpoint"]
         cp = open_checkpoint(note, verifier)
-    except (CheckpointError, KeyError, TypeError, msgspec.DecodeError) as exc:
+    except (CheckpointError, KeyError, TypeError, msgspec.DecodeError, TooDeep) as exc:
         raise _Stop(Failure(
             None, "checkpoint-invalid",
             f"a checkpoint does not verify with the pinned log key: {exc}")) from None

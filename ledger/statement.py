@@ -22,7 +22,14 @@ from typing import Any
 
 import msgspec
 
-from .canonical import NOT_PLAIN, canonical_bytes, is_plain, parse_canonical, plain_decoder
+from .canonical import (
+    NOT_PLAIN,
+    canonical_bytes,
+    check_depth,
+    is_plain,
+    parse_canonical,
+    plain_decoder,
+)
 from .errors import MalformedStatement
 
 __all__ = [
@@ -161,8 +168,9 @@ _plain_statement = plain_decoder(Statement)
 def parse_statement(payload: bytes) -> Statement:
     """Decode and validate canonical payload bytes into a ``Statement``.
 
-    Raises ``NonCanonicalPayload`` or ``MalformedStatement``.
+    Raises ``NonCanonicalPayload``, ``MalformedStatement`` or ``TooDeep``.
     """
+    check_depth(payload)
     if is_plain(payload):
         st = _plain_statement(payload)
         if st is not NOT_PLAIN:

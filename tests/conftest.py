@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -37,6 +38,7 @@ def pg_admin_dsn() -> Iterator[str]:
         yield server.start()
     finally:
         server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)  # the server deletes data/, not its parent
 
 
 def with_database(dsn: str, name: str) -> str:

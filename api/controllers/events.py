@@ -25,7 +25,8 @@ from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody
 
-from ledger.errors import BatchTooLarge
+from ledger.canonical import MAX_DEPTH
+from ledger.errors import BatchTooLarge, TooDeep
 from ledger.runtime import Ledger
 
 from ..problems import RateLimited, RequestMalformed, problem_responses
@@ -99,6 +100,9 @@ def _decode_request(body: bytes) -> list[msgspec.Raw]:
         raise RequestMalformed(f"request: {exc}", field="events") from exc
     except msgspec.DecodeError as exc:
         raise RequestMalformed(f"invalid JSON: {exc}") from exc
+    except RecursionError as exc:  # an event nested too deep is refused by its decoder
+        raise TooDeep(f"request nests arrays and objects more than {MAX_DEPTH} levels "
+                      "deep (the limit, docs/PROTOCOL.md)") from exc
     if not raws:
         raise RequestMalformed("events must hold at least one envelope", field="events")
     return raws
