@@ -32,8 +32,8 @@ from ledger.runtime import Ledger, open_ledger, resolve_database
 from ledger.store import Check
 from projections import ProjectionRunner
 
-from .append_route import install_append_route
-from .controllers import EventsController, HealthController, LogController, OrganizationsController
+from .append_route import events_router
+from .controllers import HealthController, LogController, OrganizationsController
 from .controllers.agreements import AgreementsController, StreamsController
 from .controllers.events import KeyRateLimiter, WritePolicy
 from .controllers.portfolio import PortfolioController
@@ -152,7 +152,7 @@ def create_app(
                                     KeyRateLimiter(config.writes_per_key_per_second)),
     }
     app = Litestar(
-        route_handlers=[EventsController, OrganizationsController, LogController,
+        route_handlers=[events_router(), OrganizationsController, LogController,
                         HealthController, AgreementsController, StreamsController,
                         StreamController, PortfolioController, ProvenanceController],
         dependencies={
@@ -176,5 +176,4 @@ def create_app(
         ),
         debug=debug,
     )
-    install_append_route(app, config.max_body_bytes)
     return app
