@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from ledger.db import DATABASE_DOWN
 from tests.api.conftest import Agreement, assert_problem, body, in_app
 from tests.helpers import org
 
@@ -123,3 +124,22 @@ async def test_a_chunked_append_runs_once(client, counted):
     assert msgspec.json.decode(answer)["receipts"][0]["stream"] == "org/centre-arts"
     assert (counted.appends, counted.signature_checks) == (1, 1)
     assert _counts(client) == {"201": 1}
+
+
+@pytest.mark.parametrize("error", list(DATABASE_DOWN),
+                         ids=lambda cls: cls.__name__)
+async def test_a_database_down_error_is_503_once(client, monkeypatch, error):
+    """Every error of the one "database unavailable" list is answered 503 with
+    Retry-After by the append route, from one run (nothing retried behind the client)."""
+    calls: list[int] = []
+
+    async def down(*_args: Any, **_kwargs: Any) -> Any:
+        calls.append(1)
+        raise error("the database went away")
+
+    monkeypatch.setattr(client.app.state.ledger.store, "append", down)
+    r = await client.post("/v1/events", json=body(org("centre-arts").registration("A")))
+    doc = assert_problem(r, 503, "unavailable")
+    assert "went away" not in doc["detail"]  # the driver's words stay in the server's log
+    assert r.headers["Retry-After"] == "1"
+    assert calls == [1]
