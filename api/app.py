@@ -41,6 +41,7 @@ from .controllers.provenance import ProvenanceController
 from .controllers.stream import StreamController, stream_lifespan
 from .metrics import Metrics, metrics_middleware
 from .problems import exception_handlers
+from .security_headers import add_security_headers
 
 __all__ = ["ApiConfig", "LedgerFactory", "create_app"]
 
@@ -161,6 +162,7 @@ def create_app(
         lifespan=[lifespan, stream_lifespan],
         state=State(state),
         middleware=[metrics_middleware],
+        before_send=[add_security_headers],
         exception_handlers=exception_handlers(),
         request_max_body_size=config.max_body_bytes,
         openapi_config=OpenAPIConfig(
