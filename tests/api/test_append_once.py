@@ -48,9 +48,11 @@ def counted(client: Any, monkeypatch: pytest.MonkeyPatch) -> Counted:
 
 def _counts(client: Any) -> dict[str, int]:
     """This process's request counts for POST /v1/events, by status."""
-    requests = client.app.state.metrics.requests
-    return {status: n for (method, route, status), n in requests.items()
-            if method == "POST" and route == "/v1/events"}
+    registry = client.app.state.metrics.registry
+    return {s.labels["status"]: int(s.value) for family in registry.collect()
+            if family.name == "ledger_http_requests" for s in family.samples
+            if s.name == "ledger_http_requests_total" and s.labels["method"] == "POST"
+            and s.labels["route"] == "/v1/events"}
 
 
 async def test_an_accepted_append_runs_once(client, counted):
