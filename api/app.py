@@ -25,7 +25,6 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 
 from ledger.config import Settings
 from ledger.runtime import Ledger, open_ledger, resolve_database
@@ -39,6 +38,7 @@ from .controllers.events import KeyRateLimiter, WritePolicy
 from .controllers.portfolio import PortfolioController
 from .controllers.provenance import ProvenanceController
 from .controllers.stream import StreamController, stream_lifespan
+from .docs_ui import SwaggerUIPlugin, assets_router, to_the_docs
 from .metrics import Metrics, metrics_middleware
 from .problems import exception_handlers
 from .security_headers import add_security_headers
@@ -155,7 +155,8 @@ def create_app(
     app = Litestar(
         route_handlers=[events_router(), OrganizationsController, LogController,
                         HealthController, AgreementsController, StreamsController,
-                        StreamController, PortfolioController, ProvenanceController],
+                        StreamController, PortfolioController, ProvenanceController,
+                        assets_router(), to_the_docs],
         dependencies={
             "ledger": Provide(_provide_ledger, sync_to_thread=False),
         },
@@ -174,7 +175,7 @@ def create_app(
                 "type is https://mutualisation-ledger.org/problems/<code>."
             ),
             path="/schema",
-            render_plugins=[ScalarRenderPlugin(path=["/", "/scalar"])],
+            render_plugins=[SwaggerUIPlugin(path=["/", "/swagger"])],
         ),
         debug=debug,
     )

@@ -7,9 +7,10 @@ through a Referer. The hook runs on every response start the app sends (routed
 answers, the append route's own answers, 404s and other errors alike), so no route
 can forget them.
 
-A response that sets its own ``Content-Security-Policy`` keeps it (the documentation
-page sets one that lets its own scripts run, see :mod:`api.docs_ui`); every other
-answer gets a policy that allows nothing, since a browser has nothing to run in JSON.
+A response that sets its own ``Content-Security-Policy`` keeps it. An HTML page (the
+API documentation, :mod:`api.docs_ui`) gets ``PAGE_CSP``, which lets the ledger's own
+scripts and styles run and nothing from elsewhere; every other answer gets
+``API_CSP``, which allows nothing, since a browser has nothing to run in JSON.
 ``Strict-Transport-Security`` is the TLS proxy's to send: the ledger itself speaks
 plain HTTP behind it (docs/DEPLOYMENT.md).
 """
@@ -18,11 +19,18 @@ from __future__ import annotations
 
 from litestar.types import Message, Scope
 
-__all__ = ["API_CSP", "SECURITY_HEADERS", "add_security_headers"]
+__all__ = ["API_CSP", "PAGE_CSP", "SECURITY_HEADERS", "add_security_headers"]
 
 #: What a browser may do with an API answer: nothing (no scripts, styles, frames,
 #: form targets or base URL).
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+#: What an HTML page of the ledger may do: its own scripts, styles, images and the
+#: schema, nothing else. Styles allow 'unsafe-inline' because the documentation viewer
+#: sets style attributes as it draws.
+PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
@@ -32,6 +40,7 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 )
 _CSP = b"content-security-policy"
 _API_CSP = (_CSP, API_CSP.encode())
+_PAGE_CSP = (_CSP, PAGE_CSP.encode())
 
 
 async def add_security_headers(message: Message, scope: Scope) -> None:
@@ -40,7 +49,14 @@ async def add_security_headers(message: Message, scope: Scope) -> None:
     if message["type"] != "http.response.start":
         return
     headers = list(message.get("headers") or ())
-    if not any(name.lower() == _CSP for name, _ in headers):
-        headers.append(_API_CSP)
+    html = False
+    for name, value in headers:
+        name = name.lower()
+        if name == _CSP:
+            break
+        if name == b"content-type":
+            html = value.startswith(b"text/html")
+    else:  # no policy of its own
+        headers.append(_PAGE_CSP if html else _API_CSP)
     headers.extend(SECURITY_HEADERS)
     message["headers"] = headers
