@@ -25,22 +25,23 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 
 from ledger.config import Settings
 from ledger.runtime import Ledger, open_ledger, resolve_database
 from ledger.store import Check
 from projections import ProjectionRunner
 
-from .append_route import install_append_route
-from .controllers import EventsController, HealthController, LogController, OrganizationsController
+from .append_route import events_router
+from .controllers import HealthController, LogController, OrganizationsController
 from .controllers.agreements import AgreementsController, StreamsController
 from .controllers.events import KeyRateLimiter, WritePolicy
 from .controllers.portfolio import PortfolioController
 from .controllers.provenance import ProvenanceController
 from .controllers.stream import StreamController, stream_lifespan
+from .docs_ui import SwaggerUIPlugin, assets_router, to_the_docs
 from .metrics import Metrics, metrics_middleware
 from .problems import exception_handlers
+from .security_headers import add_security_headers
 
 __all__ = ["ApiConfig", "LedgerFactory", "create_app"]
 
@@ -152,15 +153,17 @@ def create_app(
                                     KeyRateLimiter(config.writes_per_key_per_second)),
     }
     app = Litestar(
-        route_handlers=[EventsController, OrganizationsController, LogController,
+        route_handlers=[events_router(), OrganizationsController, LogController,
                         HealthController, AgreementsController, StreamsController,
-                        StreamController, PortfolioController, ProvenanceController],
+                        StreamController, PortfolioController, ProvenanceController,
+                        assets_router(), to_the_docs],
         dependencies={
             "ledger": Provide(_provide_ledger, sync_to_thread=False),
         },
         lifespan=[lifespan, stream_lifespan],
         state=State(state),
         middleware=[metrics_middleware],
+        before_send=[add_security_headers],
         exception_handlers=exception_handlers(),
         request_max_body_size=config.max_body_bytes,
         openapi_config=OpenAPIConfig(
@@ -172,9 +175,8 @@ def create_app(
                 "type is https://mutualisation-ledger.org/problems/<code>."
             ),
             path="/schema",
-            render_plugins=[ScalarRenderPlugin(path=["/", "/scalar"])],
+            render_plugins=[SwaggerUIPlugin(path=["/", "/swagger"])],
         ),
         debug=debug,
     )
-    install_append_route(app, config.max_body_bytes)
     return app

@@ -21,6 +21,7 @@ import asyncpg
 
 __all__ = [
     "APP_ROLE",
+    "DATABASE_DOWN",
     "EmbeddedPostgres",
     "Migration",
     "applied_migrations",
@@ -91,6 +92,23 @@ async def upgrade(dsn: str) -> list[str]:
     finally:
         await conn.close()
     return done
+
+
+#: Driver errors that mean "the database is not there right now" (unreachable, shutting
+#: down, out of connections, the connection lost): a write is answered 503 with
+#: Retry-After, a stream waits and retries, readiness fails. Never a bug. The one list:
+#: the store, the HTTP problems, the SSE stream and the health checks all use it.
+DATABASE_DOWN: tuple[type[Exception], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+)
 
 
 def connection_usable(conn: asyncpg.Connection | None) -> bool:

@@ -44,7 +44,7 @@ from .admission import (
     introduced_keys,
     prepare_unverified,
 )
-from .db import connection_usable
+from .db import DATABASE_DOWN, connection_usable
 from .envelope import Envelope, Opened, decode_envelope
 from .errors import BatchTooLarge, LedgerError, NotFound, Unavailable
 from .keys import key_id as compute_key_id
@@ -66,18 +66,6 @@ _log = logging.getLogger("ledger.store")
 #: the server's log, never to the client).
 UNAVAILABLE_DETAIL = "the database cannot be reached; retry later"
 
-#: Driver errors that mean "the database is not there right now": answered as
-#: Unavailable (retry), never as a bug.
-DATABASE_DOWN: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.InterfaceError,
-    asyncpg.InternalClientError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.CrashShutdownError,
-)
 _GATHER_TURNS = 16  # at most this many turns of the event loop to gather a group
 PARALLEL_VERIFY_MIN = 32  # signatures; below this, verifying inline is faster
 

@@ -161,7 +161,7 @@ class EventsController(Controller):
 async def append_events(ledger: Ledger, write_policy: WritePolicy, body: bytes) -> bytes:
     """The work of ``POST /v1/events``: the request body in, the 201 body out; raises
     the LedgerError that the problem handlers turn into the answer. Shared by the
-    handler above and the route in front of Litestar (``api.append_route``)."""
+    handler above and the route's middleware (``api.append_route``)."""
     raws = _decode_request(body)
     if len(raws) > write_policy.max_events:
         raise BatchTooLarge(

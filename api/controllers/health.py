@@ -10,7 +10,7 @@ from litestar import Controller, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 
-from ledger.db import applied_migrations, migrations
+from ledger.db import DATABASE_DOWN, applied_migrations, migrations
 from ledger.runtime import Ledger
 
 from ..metrics import CONTENT_TYPE, Metrics
@@ -20,7 +20,7 @@ from ..schemas import Health, Readiness
 __all__ = ["HealthController"]
 
 PROBE_TIMEOUT = 2.0
-_DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+_DB_ERRORS = (*DATABASE_DOWN, asyncpg.PostgresError)
 
 
 async def _probe(ledger: NamedDependency[Ledger]) -> tuple[list[int], int]:
