@@ -53,6 +53,19 @@ class ClientError(LedgerError):
         self.problem = problem
         self.type = str(problem.get("type", ""))
 
+    @property
+    def problem_code(self) -> str:
+        """The problem's stable code: the last segment of its ``type`` URI
+        (``not-found``, ``token-missing``, …), or ``client-error`` if it has none."""
+        code = self.type.rstrip("/").rsplit("/", 1)[-1]
+        return code if self.type and code else "client-error"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out.update(code=self.problem_code, status=self.status,
+                   title=str(self.problem.get("title") or self.title))
+        return out
+
     def diagnostics(self) -> str:
         where = f" (event #{self.index})" if self.index is not None else ""
         field = f", field {self.field!r}" if self.field else ""
@@ -96,7 +109,7 @@ class LedgerClient:
     def _request(self, method: str, path: str, body: Any = None,
                  query: dict[str, Any] | None = None, accept: str = "application/json",
                  ) -> tuple[int, bytes]:
-        url = self.url + path
+        url = self.url + urllib.parse.quote(path, safe="/:@")
         if query:
             url += "?" + urllib.parse.urlencode(
                 {k: v for k, v in query.items() if v is not None})

@@ -9,36 +9,18 @@ organization's key file (``ledger keygen``) and id: the key never leaves this ma
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
-from pathlib import Path
 from typing import Any
 
 from .. import domain as d
-from ..client import LedgerClient
+from ..client import Conflict
 from ..domain.values import Period, Quantity
-from ..keys import load_private_key
-from ..signer import Signer
+from . import inputs
+from .failures import Refusal
+from .lang import say
 from .output import print_json, table
-
-DEFAULT_URL = "http://127.0.0.1:8000"
-
-
-def _common(p: argparse.ArgumentParser, *, signing: bool) -> None:
-    p.add_argument("--url", default=os.environ.get("LEDGER_URL", DEFAULT_URL),
-                   help="the ledger server (default: LEDGER_URL or %(default)s)")
-    if signing:
-        p.add_argument("--org", required=True, help="your organization's id")
-        p.add_argument("--key", required=True, type=Path, help="your private key file")
-    p.add_argument("--json", action="store_true", help="print JSON")
-
-
-def _client(args: argparse.Namespace) -> LedgerClient:
-    signer = None
-    if getattr(args, "key", None) is not None:
-        signer = Signer(args.org, load_private_key(args.key), "")
-    return LedgerClient(args.url, token=os.environ.get("LEDGER_TOKEN") or None,
-                        signer=signer)
+from .session import add_common as _common
+from .session import client_of as _client
 
 
 def _receipts(args: argparse.Namespace, receipts: list[Any]) -> int:
@@ -64,45 +46,50 @@ def register(sub: Any) -> None:
     asub = ag.add_subparsers(dest="agreement_command", metavar="ACTION", required=True)
     p = asub.add_parser("draft", help="draft a new agreement (you become its first party)")
     _common(p, signing=True)
-    p.add_argument("--id", required=True, dest="agreement", help="agreement id")
+    p.add_argument("--id", required=True, dest="agreement", type=inputs.ident,
+                   help="agreement id")
     p.add_argument("--title", required=True)
     p.add_argument("--purpose", required=True, help="the shared vision / purpose")
-    p.add_argument("--invite", action="append", default=[], help="an organization to invite")
+    p.add_argument("--invite", action="append", default=[], type=inputs.org_id,
+                   help="an organization to invite")
     p.add_argument("--binding", action="store_true", help="a binding convention")
     p.add_argument("--public", action="store_true", help="readable without a token")
     p.set_defaults(handler=run_draft)
     p = asub.add_parser("join", help="join an agreement you were invited to")
     _common(p, signing=True)
-    p.add_argument("agreement")
+    p.add_argument("agreement", type=inputs.ident)
     p.set_defaults(handler=run_join)
     p = asub.add_parser("show", help="an agreement's current state (or as of a version)")
     _common(p, signing=False)
-    p.add_argument("agreement")
+    p.add_argument("agreement", type=inputs.ident)
     p.add_argument("--version", type=int)
     p.add_argument("--at", help="time travel: the state as of this RFC 3339 UTC time")
     p.set_defaults(handler=run_show)
     p = asub.add_parser("history", help="an agreement's audit history")
     _common(p, signing=False)
-    p.add_argument("agreement")
+    p.add_argument("agreement", type=inputs.ident)
     p.set_defaults(handler=run_history)
     p = asub.add_parser("document", help="the written agreement (Markdown)")
     _common(p, signing=False)
-    p.add_argument("agreement")
+    p.add_argument("agreement", type=inputs.ident)
     p.add_argument("--lang", choices=("fr", "en"), default="fr")
     p.set_defaults(handler=run_document)
 
     p = sub.add_parser("commit", help="commit a resource to an agreement")
     _common(p, signing=True)
-    p.add_argument("--agreement", required=True)
-    p.add_argument("--id", required=True, dest="commitment", help="commitment id")
+    p.add_argument("--agreement", required=True, type=inputs.ident)
+    p.add_argument("--id", required=True, dest="commitment", type=inputs.ident,
+                   help="commitment id")
     p.add_argument("--category", required=True, choices=sorted(d.values.CATEGORIES))
     p.add_argument("--description", required=True)
-    p.add_argument("--quantity", required=True, help="decimal amount, e.g. 384")
+    p.add_argument("--quantity", required=True, type=inputs.amount,
+                   help="decimal amount, e.g. 384")
     p.add_argument("--unit", required=True, help="e.g. hour, m2, seat, CAD")
-    p.add_argument("--start", required=True, help="YYYY-MM-DD")
-    p.add_argument("--end", required=True, help="YYYY-MM-DD")
-    p.add_argument("--receiver", required=True, help="receiving organization, or collective")
-    p.add_argument("--value", help="the value you give it, e.g. 18000")
+    p.add_argument("--start", required=True, type=inputs.date, help="YYYY-MM-DD")
+    p.add_argument("--end", required=True, type=inputs.date, help="YYYY-MM-DD")
+    p.add_argument("--receiver", required=True, type=inputs.org_id,
+                   help="receiving organization, or collective")
+    p.add_argument("--value", type=inputs.amount, help="the value you give it, e.g. 18000")
     p.add_argument("--value-unit", default="CAD")
     p.add_argument("--conditions", default="")
     p.set_defaults(handler=run_commit)
@@ -110,7 +97,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("ratify", help="ratify the agreement's current terms (the state "
                        "hash is computed here from the verified history)")
     _common(p, signing=True)
-    p.add_argument("agreement")
+    p.add_argument("agreement", type=inputs.ident)
     p.set_defaults(handler=run_ratify)
 
     p = sub.add_parser("demo", help="record the workshop's scenario on a running server")
@@ -119,7 +106,16 @@ def register(sub: Any) -> None:
 
 
 def run_register(args: argparse.Namespace) -> int:
-    return _receipts(args, [_client(args).register(args.name)])
+    try:
+        receipt = _client(args).register(args.name)
+    except Conflict as exc:
+        if exc.head.version >= 1:
+            raise Refusal("already-registered", say(
+                f"l'organisation {args.org} est déjà inscrite à ce registre",
+                f"organization {args.org} is already registered on this ledger"),
+                status=exc.status) from exc
+        raise
+    return _receipts(args, [receipt])
 
 
 def run_draft(args: argparse.Namespace) -> int:

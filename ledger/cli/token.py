@@ -16,7 +16,7 @@ import asyncpg
 
 from ..config import Settings
 from ..db import APP_ROLE, upgrade
-from ..runtime import resolve_database
+from .local import existing_database
 from .output import fail, print_json, table
 
 T = TypeVar("T")
@@ -57,7 +57,7 @@ def _with_connection(action: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         finally:
             await conn.close()
 
-    with resolve_database(settings) as dsn:
+    with existing_database(settings) as dsn:
         return asyncio.run(go(dsn))
 
 

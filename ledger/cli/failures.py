@@ -1,0 +1,85 @@
+"""What went wrong, in the user's words: one line (French or English) and a stable code.
+
+Why one place: every command meets the same few failures (no server at the URL, a
+private agreement read without a token, a key file that is not a key, a refusal of
+the server). Each is worded here once, saying what to do next, and carries the
+server's stable problem code (``not-found``, ``token-missing``, …) for ``--json``;
+never an exception's class name, a regular expression or a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..client import ClientError
+from ..errors import LedgerError, Unavailable
+from .lang import say
+
+__all__ = ["Refusal", "explain"]
+
+
+class Refusal(Exception):
+    """A failure the CLI has already worded for the user, with its stable code."""
+
+    def __init__(self, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.extra = extra
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "detail": self.message, **self.extra}
+
+
+def explain(exc: BaseException, args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """The one line to print and the JSON ``error`` object for ``exc``."""
+    if isinstance(exc, Refusal):
+        return exc.message, exc.to_dict()
+    if isinstance(exc, ClientError):
+        message = _client_error(exc, args)
+        return message, {**exc.to_dict(), "detail": message}
+    if isinstance(exc, Unavailable):
+        url = getattr(args, "url", "") or ""
+        message = say(f"rien ne répond à {url} : « ledger serve » y tourne-t-il ?",
+                      f"nothing answers at {url}: is `ledger serve` running there?")
+        return message, {"code": "unavailable", "detail": message, "url": url}
+    if isinstance(exc, LedgerError):
+        return exc.diagnostics(), exc.to_dict()
+    if isinstance(exc, FileNotFoundError):
+        message = say(f"aucun fichier {exc.filename}", f"no such file: {exc.filename}")
+        return message, {"code": "file-not-found", "detail": message}
+    if isinstance(exc, FileExistsError):
+        return str(exc), {"code": "file-exists", "detail": str(exc)}
+    if isinstance(exc, PermissionError):
+        message = say(f"accès refusé à {exc.filename}", f"permission denied: {exc.filename}")
+        return message, {"code": "permission-denied", "detail": message}
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        message = f"{where}{exc.strerror or exc}"
+        return message, {"code": "os-error", "detail": message}
+    return str(exc), {"code": "invalid", "detail": str(exc)}
+
+
+def _client_error(exc: ClientError, args: argparse.Namespace) -> str:
+    code = exc.problem_code
+    org = getattr(args, "org", None) or "VOTRE-ORG"
+    if code == "token-missing":
+        return say(
+            f"cette ressource n'est pas publique : il faut un jeton de lecture. Demandez à "
+            f"l'exploitant du registre « ledger token create --org {org} », puis "
+            "export LEDGER_TOKEN=<le jeton>",
+            f"this is not public: reading it needs a token. Ask the ledger's operator to run "
+            f"`ledger token create --org {org}`, then export LEDGER_TOKEN=<the token>")
+    if code == "token-invalid":
+        return say(
+            "le jeton de LEDGER_TOKEN est inconnu ou révoqué : demandez-en un nouveau à "
+            f"l'exploitant du registre (« ledger token create --org {org} »)",
+            "the token in LEDGER_TOKEN is unknown or revoked: ask the ledger's operator for "
+            f"a new one (`ledger token create --org {org}`)")
+    if code == "forbidden":
+        return say(f"ce jeton ne permet pas de lire ceci : {exc.detail}",
+                   f"this token may not read this: {exc.detail}")
+    if code == "not-found":
+        return say(f"introuvable : {exc.detail}", f"not found: {exc.detail}")
+    return exc.diagnostics()
