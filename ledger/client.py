@@ -278,9 +278,16 @@ class LedgerClient:
     def act(self, agreement_id: str, command: Any) -> list[Receipt]:
         """Decide ``command`` on the locally verified state, sign the events on top of
         the verified head, and submit them. ``command.actor`` must be the signer."""
+        return self.act_with(agreement_id, lambda _state: command)
+
+    def act_with(self, agreement_id: str,
+                 build: Callable[[AgreementState], Any]) -> list[Receipt]:
+        """As ``act``, with the command built from the locally verified state (for
+        members the signer computes itself, such as an expectation's content hash)."""
         signer = self._require_signer()
         signer.ledger_id = self.origin()
         state, head = self.agreement_state(agreement_id)
+        command = build(state)
         new = decide(command, state)
         if not new:
             return []

@@ -23,7 +23,7 @@ from .output import fail
 __all__ = ["build_parser", "main"]
 
 COMMAND_MODULES = ("keys", "db", "log", "logread", "export", "audit", "serve", "token",
-                   "projections", "orgs", "workshop", "reads", "completion")
+                   "projections", "orgs", "workshop", "completion")
 
 
 class Parser(argparse.ArgumentParser):

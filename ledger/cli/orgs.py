@@ -19,30 +19,24 @@ from . import inputs
 from .failures import Refusal
 from .lang import say
 from .output import print_json, table
+from .reads import register_agreement_reads, register_org_reads
 from .session import add_common as _common
 from .session import client_of as _client
-
-
-def _receipts(args: argparse.Namespace, receipts: list[Any]) -> int:
-    if args.json:
-        print_json({"ok": True, "receipts": [r.to_json() for r in receipts]})
-    elif receipts:
-        table(("position", "stream", "version", "event hash"),
-              [(r.position, r.stream, r.version, r.event_hash[:16] + "…") for r in receipts])
-    else:
-        print("nothing to record: the ledger already says so")
-    return 0
+from .session import print_receipts
+from .workshop import register_agreement_actions
 
 
 def register(sub: Any) -> None:
-    org = sub.add_parser("org", help="organizations: register")
+    org = sub.add_parser("org", help="organizations: register, show")
     osub = org.add_subparsers(dest="org_command", metavar="ACTION", required=True)
     p = osub.add_parser("register", help="register your organization with its first key")
     _common(p, signing=True)
     p.add_argument("--name", required=True, help="the organization's name")
     p.set_defaults(handler=run_register)
+    register_org_reads(osub)
 
-    ag = sub.add_parser("agreement", help="agreements: draft, join, show, history, document")
+    ag = sub.add_parser("agreement", help="agreements: draft, join, list, show, diff, "
+                        "history, document, and the agreement-wide actions")
     asub = ag.add_subparsers(dest="agreement_command", metavar="ACTION", required=True)
     p = asub.add_parser("draft", help="draft a new agreement (you become its first party)")
     _common(p, signing=True)
@@ -74,6 +68,8 @@ def register(sub: Any) -> None:
     p.add_argument("agreement", type=inputs.ident)
     p.add_argument("--lang", choices=("fr", "en"), default="fr")
     p.set_defaults(handler=run_document)
+    register_agreement_reads(asub)
+    register_agreement_actions(asub)
 
     p = sub.add_parser("commit", help="commit a resource to an agreement")
     _common(p, signing=True)
@@ -115,7 +111,7 @@ def run_register(args: argparse.Namespace) -> int:
                 f"organization {args.org} is already registered on this ledger"),
                 status=exc.status) from exc
         raise
-    return _receipts(args, [receipt])
+    return print_receipts(args, [receipt])
 
 
 def run_draft(args: argparse.Namespace) -> int:
@@ -124,13 +120,13 @@ def run_draft(args: argparse.Namespace) -> int:
                                purpose=args.purpose, binding=args.binding,
                                invited=args.invite, public=args.public, actor=args.org,
                                at=client._require_signer().now())
-    return _receipts(args, client.act(args.agreement, command))
+    return print_receipts(args, client.act(args.agreement, command))
 
 
 def run_join(args: argparse.Namespace) -> int:
     client = _client(args)
     command = d.JoinAgreement(actor=args.org, at=client._require_signer().now())
-    return _receipts(args, client.act(args.agreement, command))
+    return print_receipts(args, client.act(args.agreement, command))
 
 
 def run_commit(args: argparse.Namespace) -> int:
@@ -143,11 +139,11 @@ def run_commit(args: argparse.Namespace) -> int:
         period=Period(start=args.start, end=args.end), receiver=args.receiver,
         conditions=args.conditions, value=value, actor=args.org,
         at=client._require_signer().now())
-    return _receipts(args, client.act(args.agreement, command))
+    return print_receipts(args, client.act(args.agreement, command))
 
 
 def run_ratify(args: argparse.Namespace) -> int:
-    return _receipts(args, _client(args).ratify(args.agreement))
+    return print_receipts(args, _client(args).ratify(args.agreement))
 
 
 def run_show(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -18,8 +19,9 @@ from ..signer import Signer
 from . import inputs
 from .failures import Refusal
 from .lang import say
+from .output import print_json, table
 
-__all__ = ["DEFAULT_URL", "add_common", "client_of", "load_key"]
+__all__ = ["DEFAULT_URL", "add_common", "client_of", "load_key", "print_receipts"]
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 
@@ -58,3 +60,15 @@ def client_of(args: argparse.Namespace) -> LedgerClient:
         signer = Signer(args.org, load_key(args.key), "")
     return LedgerClient(args.url, token=os.environ.get("LEDGER_TOKEN") or None,
                         signer=signer)
+
+
+def print_receipts(args: argparse.Namespace, receipts: list[Any]) -> int:
+    """The receipts of what was recorded, as a table or JSON."""
+    if args.json:
+        print_json({"ok": True, "receipts": [r.to_json() for r in receipts]})
+    elif receipts:
+        table(("position", "stream", "version", "event hash"),
+              [(r.position, r.stream, r.version, r.event_hash[:16] + "…") for r in receipts])
+    else:
+        print("nothing to record: the ledger already says so")
+    return 0
