@@ -10,10 +10,11 @@ never an exception's class name, a regular expression or a traceback.
 from __future__ import annotations
 
 import argparse
+import re
 from typing import Any
 
 from ..client import ClientError
-from ..errors import LedgerError, Unavailable
+from ..errors import LedgerError, Rejected, Unavailable
 from .lang import say
 
 __all__ = ["Refusal", "explain"]
@@ -44,6 +45,10 @@ def explain(exc: BaseException, args: argparse.Namespace) -> tuple[str, dict[str
         message = say(f"rien ne répond à {url} : « ledger serve » y tourne-t-il ?",
                       f"nothing answers at {url}: is `ledger serve` running there?")
         return message, {"code": "unavailable", "detail": message, "url": url}
+    if isinstance(exc, Rejected):
+        message = say("refusé par les règles de l'entente : ",
+                      "refused by the agreement rules: ") + (_malformed(exc) or exc.detail)
+        return message, {**exc.to_dict(), "detail": message}
     if isinstance(exc, LedgerError):
         return exc.diagnostics(), exc.to_dict()
     if isinstance(exc, FileNotFoundError):
@@ -83,3 +88,31 @@ def _client_error(exc: ClientError, args: argparse.Namespace) -> str:
     if code == "not-found":
         return say(f"introuvable : {exc.detail}", f"not found: {exc.detail}")
     return exc.diagnostics()
+
+
+#: The option that gives an event member, where it is not ``--`` + the member's name.
+FLAG_OF = {"quantity.unit": "--unit", "quantity.amount": "--quantity",
+           "value.unit": "--value-unit", "value.amount": "--value",
+           "fair_value.unit": "--fair-value-unit", "fair_value.amount": "--fair-value",
+           "org": "--invitee", "person_id": "--person", "addressed_to": "--to",
+           "trust_id": "--trust"}
+
+
+def _malformed(exc: Rejected) -> str | None:
+    """A malformed member (the domain's wording names types and patterns) in words."""
+    if exc.rule != "event.malformed" or not exc.field:
+        return None
+    field = exc.field
+    flag = FLAG_OF.get(field, "--" + field.rsplit(".", 1)[-1].replace("_", "-"))
+    if m := re.search(r"length >= (\d+)", exc.detail):
+        n = int(m.group(1))
+        return (say(f"{flag} ne peut pas être vide", f"{flag} cannot be empty") if n == 1
+                else say(f"{flag} : au moins {n} caractères", f"{flag}: at least {n} characters"))
+    if m := re.search(r"length <= (\d+)", exc.detail):
+        n = int(m.group(1))
+        return say(f"{flag} : au plus {n} caractères", f"{flag}: at most {n} characters")
+    if "regex" in exc.detail and field.endswith("unit"):
+        return say(f"{flag} : une unité sans espace au début ni à la fin (ex. hour)",
+                   f"{flag}: a unit without spaces at either end (e.g. hour)")
+    return say(f"{flag} n'a pas la forme attendue (voir --help)",
+               f"{flag} is not in the expected form (see --help)")

@@ -18,7 +18,7 @@ import urllib.parse
 from ..domain.values import AMOUNT_PATTERN, DATE_PATTERN, HEX64_PATTERN, ID_PATTERN, ORG_PATTERN
 from .lang import say
 
-__all__ = ["amount", "date", "hex64", "ident", "org_id", "server_url"]
+__all__ = ["amount", "date", "hex64", "ident", "instant", "org_id", "server_url"]
 
 
 def _bad(fr: str, en: str) -> argparse.ArgumentTypeError:
@@ -70,6 +70,22 @@ def amount(text: str) -> str:
         "espace ni symbole (ex. 12.50 ou 12,50)",
         f"“{text}” is not an amount: a non-negative number, at most 6 decimals, without "
         "spaces or symbols (e.g. 12.50)"))
+
+
+def instant(text: str) -> str:
+    """A UTC time written ``YYYY-MM-DDTHH:MM:SSZ`` (RFC 3339), as the ledger keeps it."""
+    if re.match(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z\Z",
+                text):
+        try:
+            dt.datetime.fromisoformat(text.removesuffix("Z"))
+            return text
+        except ValueError:
+            pass
+    return _raise(_bad(
+        f"« {text} » n'est pas une heure UTC : écrivez-la AAAA-MM-JJTHH:MM:SSZ "
+        "(ex. 2027-02-01T12:00:00Z)",
+        f"“{text}” is not a UTC time: write it YYYY-MM-DDTHH:MM:SSZ "
+        "(e.g. 2027-02-01T12:00:00Z)"))
 
 
 def hex64(text: str) -> str:

@@ -57,7 +57,8 @@ def register(sub: Any) -> None:
     _common(p, signing=False)
     p.add_argument("agreement", type=inputs.ident)
     p.add_argument("--version", type=int)
-    p.add_argument("--at", help="time travel: the state as of this RFC 3339 UTC time")
+    p.add_argument("--at", type=inputs.instant,
+                   help="time travel: the state as of this UTC time, e.g. 2027-02-01T12:00:00Z")
     p.set_defaults(handler=run_show)
     p = asub.add_parser("history", help="an agreement's audit history")
     _common(p, signing=False)

@@ -187,3 +187,19 @@ def test_a_local_command_with_another_home_does_not_create_a_ledger(cli: Cli, tm
         assert "ledger serve" in message
         assert out.stdout == ""
     assert not (other / "pgdata").exists()
+
+
+def test_a_malformed_member_names_its_option_not_a_pattern(cli: Cli):
+    org, key = cli.org("centre")
+    agreement = _agreement(cli, org, key)
+    empty = _clean(cli.run("expectation", "state", agreement, "--org", org, "--key", key,
+                           "--id", "e1", "--text", ""))
+    assert empty == "error: refused by the agreement rules: --text cannot be empty"
+    spaced = _clean(_commit(cli, org, key, agreement, "--unit", " hour"))
+    assert "--unit: a unit without spaces at either end (e.g. hour)" in spaced
+    long = _clean(cli.run("role", "propose", agreement, "--org", org, "--key", key,
+                          "--id", "r1", "--name", "x" * 300, "--description", "d",
+                          "--assignee", org, lang=FR))
+    assert "--name : au plus 200 caractères" in long and "refusé par les règles" in long
+    at = _clean(cli.run("agreement", "show", agreement, "--at", "yesterday"))
+    assert "“yesterday” is not a UTC time: write it YYYY-MM-DDTHH:MM:SSZ" in at
