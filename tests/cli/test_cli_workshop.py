@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shlex
 import uuid
 from pathlib import Path
@@ -168,3 +169,19 @@ def test_each_command_shows_an_example_that_parses():
         assert "exemple / example:" in help_text and row.fr in help_text and row.en in help_text
         args = parser.parse_args(shlex.split(example(row))[1:])
         assert args.handler is not None and args.org == "centre-arts"
+
+
+def test_every_event_has_its_command_in_the_parser_and_in_events_md():
+    from ledger.domain.commands import COMMANDS as BY_TYPE
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "EVENTS.md").read_text("utf-8")
+    table = dict(re.findall(r"^\| `ledger ([a-z -]+)` \| `([a-z_.]+)` \|$", doc, re.M))
+    assert sorted(table.values()) == sorted(BY_TYPE), "EVENTS.md lists each event once"
+    parser = build_parser()
+    for words in table:
+        args = words.split()
+        probe = [*args, *(["x"] if args[0] not in ("ratify",) else [])]
+        try:
+            parser.parse_args([*probe, "--help"])
+        except SystemExit as exit_:
+            assert exit_.code == 0, words
