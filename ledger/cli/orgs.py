@@ -22,14 +22,17 @@ from .output import print_json, table
 from .reads import register_agreement_reads, register_org_reads
 from .session import add_common as _common
 from .session import client_of as _client
-from .session import print_receipts
+from .session import example, print_receipts
 from .workshop import register_agreement_actions
+
+ME = "--org centre-arts --key centre.pem"  # the examples' organization
 
 
 def register(sub: Any) -> None:
     org = sub.add_parser("org", help="organizations: register, show")
     osub = org.add_subparsers(dest="org_command", metavar="ACTION", required=True)
-    p = osub.add_parser("register", help="register your organization with its first key")
+    p = osub.add_parser("register", help="register your organization with its first key",
+                        **example(f"ledger org register {ME} --name \"Centre d'arts\""))
     _common(p, signing=True)
     p.add_argument("--name", required=True, help="the organization's name")
     p.set_defaults(handler=run_register)
@@ -38,7 +41,10 @@ def register(sub: Any) -> None:
     ag = sub.add_parser("agreement", help="agreements: draft, join, list, show, diff, "
                         "history, document, and the agreement-wide actions")
     asub = ag.add_subparsers(dest="agreement_command", metavar="ACTION", required=True)
-    p = asub.add_parser("draft", help="draft a new agreement (you become its first party)")
+    p = asub.add_parser("draft", help="draft a new agreement (you become its first party)",
+                        **example(f"ledger agreement draft {ME} --id compta-2027 "
+                                  '--title "Comptabilité partagée" --purpose "Partager une '
+                                  'comptable" --invite theatre-nord --public'))
     _common(p, signing=True)
     p.add_argument("--id", required=True, dest="agreement", type=inputs.ident,
                    help="agreement id")
@@ -49,22 +55,29 @@ def register(sub: Any) -> None:
     p.add_argument("--binding", action="store_true", help="a binding convention")
     p.add_argument("--public", action="store_true", help="readable without a token")
     p.set_defaults(handler=run_draft)
-    p = asub.add_parser("join", help="join an agreement you were invited to")
+    p = asub.add_parser("join", help="join an agreement you were invited to",
+                        **example("ledger agreement join compta-2027 --org theatre-nord "
+                                  "--key theatre.pem"))
     _common(p, signing=True)
     p.add_argument("agreement", type=inputs.ident)
     p.set_defaults(handler=run_join)
-    p = asub.add_parser("show", help="an agreement's current state (or as of a version)")
+    p = asub.add_parser("show", help="an agreement's current state (or as of a version)",
+                        **example("ledger agreement show compta-2027",
+                                  "ledger agreement show compta-2027 --version 3",
+                                  "ledger agreement show compta-2027 --at 2027-02-01T12:00:00Z"))
     _common(p, signing=False)
     p.add_argument("agreement", type=inputs.ident)
     p.add_argument("--version", type=int)
     p.add_argument("--at", type=inputs.instant,
                    help="time travel: the state as of this UTC time, e.g. 2027-02-01T12:00:00Z")
     p.set_defaults(handler=run_show)
-    p = asub.add_parser("history", help="an agreement's audit history")
+    p = asub.add_parser("history", help="an agreement's audit history",
+                        **example("ledger agreement history compta-2027 | head"))
     _common(p, signing=False)
     p.add_argument("agreement", type=inputs.ident)
     p.set_defaults(handler=run_history)
-    p = asub.add_parser("document", help="the written agreement (Markdown)")
+    p = asub.add_parser("document", help="the written agreement (Markdown)",
+                        **example("ledger agreement document compta-2027 --lang en > entente.md"))
     _common(p, signing=False)
     p.add_argument("agreement", type=inputs.ident)
     p.add_argument("--lang", choices=("fr", "en"), default="fr")
@@ -72,7 +85,11 @@ def register(sub: Any) -> None:
     register_agreement_reads(asub)
     register_agreement_actions(asub)
 
-    p = sub.add_parser("commit", help="commit a resource to an agreement")
+    p = sub.add_parser("commit", help="commit a resource to an agreement",
+                       **example(f"ledger commit {ME} --agreement compta-2027 --id comptable "
+                                 '--category function_accounting --description "Une journée par '
+                                 'semaine" --quantity 384 --unit hour --start 2027-01-01 '
+                                 '--end 2027-12-31 --receiver theatre-nord --value 18000'))
     _common(p, signing=True)
     p.add_argument("--agreement", required=True, type=inputs.ident)
     p.add_argument("--id", required=True, dest="commitment", type=inputs.ident,
@@ -92,12 +109,14 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=run_commit)
 
     p = sub.add_parser("ratify", help="ratify the agreement's current terms (the state "
-                       "hash is computed here from the verified history)")
+                       "hash is computed here from the verified history)",
+                       **example(f"ledger ratify compta-2027 {ME}"))
     _common(p, signing=True)
     p.add_argument("agreement", type=inputs.ident)
     p.set_defaults(handler=run_ratify)
 
-    p = sub.add_parser("demo", help="record the workshop's scenario on a running server")
+    p = sub.add_parser("demo", help="record the workshop's scenario on a running server",
+                       **example("ledger demo --url http://127.0.0.1:8000"))
     _common(p, signing=False)
     p.set_defaults(handler=run_demo_command)
 
@@ -221,6 +240,7 @@ def run_demo_command(args: argparse.Namespace) -> int:
                      ("in force since terms version", result.in_force_version),
                      ("state hash", result.state_hash),
                      ("events recorded", len(result.steps))])
-    print(f"\nthe written agreement: ledger agreement document {result.agreement_id} "
+    print(say("\nl'entente écrite : ", "\nthe written agreement: ")
+          + f"ledger agreement document {result.agreement_id} "
           f"--url {args.url}")
     return 0

@@ -11,6 +11,7 @@ import argparse
 from typing import Any
 
 from . import inputs
+from .lang import say
 from .output import print_json, table
 from .session import add_common, client_of
 
@@ -89,7 +90,8 @@ def run_diff(args: argparse.Namespace) -> int:
                     "changes": [{"path": p, "before": b, "after": a} for p, b, a in changes]})
         return 0
     if not changes:
-        print(f"no change between versions {args.v1} and {args.v2}")
+        print(say(f"aucun changement entre les versions {args.v1} et {args.v2}",
+                  f"no change between versions {args.v1} and {args.v2}"))
         return 0
     table(("", "path", "before", "after"),
           [("+" if b is None else "-" if a is None else "~", p, _short(b), _short(a))

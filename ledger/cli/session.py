@@ -21,7 +21,7 @@ from .failures import Refusal
 from .lang import say
 from .output import print_json, table
 
-__all__ = ["DEFAULT_URL", "add_common", "client_of", "load_key", "print_receipts"]
+__all__ = ["DEFAULT_URL", "add_common", "client_of", "example", "load_key", "print_receipts"]
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 
@@ -70,5 +70,12 @@ def print_receipts(args: argparse.Namespace, receipts: list[Any]) -> int:
         table(("position", "stream", "version", "event hash"),
               [(r.position, r.stream, r.version, r.event_hash[:16] + "…") for r in receipts])
     else:
-        print("nothing to record: the ledger already says so")
+        print(say("rien à consigner : le registre le dit déjà",
+                  "nothing to record: the ledger already says so"))
     return 0
+
+
+def example(*lines: str) -> dict[str, Any]:
+    """``add_parser`` keywords for a ``--help`` that ends with examples."""
+    return {"epilog": "exemple / example:\n" + "\n".join(f"  {line}" for line in lines),
+            "formatter_class": argparse.RawDescriptionHelpFormatter}

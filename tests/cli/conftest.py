@@ -37,7 +37,8 @@ class Cli:
 
     def run(self, *args: str, lang: str = "C.UTF-8", input: str | None = None,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        full = dict(self.env, LC_ALL=lang, LANG=lang, LEDGER_URL=self.url, **(env or {}))
+        full = {**self.env, "LC_ALL": lang, "LANG": lang, "LEDGER_URL": self.url,
+                **(env or {})}
         return subprocess.run([LEDGER, *args], env=full, text=True, capture_output=True,
                               timeout=120, input=input)
 

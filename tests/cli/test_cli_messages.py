@@ -203,3 +203,15 @@ def test_a_malformed_member_names_its_option_not_a_pattern(cli: Cli):
     assert "--name : au plus 200 caractères" in long and "refusé par les règles" in long
     at = _clean(cli.run("agreement", "show", agreement, "--at", "yesterday"))
     assert "“yesterday” is not a UTC time: write it YYYY-MM-DDTHH:MM:SSZ" in at
+
+
+def test_prose_follows_the_locale(cli: Cli, tmp_path: Path):
+    key = str(tmp_path / "k.pem")
+    assert cli.ok("keygen", "--out", key, lang=FR).stdout.startswith(f"clé écrite dans {key}")
+    again = _clean(cli.run("keygen", "--out", key, lang=FR))
+    assert again == f"error: {key} existe déjà ; une clé n'est jamais écrasée"
+    assert _clean(cli.run("keygen", "--out", key, lang="en_CA.UTF-8")).endswith(
+        "refusing to overwrite a key")
+    # LC_ALL wins over LANG, as POSIX says.
+    out = cli.run("keygen", "--out", key, env={"LC_ALL": "fr_FR.UTF-8", "LANG": "C"})
+    assert "existe déjà" in out.stderr
