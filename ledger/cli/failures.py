@@ -13,7 +13,7 @@ import argparse
 import re
 from typing import Any
 
-from ..client import ClientError
+from ..client import ClientError, Conflict
 from ..errors import LedgerError, Rejected, Unavailable
 from .lang import say
 
@@ -69,6 +69,11 @@ def explain(exc: BaseException, args: argparse.Namespace) -> tuple[str, dict[str
 def _client_error(exc: ClientError, args: argparse.Namespace) -> str:
     code = exc.problem_code
     org = getattr(args, "org", None) or "VOTRE-ORG"
+    if isinstance(exc, Conflict):
+        return say("une autre écriture est passée juste avant (la version visée est prise) : "
+                   "relancez la commande, elle repartira de l'état à jour",
+                   "another write got in first (the version aimed at is taken): run the "
+                   "command again; it starts from the updated state")
     if code == "token-missing":
         return say(
             f"cette ressource n'est pas publique : il faut un jeton de lecture. Demandez à "

@@ -17,12 +17,20 @@ from ..runtime import resolve_database
 from .failures import Refusal
 from .lang import say
 
-__all__ = ["existing_database"]
+__all__ = ["existing_database", "require_ledger"]
 
 
 @contextmanager
 def existing_database(settings: Settings) -> Iterator[str]:
     """Yield the admin DSN of the existing ledger, or refuse if there is none."""
+    require_ledger(settings)
+    with resolve_database(settings) as dsn:
+        yield dsn
+
+
+def require_ledger(settings: Settings) -> None:
+    """Refuse unless a ledger exists: ``DATABASE_URL``, or an initialised embedded
+    database under ``LEDGER_HOME``."""
     if not settings.database_url:
         pgdata = settings.home / "pgdata"
         if not (pgdata / "PG_VERSION").is_file():
@@ -32,5 +40,3 @@ def existing_database(settings: Settings) -> Iterator[str]:
                 "ou DATABASE_URL",
                 f"no ledger in {settings.home} (LEDGER_HOME): start one with `ledger serve` "
                 "(or `ledger db upgrade`), or set the right LEDGER_HOME or DATABASE_URL"))
-    with resolve_database(settings) as dsn:
-        yield dsn

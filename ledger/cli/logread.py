@@ -10,7 +10,9 @@ entry is in the log the key signed, whatever the server says. Both need an audit
 trust token (``LEDGER_TOKEN``), like every read of the log.
 
 Why a module apart from ``cli/log.py``: that module holds the local commands (they
-open the database); these talk to a server. They join the same ``ledger log`` group.
+open the database); these talk to a server. They join the same ``ledger log`` group,
+and guard the local ``log key`` and ``log checkpoint`` so that they refuse a
+``LEDGER_HOME`` holding no ledger instead of making a new database and log key there.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from typing import Any
 from .. import b64
 from ..checkpoint import Checkpoint, CheckpointError, open_checkpoint, parse_vkey
 from ..client import LedgerClient
+from ..config import Settings
 from ..merkle import ProofError, hash_leaf, verify_inclusion
 from . import inputs
 from .failures import Refusal
 from .lang import say
+from .local import require_ledger
 from .output import print_json, table
 from .session import DEFAULT_URL
 
@@ -65,6 +69,11 @@ def register(sub: Any) -> None:
     checkpoint.formatter_class = argparse.RawDescriptionHelpFormatter
     checkpoint.set_defaults(handler=lambda args: run_checkpoint(args, local))
 
+    key = actions.choices.get("key")
+    if key is not None:
+        local_key = key.get_default("handler")
+        key.set_defaults(handler=lambda args: run_key(args, local_key))
+
     proof = actions.add_parser(
         "proof", help="prove that a log entry is in the signed log (checked here)",
         epilog=f"exemple / example:\n  ledger log proof --index 42 --url {DEFAULT_URL} "
@@ -103,6 +112,8 @@ def _unpinned_warning(pinned: bool) -> None:
 
 def run_checkpoint(args: argparse.Namespace, local: Any) -> int:
     if args.url is None and local is not None:
+        settings = Settings.from_env()
+        require_ledger(settings)  # the local command would create one
         return int(local(args))
     cp, note, pinned = _verified_checkpoint(_client(args), args.vkey)
     if args.json:
@@ -112,6 +123,13 @@ def run_checkpoint(args: argparse.Namespace, local: Any) -> int:
     print(note, end="")
     _unpinned_warning(pinned)
     return 0
+
+
+def run_key(args: argparse.Namespace, local: Any) -> int:
+    """The local ``log key``, refused where there is no ledger (it would make a key
+    for a ledger nobody serves)."""
+    require_ledger(Settings.from_env())
+    return int(local(args))
 
 
 def run_proof(args: argparse.Namespace) -> int:

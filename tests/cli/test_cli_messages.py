@@ -179,14 +179,14 @@ def test_a_local_command_with_another_home_does_not_create_a_ledger(cli: Cli, tm
     env = {k: v for k, v in cli.env.items() if k != "DATABASE_URL"}
     env.update(LEDGER_HOME=str(other), LC_ALL="C.UTF-8")
     for args in (("token", "create", "--org", "centre"), ("token", "list"),
-                 ("projections", "status")):
+                 ("projections", "status"), ("log", "key"), ("log", "checkpoint")):
         out = subprocess.run([LEDGER, *args], env=env, text=True, capture_output=True,
                              timeout=120)
         message = _clean(out)
         assert message.startswith(f"error: no ledger in {other} (LEDGER_HOME)"), message
         assert "ledger serve" in message
         assert out.stdout == ""
-    assert not (other / "pgdata").exists()
+    assert not other.exists()
 
 
 def test_a_malformed_member_names_its_option_not_a_pattern(cli: Cli):
@@ -215,3 +215,17 @@ def test_prose_follows_the_locale(cli: Cli, tmp_path: Path):
     # LC_ALL wins over LANG, as POSIX says.
     out = cli.run("keygen", "--out", key, env={"LC_ALL": "fr_FR.UTF-8", "LANG": "C"})
     assert "existe déjà" in out.stderr
+
+
+def test_a_write_that_lost_the_race_says_to_run_it_again():
+    from argparse import Namespace
+
+    from ledger.admission import Head
+    from ledger.cli.failures import explain
+    from ledger.client import Conflict
+
+    problem = {"type": "https://mutualisation-ledger.org/problems/version-conflict",
+               "title": "Stream version conflict", "detail": "version 4 is taken"}
+    message, detail = explain(Conflict(409, problem, Head(4, "ab" * 32)), Namespace())
+    assert message.startswith("another write got in first") and "run the" in message
+    assert detail["code"] == "version-conflict" and detail["status"] == 409
