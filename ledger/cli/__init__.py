@@ -18,7 +18,7 @@ from typing import NoReturn
 from ..errors import LedgerError
 from .failures import Refusal, explain
 from .lang import say
-from .output import fail
+from .output import fail, print_json
 
 __all__ = ["build_parser", "main"]
 
@@ -28,10 +28,17 @@ COMMAND_MODULES = ("keys", "db", "log", "logread", "export", "audit", "serve", "
 
 class Parser(argparse.ArgumentParser):
     """argparse, with a refused argument reported in one line and where to get help
-    (instead of the whole usage block, which buries the reason)."""
+    (instead of the whole usage block, which buries the reason); as JSON on stdout when
+    the command line asks for ``--json``."""
+
+    json_errors = False  # set by main() from the raw command line, before parsing
 
     def error(self, message: str) -> NoReturn:
         hint = say(f"voir « {self.prog} --help »", f"see `{self.prog} --help`")
+        if Parser.json_errors:
+            print_json({"ok": False, "error": {"code": "usage", "detail": message,
+                                               "help": f"{self.prog} --help"}})
+            self.exit(2)
         self.exit(2, f"error: {message} ({hint})\n")
 
 
@@ -65,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
+    Parser.json_errors = "--json" in (sys.argv[1:] if argv is None else list(argv))
     args = parser.parse_args(argv)
     as_json = bool(getattr(args, "json", False) or args.json_first)
     args.json = as_json

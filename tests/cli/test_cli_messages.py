@@ -154,6 +154,9 @@ def test_json_errors_carry_the_stable_code(cli: Cli):
         assert out.returncode == 1
         error = json.loads(out.stdout)["error"]
         assert error["code"] == "not-found" and error["status"] == 404
+    usage = cli.run("--json", "agreement", "show", "fête-2027")
+    assert usage.returncode == 2 and usage.stderr == ""
+    assert json.loads(usage.stdout)["error"]["code"] == "usage"
 
 
 def test_a_reader_that_goes_away_is_not_an_error(cli: Cli):
@@ -224,8 +227,8 @@ def test_a_write_that_lost_the_race_says_to_run_it_again():
     from ledger.cli.failures import explain
     from ledger.client import Conflict
 
-    problem = {"type": "https://mutualisation-ledger.org/problems/version-conflict",
+    problem = {"type": "https://mutualisation-ledger.org/problems/stream-version-conflict",
                "title": "Stream version conflict", "detail": "version 4 is taken"}
     message, detail = explain(Conflict(409, problem, Head(4, "ab" * 32)), Namespace())
     assert message.startswith("another write got in first") and "run the" in message
-    assert detail["code"] == "version-conflict" and detail["status"] == 409
+    assert detail["code"] == "stream-version-conflict" and detail["status"] == 409
