@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -42,8 +43,8 @@ class Cli:
         return subprocess.run([LEDGER, *args], env=full, text=True, capture_output=True,
                               timeout=120, input=input)
 
-    def ok(self, *args: str, **kw: str) -> subprocess.CompletedProcess[str]:
-        out = self.run(*args, **kw)  # type: ignore[arg-type]
+    def ok(self, *args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
+        out = self.run(*args, **kw)
         assert out.returncode == 0, f"{args}: {out.stdout}\n{out.stderr}"
         return out
 

@@ -20,7 +20,7 @@ c ledger role ''
 """
 
 
-def test_bash_completes_commands_actions_options_and_choices():
+def test_bash_completes_commands_actions_options_and_choices() -> None:
     out = subprocess.run(["bash", "-c", COMPLETE], env={"LEDGER": LEDGER, "PATH": "/usr/bin:/bin"},
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
@@ -34,7 +34,7 @@ def test_bash_completes_commands_actions_options_and_choices():
     ]
 
 
-def test_zsh_script_names_every_command():
+def test_zsh_script_names_every_command() -> None:
     out = subprocess.run([LEDGER, "completion", "zsh"], capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 0 and out.stdout.startswith("#compdef ledger")

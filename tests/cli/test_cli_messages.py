@@ -53,7 +53,7 @@ def _commit(cli: Cli, org: str, key: str, agreement: str, *changes: str,
     return cli.run(*args, lang=lang)
 
 
-def test_an_agreement_id_with_accents_says_what_an_id_is(cli: Cli):
+def test_an_agreement_id_with_accents_says_what_an_id_is(cli: Cli) -> None:
     org, key = cli.org("centre")
     args = ("agreement", "draft", "--org", org, "--key", key, "--id", "fête-2027",
             "--title", "Fête", "--purpose", "Partager")
@@ -63,7 +63,7 @@ def test_an_agreement_id_with_accents_says_what_an_id_is(cli: Cli):
     assert "« fête-2027 » n'est pas un identifiant valide" in fr and "ex. fete-2027" in fr
 
 
-def test_an_organization_id_with_accents_says_what_it_is(cli: Cli):
+def test_an_organization_id_with_accents_says_what_it_is(cli: Cli) -> None:
     _, key = cli.org("centre")
     en = _clean(cli.run("agreement", "join", "anything", "--org", "café-été", "--key", key))
     assert "“café-été” is not a valid organization id" in en and "e.g. cafe-ete" in en
@@ -72,7 +72,7 @@ def test_an_organization_id_with_accents_says_what_it_is(cli: Cli):
     assert "n'est pas un identifiant d'organisation valide" in fr
 
 
-def test_a_date_not_written_year_month_day_shows_the_form(cli: Cli):
+def test_a_date_not_written_year_month_day_shows_the_form(cli: Cli) -> None:
     org, key = cli.org("centre")
     agreement = _agreement(cli, org, key)
     en = _clean(_commit(cli, org, key, agreement, "--start", "01/02/2027"))
@@ -82,7 +82,7 @@ def test_a_date_not_written_year_month_day_shows_the_form(cli: Cli):
     assert "is not a date" in _clean(_commit(cli, org, key, agreement, "--end", "2027-02-30"))
 
 
-def test_a_decimal_comma_is_read_as_a_point(cli: Cli):
+def test_a_decimal_comma_is_read_as_a_point(cli: Cli) -> None:
     org, key = cli.org("centre")
     agreement = _agreement(cli, org, key)
     out = _commit(cli, org, key, agreement, "--value", "12,50", "--quantity", "3,5")
@@ -95,7 +95,7 @@ def test_a_decimal_comma_is_read_as_a_point(cli: Cli):
     assert "is not an amount" in bad and "12.50" in bad
 
 
-def test_registering_again_says_already_registered(cli: Cli):
+def test_registering_again_says_already_registered(cli: Cli) -> None:
     org, key = cli.org("centre")
     again = ("org", "register", "--org", org, "--key", key, "--name", "Centre")
     en = _clean(cli.run(*again))
@@ -105,7 +105,7 @@ def test_registering_again_says_already_registered(cli: Cli):
     assert json.loads(out.stdout)["error"]["code"] == "already-registered"
 
 
-def test_a_file_that_is_not_a_key_says_so(cli: Cli, tmp_path: Path):
+def test_a_file_that_is_not_a_key_says_so(cli: Cli, tmp_path: Path) -> None:
     notes = tmp_path / "notes.txt"
     notes.write_text("compte rendu de l'atelier\n")
     args = ("org", "register", "--org", "centre-x", "--key", str(notes), "--name", "C")
@@ -118,7 +118,7 @@ def test_a_file_that_is_not_a_key_says_so(cli: Cli, tmp_path: Path):
     assert "no key file" in missing
 
 
-def test_a_url_without_scheme_or_without_server_says_which(cli: Cli):
+def test_a_url_without_scheme_or_without_server_says_which(cli: Cli) -> None:
     bare = cli.url.removeprefix("http://")
     en = _clean(cli.run("agreement", "show", "x", "--url", bare))
     assert f"“{bare}” is not a server URL: write it with http://" in en
@@ -131,7 +131,7 @@ def test_a_url_without_scheme_or_without_server_says_which(cli: Cli):
     assert f"rien ne répond à {nobody}" in fr
 
 
-def test_an_invited_organization_joins_a_private_agreement(cli: Cli):
+def test_an_invited_organization_joins_a_private_agreement(cli: Cli) -> None:
     a, key_a = cli.org("centre")
     b, key_b = cli.org("theatre")
     agreement = _agreement(cli, a, key_a, "--invite", b, public=False)
@@ -147,7 +147,7 @@ def test_an_invited_organization_joins_a_private_agreement(cli: Cli):
     assert b in json.loads(shown.stdout)["state"]["parties"]
 
 
-def test_json_errors_carry_the_stable_code(cli: Cli):
+def test_json_errors_carry_the_stable_code(cli: Cli) -> None:
     for args in (("agreement", "show", "nowhere-1", "--json"),
                  ("--json", "agreement", "show", "nowhere-1")):
         out = cli.run(*args)
@@ -159,7 +159,7 @@ def test_json_errors_carry_the_stable_code(cli: Cli):
     assert json.loads(usage.stdout)["error"]["code"] == "usage"
 
 
-def test_a_reader_that_goes_away_is_not_an_error(cli: Cli):
+def test_a_reader_that_goes_away_is_not_an_error(cli: Cli) -> None:
     org, key = cli.org("centre")
     agreement = _agreement(cli, org, key)
     env = dict(cli.env, LEDGER_URL=cli.url, LC_ALL="C.UTF-8")
@@ -177,7 +177,8 @@ def test_a_reader_that_goes_away_is_not_an_error(cli: Cli):
     assert piped.returncode == 0 and piped.stderr == "" and piped.stdout.startswith("version")
 
 
-def test_a_local_command_with_another_home_does_not_create_a_ledger(cli: Cli, tmp_path: Path):
+def test_a_local_command_with_another_home_does_not_create_a_ledger(
+        cli: Cli, tmp_path: Path) -> None:
     other = tmp_path / "elsewhere"
     env = {k: v for k, v in cli.env.items() if k != "DATABASE_URL"}
     env.update(LEDGER_HOME=str(other), LC_ALL="C.UTF-8")
@@ -192,7 +193,7 @@ def test_a_local_command_with_another_home_does_not_create_a_ledger(cli: Cli, tm
     assert not other.exists()
 
 
-def test_a_malformed_member_names_its_option_not_a_pattern(cli: Cli):
+def test_a_malformed_member_names_its_option_not_a_pattern(cli: Cli) -> None:
     org, key = cli.org("centre")
     agreement = _agreement(cli, org, key)
     empty = _clean(cli.run("expectation", "state", agreement, "--org", org, "--key", key,
@@ -208,7 +209,7 @@ def test_a_malformed_member_names_its_option_not_a_pattern(cli: Cli):
     assert "“yesterday” is not a UTC time: write it YYYY-MM-DDTHH:MM:SSZ" in at
 
 
-def test_prose_follows_the_locale(cli: Cli, tmp_path: Path):
+def test_prose_follows_the_locale(cli: Cli, tmp_path: Path) -> None:
     key = str(tmp_path / "k.pem")
     assert cli.ok("keygen", "--out", key, lang=FR).stdout.startswith(f"clé écrite dans {key}")
     again = _clean(cli.run("keygen", "--out", key, lang=FR))
@@ -220,7 +221,7 @@ def test_prose_follows_the_locale(cli: Cli, tmp_path: Path):
     assert "existe déjà" in out.stderr
 
 
-def test_a_write_that_lost_the_race_says_to_run_it_again():
+def test_a_write_that_lost_the_race_says_to_run_it_again() -> None:
     from argparse import Namespace
 
     from ledger.admission import Head

@@ -24,7 +24,7 @@ def tour() -> str:
     return re.search(r"```sh\n(.*?)```", section, re.S).group(1)  # type: ignore[union-attr]
 
 
-def test_the_readme_tour_runs_as_written(cli: Cli, tmp_path: Path):
+def test_the_readme_tour_runs_as_written(cli: Cli, tmp_path: Path) -> None:
     script = tour().replace("http://127.0.0.1:8000", cli.url)
     env = dict(cli.env, LEDGER_URL=cli.url, LC_ALL="C.UTF-8",
                PATH=f"{Path(LEDGER).parent}{os.pathsep}{os.environ['PATH']}")

@@ -23,11 +23,11 @@ pytestmark = pytest.mark.pg
 
 
 def _state(cli: Cli, agreement: str, **env: str) -> dict[str, Any]:
-    out = cli.ok("agreement", "show", agreement, "--json", env=env or None)  # type: ignore[arg-type]
+    out = cli.ok("agreement", "show", agreement, "--json", env=env or None)
     return json.loads(out.stdout)["state"]  # type: ignore[no-any-return]
 
 
-def test_the_whole_workshop(cli: Cli, tmp_path: Path):
+def test_the_whole_workshop(cli: Cli, tmp_path: Path) -> None:
     a, ka = cli.org("centre")
     b, kb = cli.org("theatre")
     ag = f"atelier-{uuid.uuid4().hex[:6]}"
@@ -136,7 +136,7 @@ def test_the_whole_workshop(cli: Cli, tmp_path: Path):
     assert "expectations.att-1.text" in table and "Répondre en 24 h" in table
 
 
-def test_log_checkpoint_and_proof_verify_against_the_pinned_key(cli: Cli):
+def test_log_checkpoint_and_proof_verify_against_the_pinned_key(cli: Cli) -> None:
     cli.org("centre")  # at least one entry in the log
     token = cli.ok("token", "create", "--auditor", "verif").stdout.splitlines()[0]
     vkey = cli.ok("log", "key").stdout.strip()
@@ -156,7 +156,7 @@ def test_log_checkpoint_and_proof_verify_against_the_pinned_key(cli: Cli):
     assert beyond.returncode == 1 and "not in the signed log" in beyond.stderr
 
 
-def test_each_command_shows_an_example_that_parses():
+def test_each_command_shows_an_example_that_parses() -> None:
     parser = build_parser()
     for row in COMMANDS:
         words = example(row).split()
@@ -164,14 +164,14 @@ def test_each_command_shows_an_example_that_parses():
         help_text = ""
         for action in parser._subparsers._group_actions:  # type: ignore[union-attr]
             group = action.choices[row.group]  # type: ignore[index]
-            for sub in group._subparsers._group_actions:  # type: ignore[union-attr]
-                help_text = sub.choices[row.action].format_help()  # type: ignore[index]
+            for sub in group._subparsers._group_actions:
+                help_text = sub.choices[row.action].format_help()
         assert "exemple / example:" in help_text and row.fr in help_text and row.en in help_text
         args = parser.parse_args(shlex.split(example(row))[1:])
         assert args.handler is not None and args.org == "centre-arts"
 
 
-def test_every_event_has_its_command_in_the_parser_and_in_events_md():
+def test_every_event_has_its_command_in_the_parser_and_in_events_md() -> None:
     from ledger.domain.commands import COMMANDS as BY_TYPE
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "EVENTS.md").read_text("utf-8")
