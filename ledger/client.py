@@ -303,13 +303,13 @@ class LedgerClient:
 
     def ratify(self, agreement_id: str, at: str | None = None) -> list[Receipt]:
         """Ratify the agreement's current terms, with the state hash computed here from
-        the verified history (never taken from the server)."""
+        the verified history (never taken from the server), on the very state the
+        ratification is signed on top of (one read of the history, not two)."""
         signer = self._require_signer()
-        state, _ = self.agreement_state(agreement_id)
-        command = RatifyAgreement(terms_version=state.terms_version,
-                                  state_hash=state_hash(state), actor=signer.org_id,
-                                  at=at or signer.now())
-        return self.act(agreement_id, command)
+        when = at or signer.now()
+        return self.act_with(agreement_id, lambda state: RatifyAgreement(
+            terms_version=state.terms_version, state_hash=state_hash(state),
+            actor=signer.org_id, at=when))
 
 
 def _only(record: KeyRecord) -> Callable[[str], bytes | None]:
