@@ -53,6 +53,19 @@ class ClientError(LedgerError):
         self.problem = problem
         self.type = str(problem.get("type", ""))
 
+    @property
+    def problem_code(self) -> str:
+        """The problem's stable code: the last segment of its ``type`` URI
+        (``not-found``, ``token-missing``, …), or ``client-error`` if it has none."""
+        code = self.type.rstrip("/").rsplit("/", 1)[-1]
+        return code if self.type and code else "client-error"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out.update(code=self.problem_code, status=self.status,
+                   title=str(self.problem.get("title") or self.title))
+        return out
+
     def diagnostics(self) -> str:
         where = f" (event #{self.index})" if self.index is not None else ""
         field = f", field {self.field!r}" if self.field else ""
@@ -96,7 +109,7 @@ class LedgerClient:
     def _request(self, method: str, path: str, body: Any = None,
                  query: dict[str, Any] | None = None, accept: str = "application/json",
                  ) -> tuple[int, bytes]:
-        url = self.url + path
+        url = self.url + urllib.parse.quote(path, safe="/:@")
         if query:
             url += "?" + urllib.parse.urlencode(
                 {k: v for k, v in query.items() if v is not None})
@@ -267,9 +280,16 @@ class LedgerClient:
     def act(self, agreement_id: str, command: Any) -> list[Receipt]:
         """Decide ``command`` on the locally verified state, sign the events on top of
         the verified head, and submit them. ``command.actor`` must be the signer."""
+        return self.act_with(agreement_id, lambda _state: command)
+
+    def act_with(self, agreement_id: str,
+                 build: Callable[[AgreementState], Any]) -> list[Receipt]:
+        """As ``act``, with the command built from the locally verified state (for
+        members the signer computes itself, such as an expectation's content hash)."""
         signer = self._require_signer()
         signer.ledger_id = self.origin()
         state, head = self.agreement_state(agreement_id)
+        command = build(state)
         new = decide(command, state)
         if not new:
             return []
@@ -285,13 +305,13 @@ class LedgerClient:
 
     def ratify(self, agreement_id: str, at: str | None = None) -> list[Receipt]:
         """Ratify the agreement's current terms, with the state hash computed here from
-        the verified history (never taken from the server)."""
+        the verified history (never taken from the server), on the very state the
+        ratification is signed on top of (one read of the history, not two)."""
         signer = self._require_signer()
-        state, _ = self.agreement_state(agreement_id)
-        command = RatifyAgreement(terms_version=state.terms_version,
-                                  state_hash=state_hash(state), actor=signer.org_id,
-                                  at=at or signer.now())
-        return self.act(agreement_id, command)
+        when = at or signer.now()
+        return self.act_with(agreement_id, lambda state: RatifyAgreement(
+            terms_version=state.terms_version, state_hash=state_hash(state),
+            actor=signer.org_id, at=when))
 
 
 def _only(record: KeyRecord) -> Callable[[str], bytes | None]:

@@ -16,7 +16,8 @@ import asyncpg
 
 from ..config import Settings
 from ..db import APP_ROLE, upgrade
-from ..runtime import resolve_database
+from .lang import say
+from .local import existing_database
 from .output import fail, print_json, table
 
 T = TypeVar("T")
@@ -57,7 +58,7 @@ def _with_connection(action: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         finally:
             await conn.close()
 
-    with resolve_database(settings) as dsn:
+    with existing_database(settings) as dsn:
         return asyncio.run(go(dsn))
 
 
@@ -78,8 +79,10 @@ def run_create(args: argparse.Namespace) -> int:
         print_json({"token": token, **record.to_json()})
     else:
         print(token)
-        print(f"id {record.id}, {record.kind} {record.subject}: this token is shown only once; "
-              "store it now")
+        print(say(f"id {record.id}, {record.kind} {record.subject} : ce jeton n'est montré "
+                  "qu'une fois ; gardez-le maintenant",
+                  f"id {record.id}, {record.kind} {record.subject}: this token is shown only "
+                  "once; store it now"))
     return 0
 
 
@@ -93,10 +96,13 @@ def run_revoke(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"revoked_now": now, **record.to_json()})
     elif now:
-        print(f"revoked {record.id} ({record.kind} {record.subject})")
+        print(say(f"révoqué : {record.id} ({record.kind} {record.subject})",
+                  f"revoked {record.id} ({record.kind} {record.subject})"))
     else:
-        print(f"{record.id} ({record.kind} {record.subject}) was already revoked "
-              f"at {record.revoked_at}")
+        print(say(f"{record.id} ({record.kind} {record.subject}) était déjà révoqué "
+                  f"le {record.revoked_at}",
+                  f"{record.id} ({record.kind} {record.subject}) was already revoked "
+                  f"at {record.revoked_at}"))
     return 0
 
 
