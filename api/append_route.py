@@ -26,6 +26,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from .controllers.events import append_events
+from .ratelimit import Caller
 
 __all__ = ["install_append_route"]
 
@@ -70,7 +71,8 @@ def _append_route(app: Litestar, litestar: ASGIApp, max_body: int) -> ASGIApp:
         body = b"".join(chunks)
         state: Any = app.state
         try:
-            answer = await append_events(state.ledger, state.write_policy, body)
+            answer = await append_events(state.ledger, state.write_policy, body,
+                                         Caller.from_scope(scope))
         except Exception:  # every refusal is answered by Litestar (see above)
             await litestar(scope, _replay(body), send)
             return

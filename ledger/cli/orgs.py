@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from ..client import LedgerClient
 from ..domain.values import Period, Quantity
 from ..keys import load_private_key
 from ..signer import Signer
-from .output import print_json, table
+from .output import fail, print_json, table
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 
@@ -58,6 +59,10 @@ def register(sub: Any) -> None:
     p = osub.add_parser("register", help="register your organization with its first key")
     _common(p, signing=True)
     p.add_argument("--name", required=True, help="the organization's name")
+    p.add_argument("--registration-token", metavar="TOKEN",
+                   default=os.environ.get("LEDGER_REGISTRATION_TOKEN") or None,
+                   help="the single-use token the ledger's operator gave you (default: "
+                        "LEDGER_REGISTRATION_TOKEN)")
     p.set_defaults(handler=run_register)
 
     ag = sub.add_parser("agreement", help="agreements: draft, join, show, history, document")
@@ -115,11 +120,16 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("demo", help="record the workshop's scenario on a running server")
     _common(p, signing=False)
+    p.add_argument("--registration-token", action="append", default=[], metavar="TOKEN",
+                   help="a registration token for each of the three organizations (give it "
+                        "three times); default: made here, on this machine's ledger, when "
+                        "the server runs on this machine")
     p.set_defaults(handler=run_demo_command)
 
 
 def run_register(args: argparse.Namespace) -> int:
-    return _receipts(args, [_client(args).register(args.name)])
+    return _receipts(args, [_client(args).register(
+        args.name, registration_token=args.registration_token)])
 
 
 def run_draft(args: argparse.Namespace) -> int:
@@ -212,12 +222,30 @@ def run_document(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_local(url: str) -> bool:
+    """True when ``url`` names this machine (its ledger database is the server's)."""
+    host = urllib.parse.urlsplit(url).hostname or ""
+    return host in ("localhost", "127.0.0.1", "::1")
+
+
 def run_demo_command(args: argparse.Namespace) -> int:
-    from ..demo import run_demo
+    from ..demo import ORGS, run_demo
 
     suffix = "-" + secrets.token_hex(3)
+    tokens = list(args.registration_token)
+    if not tokens and _is_local(args.url):
+        from .token import create_registration_tokens
+
+        tokens = create_registration_tokens([f"ledger demo {org}{suffix}" for org in ORGS])
+        if not args.json:
+            print(f"  the operator makes {len(tokens)} registration tokens (ledger token "
+                  "create --registration), one per organization")
+    if tokens and len(tokens) != len(ORGS):
+        return fail(f"give --registration-token {len(ORGS)} times, one per organization "
+                    f"(got {len(tokens)})", args.json)
     result = run_demo(args.url, suffix=suffix,
-                      progress=None if args.json else (lambda m: print(f"  {m}")))
+                      progress=None if args.json else (lambda m: print(f"  {m}")),
+                      registration_tokens=dict(zip(ORGS, tokens, strict=False)))
     if args.json:
         print_json({"ok": True, "agreement": result.agreement_id, "status": result.status,
                     "state_hash": result.state_hash, "events": len(result.steps),

@@ -1,4 +1,5 @@
-"""``ledger token create|revoke|list``: bearer tokens for reading the API.
+"""``ledger token create|revoke|list``: bearer tokens for reading the API, and the
+single-use registration tokens that admit an organization's registration.
 
 A token is printed once, at creation; the database keeps only its SHA-256. Revoke a
 token by its id, by the token itself or by a unique prefix of it (``ml_...``).
@@ -31,6 +32,8 @@ def register(sub: Any) -> None:
     who.add_argument("--org", metavar="ID", help="reads what concerns this organization")
     who.add_argument("--auditor", metavar="NAME", help="reads everything")
     who.add_argument("--trust", metavar="NAME", help="reads everything")
+    who.add_argument("--registration", metavar="NOTE",
+                     help="admits one organization's registration, once (NOTE: for whom)")
     create.add_argument("--json", action="store_true", help="print JSON")
     create.set_defaults(handler=run_create)
 
@@ -68,6 +71,8 @@ def run_create(args: argparse.Namespace) -> int:
         kind, subject = "org", args.org
     elif args.auditor is not None:
         kind, subject = "auditor", args.auditor
+    elif args.registration is not None:
+        kind, subject = "registration", args.registration
     else:
         kind, subject = "trust", args.trust
     try:
@@ -80,7 +85,21 @@ def run_create(args: argparse.Namespace) -> int:
         print(token)
         print(f"id {record.id}, {record.kind} {record.subject}: this token is shown only once; "
               "store it now")
+        if kind == "registration":
+            print("give it to the organization: ledger org register --registration-token "
+                  "TOKEN ... (or LEDGER_REGISTRATION_TOKEN); it admits one registration")
     return 0
+
+
+def create_registration_tokens(notes: list[str]) -> list[str]:
+    """One registration token per note, on this machine's ledger database (as ``ledger
+    token create --registration``); used by ``ledger demo`` when it runs locally."""
+    from ..tokens import create_token
+
+    async def create(conn: asyncpg.Connection) -> list[str]:
+        return [(await create_token(conn, "registration", note))[0] for note in notes]
+
+    return _with_connection(create)
 
 
 def run_revoke(args: argparse.Namespace) -> int:

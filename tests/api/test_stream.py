@@ -68,6 +68,7 @@ async def serve(dsn: str, home: Path) -> AsyncIterator[Server]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
     env.update(DATABASE_URL=dsn, LEDGER_HOME=str(home), LEDGER_ORIGIN=LEDGER_ID,
+               LEDGER_OPEN_REGISTRATION="1",
                LEDGER_CHECKPOINT_INTERVAL="1", LEDGER_SSE_HEARTBEAT_SECONDS=str(HEARTBEAT),
                LEDGER_WRITES_PER_KEY_PER_SECOND="100000")
     log = home.parent / "serve.log"

@@ -59,7 +59,7 @@ def child_env(database: str, home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("LEDGER_") and k != "DATABASE_URL"}
     env.update(DATABASE_URL=database, LEDGER_HOME=str(home), LEDGER_ORIGIN=LEDGER_ID,
-               PYTHONUNBUFFERED="1")
+               LEDGER_OPEN_REGISTRATION="1", PYTHONUNBUFFERED="1")
     env.update(extra)
     return env
 

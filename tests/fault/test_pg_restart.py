@@ -386,7 +386,8 @@ class _FailingPool:
 async def test_driver_error_of_a_restart_is_503(database: str, tmp_path: Path):
     settings = Settings(database_url=database, home=tmp_path, origin=LEDGER_ID,
                         log_key_path=tmp_path / "log-key.pem", limits=Limits())
-    app = create_app(settings, dsn=database, config=ApiConfig(), background=False)
+    app = create_app(settings, dsn=database, config=ApiConfig(open_registration=True),
+                     background=False)
     async with AsyncTestClient(app) as client:
         a = org("drv-a")
         agreement = Agreement(a, "drv-a")
