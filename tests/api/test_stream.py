@@ -338,7 +338,7 @@ async def test_sigterm_ends_open_streams_and_the_server_stops(database: str, tmp
 
 
 def _profile(chain: Chain, note: str) -> Envelope:
-    return chain.next("organization.profile_updated", {"profile": {"note": note}})
+    return chain.next("organization.profile_updated", {"profile": {"description": note}})
 
 
 async def _listeners(admin: asyncpg.Connection) -> int:

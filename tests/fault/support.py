@@ -282,7 +282,7 @@ class LoadClient:
 
     def profile(self) -> Envelope:
         return self.org.next("organization.profile_updated",
-                             {"profile": {"n": self.org.version + 1}})
+                             {"profile": {"description": str(self.org.version + 1)}})
 
     async def run(self, http: httpx.AsyncClient, stop: asyncio.Event, *,
                   ack_timeout: float = 30.0, pause: float = 0.05,

@@ -349,7 +349,7 @@ async def test_sequencer_recovers_when_its_idle_connection_is_terminated(
     chain.head = (await store.append([reg]))[0].event_hash
     killed = await _terminate_sessions(pg_admin_dsn, database)
     await asyncio.sleep(0.3)  # the driver sees the connections close
-    env = chain.next("organization.profile_updated", {"profile": {"n": 2}})
+    env = chain.next("organization.profile_updated", {"profile": {"description": "2"}})
     errors: list[str] = []
     deadline = time.monotonic() + 3  # a working store succeeds on its first retry
     while True:

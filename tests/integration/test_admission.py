@@ -9,6 +9,7 @@ open it (``tests/api/conftest.TEST_CONFIG``) to register their organizations fre
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -196,3 +197,77 @@ async def test_the_runtime_cannot_forge_a_token_use(client, database):
         assert await conn.fetchval("SELECT count(*) FROM registration_token_uses") == 1
     finally:
         await conn.close()
+
+
+# --- the organization profile --------------------------------------------------------
+
+FULL_PROFILE = {"website": "https://centre-arts.example.org", "region": "Capitale-Nationale",
+                "legal_form": "OBNL", "registry_number": "1170000000", "sector": "culture",
+                "description": "Arts visuels et médiation.\nDepuis 1987."}
+
+
+async def test_a_profile_holding_a_person_is_refused_and_the_token_kept(client):
+    """The report: a profile with a person's name, e-mail and health status, now public
+    and impossible to remove."""
+    admission = token(client)
+    reg = org("centre-arts").registration(
+        "Centre d'arts", contact="Marie Tremblay", email="marie@example.org",
+        sante="en arrêt maladie")
+    r = await client.post("/v1/events", json=body(reg), headers=bearer(admission))
+    doc = assert_problem(r, 400, "organization-profile-invalid", index=0)
+    assert doc["field"] in ("data.profile.contact", "data.profile.email",
+                            "data.profile.sante")
+    assert size(client) == 0 and in_app(client, _uses) == 0
+    reg = org("centre-arts").registration("Centre d'arts", **FULL_PROFILE)
+    r = await client.post("/v1/events", json=body(reg), headers=bearer(admission))
+    assert r.status_code == 201, r.text
+    r = await client.get("/v1/organizations/centre-arts")
+    assert r.json()["profile"] == FULL_PROFILE
+
+
+@pytest.mark.parametrize(("profile", "field"), [
+    ({"description": "x" * 2001}, "data.profile.description"),
+    ({"website": "javascript:alert(1)"}, "data.profile.website"),
+    ({"region": "Capitale\nNationale"}, "data.profile.region"),
+    ({"sector": ""}, "data.profile.sector"),
+    ({"registry_number": "<b>1</b>"}, "data.profile.registry_number"),
+    ({"region": {"nested": "object"}}, "data.profile.region"),
+])
+async def test_profile_members_are_bounded(client, profile, field):
+    reg = org("centre-arts").registration("Centre d'arts", **profile)
+    r = await client.post("/v1/events", json=body(reg), headers=bearer(token(client)))
+    assert_problem(r, 400, "organization-profile-invalid", index=0, field=field)
+    assert size(client) == 0
+
+
+async def test_a_profile_update_is_held_to_the_same_schema(client):
+    acme = org("centre-arts")
+    reg = acme.registration("Centre d'arts", region="Capitale-Nationale")
+    r = await client.post("/v1/events", json=body(reg), headers=bearer(token(client)))
+    assert r.status_code == 201, r.text
+    for data, field in [({"profile": {"telephone": "418-555-0100"}}, "data.profile.telephone"),
+                        ({"name": "x" * 201}, "data.name"),
+                        ({"name": "Nom\n# Titre"}, "data.name")]:
+        update = acme.event("org/centre-arts", 2, hash_of(reg), "organization.profile_updated",
+                            data)
+        r = await client.post("/v1/events", json=body(update))
+        assert_problem(r, 400, "organization-profile-invalid", index=0, field=field)
+    update = acme.event("org/centre-arts", 2, hash_of(reg), "organization.profile_updated",
+                        {"profile": {"region": None, "sector": "culture"}})
+    r = await client.post("/v1/events", json=body(update))
+    assert r.status_code == 201, r.text
+    assert (await client.get("/v1/organizations/centre-arts")).json()["profile"] == \
+        {"sector": "culture"}
+
+
+def test_docs_list_every_profile_member():
+    from pathlib import Path
+
+    from ledger.profile import OrganizationProfile
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "EVENTS.md").read_text("utf-8")
+    section = doc.split("## Organizations")[1].split("\n## ")[0]
+    listed = set(re.findall(r"^\| `([a-z_-]+)` \|", section, flags=re.MULTILINE))
+    problems = {"registration-token-required", "registration-token-invalid",
+                "registration-token-used", "organization-profile-invalid"}
+    assert listed == set(OrganizationProfile.__struct_fields__) | problems
