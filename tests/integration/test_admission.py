@@ -271,3 +271,11 @@ def test_docs_list_every_profile_member():
     problems = {"registration-token-required", "registration-token-invalid",
                 "registration-token-used", "organization-profile-invalid"}
     assert listed == set(OrganizationProfile.__struct_fields__) | problems
+
+
+async def test_a_registration_token_reads_nothing(client):
+    headers = bearer(token(client))
+    r = await client.get("/v1/log/entries", headers=headers)
+    assert_problem(r, 403, "forbidden")
+    r = await client.get("/v1/organizations/centre-arts/commitments", headers=headers)
+    assert_problem(r, 403, "forbidden")
