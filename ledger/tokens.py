@@ -75,6 +75,7 @@ class TokenRecord:
     subject: str
     created_at: datetime
     revoked_at: datetime | None = None
+    used_at: datetime | None = None  # when a registration token admitted its registration
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -84,6 +85,7 @@ class TokenRecord:
             "subject": self.subject,
             "created_at": self.created_at.isoformat(),
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "used_at": self.used_at.isoformat() if self.used_at else None,
         }
 
 
@@ -93,13 +95,14 @@ def hash_token(token: str) -> bytes:
 
 # --- storage (SQL over the tokens tables of migration 0002) ----------------------------
 
-_SELECT = ("SELECT t.id, t.prefix, t.kind, t.subject, t.created_at, r.revoked_at "
-           "FROM tokens t LEFT JOIN token_revocations r ON r.token_id = t.id ")
+_SELECT = ("SELECT t.id, t.prefix, t.kind, t.subject, t.created_at, r.revoked_at, u.used_at "
+           "FROM tokens t LEFT JOIN token_revocations r ON r.token_id = t.id "
+           "LEFT JOIN registration_token_uses u ON u.token_id = t.id ")
 
 
 def _record(row: asyncpg.Record) -> TokenRecord:
     return TokenRecord(row["id"], row["prefix"], row["kind"], row["subject"],
-                       row["created_at"], row["revoked_at"])
+                       row["created_at"], row["revoked_at"], row["used_at"])
 
 
 def _check_subject(kind: str, subject: str) -> None:
@@ -168,7 +171,7 @@ async def revoke_token(conn: asyncpg.Connection, ref: str) -> tuple[TokenRecord,
     if revoked_at is None:  # revoked concurrently
         return await find_token(conn, record.id), False
     return TokenRecord(record.id, record.prefix, record.kind, record.subject,
-                       record.created_at, revoked_at), True
+                       record.created_at, revoked_at, record.used_at), True
 
 
 async def use_registration_token(conn: asyncpg.Connection, token: str, org_id: str,

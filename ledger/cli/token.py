@@ -126,8 +126,9 @@ def run_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"tokens": [r.to_json() for r in records]})
         return 0
-    table(["id", "prefix", "kind", "subject", "created", "revoked"],
+    table(["id", "prefix", "kind", "subject", "created", "revoked", "used"],
           [[r.id, r.prefix + "...", r.kind, r.subject, r.created_at.isoformat(timespec="seconds"),
-            r.revoked_at.isoformat(timespec="seconds") if r.revoked_at else "-"]
+            r.revoked_at.isoformat(timespec="seconds") if r.revoked_at else "-",
+            r.used_at.isoformat(timespec="seconds") if r.used_at else "-"]
            for r in records], out=sys.stdout)
     return 0

@@ -21,7 +21,7 @@ from litestar.testing import AsyncTestClient
 
 from api.app import ApiConfig, create_app
 from ledger.runtime import Ledger
-from ledger.tokens import create_token, revoke_token
+from ledger.tokens import create_token, list_tokens, revoke_token
 from tests.api.conftest import assert_problem, body, in_app, settings_for
 from tests.helpers import hash_of, org
 
@@ -108,6 +108,13 @@ async def test_a_token_admits_one_registration_once(client):
         assert r.status_code == 201, r.text
         assert r.json()["receipts"] == [receipt]
     assert size(client) == 1 and in_app(client, _uses) == 1
+    [record] = in_app(client, _listed)
+    assert record.kind == "registration" and record.used_at is not None
+
+
+async def _listed(ledger: Ledger) -> list:  # type: ignore[type-arg]
+    async with ledger.pool.acquire() as conn:
+        return await list_tokens(conn)
 
 
 async def test_unknown_revoked_and_reading_tokens_do_not_admit(client):
