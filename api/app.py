@@ -9,6 +9,10 @@ Configuration (environment, read by :meth:`ApiConfig.from_env`)::
     LEDGER_MAX_BODY_BYTES            largest request body (default 1 MiB)
     LEDGER_MAX_EVENTS_PER_REQUEST    most events in one POST /v1/events (default 500)
     LEDGER_WRITES_PER_KEY_PER_SECOND accepted writes per signing key per second (1000)
+    LEDGER_APPENDS_PER_ADDRESS_PER_SECOND  appended events per client address per second (5000)
+    LEDGER_APPENDS_PER_TOKEN_PER_SECOND    appended events per bearer token per second (5000)
+    LEDGER_OPEN_REGISTRATION         1: registering an organization needs no registration
+                                     token (default 0: it needs one, see ``ledger token``)
 """
 
 from __future__ import annotations
@@ -41,6 +45,11 @@ from .controllers.stream import StreamController, stream_lifespan
 from .docs_ui import SwaggerUIPlugin, assets_router, to_the_docs
 from .metrics import Metrics, metrics_middleware
 from .problems import exception_handlers
+from .ratelimit import (
+    DEFAULT_APPENDS_PER_ADDRESS_PER_SECOND,
+    DEFAULT_APPENDS_PER_TOKEN_PER_SECOND,
+    ClientRateLimiter,
+)
 from .security_headers import add_security_headers
 
 __all__ = ["ApiConfig", "LedgerFactory", "create_app"]
@@ -59,6 +68,9 @@ class ApiConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_events: int = DEFAULT_MAX_EVENTS
     writes_per_key_per_second: int = DEFAULT_WRITES_PER_KEY_PER_SECOND
+    appends_per_address_per_second: int = DEFAULT_APPENDS_PER_ADDRESS_PER_SECOND
+    appends_per_token_per_second: int = DEFAULT_APPENDS_PER_TOKEN_PER_SECOND
+    open_registration: bool = False
 
     @classmethod
     def from_env(cls) -> ApiConfig:
@@ -68,6 +80,12 @@ class ApiConfig:
             max_events=int(env.get("LEDGER_MAX_EVENTS_PER_REQUEST", DEFAULT_MAX_EVENTS)),
             writes_per_key_per_second=int(env.get("LEDGER_WRITES_PER_KEY_PER_SECOND",
                                                   DEFAULT_WRITES_PER_KEY_PER_SECOND)),
+            appends_per_address_per_second=int(env.get(
+                "LEDGER_APPENDS_PER_ADDRESS_PER_SECOND", DEFAULT_APPENDS_PER_ADDRESS_PER_SECOND)),
+            appends_per_token_per_second=int(env.get(
+                "LEDGER_APPENDS_PER_TOKEN_PER_SECOND", DEFAULT_APPENDS_PER_TOKEN_PER_SECOND)),
+            open_registration=env.get("LEDGER_OPEN_REGISTRATION", "0").strip().lower()
+            in ("1", "true", "yes"),
         )
 
 
@@ -149,8 +167,11 @@ def create_app(
 
     state: dict[str, Any] = {
         "metrics": Metrics(),
-        "write_policy": WritePolicy(config.max_events,
-                                    KeyRateLimiter(config.writes_per_key_per_second)),
+        "write_policy": WritePolicy(
+            config.max_events, KeyRateLimiter(config.writes_per_key_per_second),
+            ClientRateLimiter(config.appends_per_address_per_second,
+                              config.appends_per_token_per_second),
+            registration_required=not config.open_registration),
     }
     app = Litestar(
         route_handlers=[events_router(), OrganizationsController, LogController,

@@ -28,6 +28,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from .controllers.events import EventsController, append_events
 from .problems import problem_for
+from .ratelimit import Caller
 
 __all__ = ["AppendMiddleware", "events_router"]
 
@@ -78,7 +79,8 @@ class AppendMiddleware:
                 break
         state: Any = scope["litestar_app"].state
         try:
-            answer = await append_events(state.ledger, state.write_policy, b"".join(chunks))
+            answer = await append_events(state.ledger, state.write_policy, b"".join(chunks),
+                                         Caller.from_scope(scope))
         except Exception as exc:  # a refusal (or a bug): answered as Litestar would
             request: Request[Any, Any, Any] = Request(scope, receive)
             await problem_for(request, exc).to_asgi_response(None, request)(

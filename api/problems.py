@@ -25,7 +25,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.types import ExceptionHandlersMap
 
-from ledger import errors
+from ledger import admission, errors
 from ledger.db import DATABASE_DOWN
 from ledger.errors import LedgerError
 from ledger.log import HistoryMismatch
@@ -114,6 +114,9 @@ _STATUS: Mapping[type[LedgerError], int] = {
     errors.Rejected: 422,
     errors.NotFound: 404,
     RateLimited: 429,
+    admission.RegistrationRefused: 403,
+    admission.RegistrationTokenRequired: 401,
+    admission.RegistrationTokenInvalid: 401,
     errors.Unavailable: 503,
     HistoryMismatch: 500,
     OriginMismatch: 500,
@@ -123,6 +126,9 @@ _SIGNATURE_SCHEME = 'DSSE realm="mutualisation-ledger"'
 _AUTH_SCHEME: dict[type[LedgerError], str] = {
     TokenMissing: 'Bearer realm="mutualisation-ledger"',
     TokenInvalid: 'Bearer realm="mutualisation-ledger", error="invalid_token"',
+    admission.RegistrationTokenRequired: 'Bearer realm="mutualisation-ledger"',
+    admission.RegistrationTokenInvalid:
+        'Bearer realm="mutualisation-ledger", error="invalid_token"',
 }
 
 

@@ -11,6 +11,12 @@ The store splits the work in two so that the expensive part stays outside the lo
 
 Both raise typed ``LedgerError``s tagged with the index of the event in the batch.
 The offline auditor replays the same functions over an exported bundle.
+
+Registering an organization also needs the operator's admission credential, a
+single-use registration token (``RegistrationGate``): ``registration_to_admit`` says,
+for a placed batch, which registration the token must admit, and the store uses the
+token in the transaction that writes it (``ledger.tokens.use_registration_token``).
+The auditor needs no token: a registration in the log was admitted.
 """
 
 from __future__ import annotations
@@ -45,9 +51,15 @@ __all__ = [
     "Head",
     "Limits",
     "Receipt",
+    "RegistrationGate",
+    "RegistrationRefused",
+    "RegistrationTokenInvalid",
+    "RegistrationTokenRequired",
+    "RegistrationTokenUsed",
     "admit",
     "introduced_keys",
     "prepare",
+    "registration_to_admit",
     "verify_candidate_signatures",
 ]
 
@@ -374,3 +386,66 @@ def _check_chain(st: Statement, head: Head) -> None:
             stream=st.stream, current_version=head.version, head_hash=head.hash,
             field="prev",
         )
+
+
+# --- admission credential for registrations ------------------------------------------
+
+
+class RegistrationRefused(LedgerError):
+    """A registration the admission policy refuses (nothing of the batch is written)."""
+
+    code = "registration-refused"
+    title = "Registration refused"
+
+
+class RegistrationTokenRequired(RegistrationRefused):
+    code = "registration-token-required"
+    title = "Registering an organization needs a registration token"
+
+
+class RegistrationTokenInvalid(RegistrationRefused):
+    code = "registration-token-invalid"
+    title = "This is not a valid registration token"
+
+
+class RegistrationTokenUsed(RegistrationRefused):
+    code = "registration-token-used"
+    title = "This registration token was already used"
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationGate:
+    """The admission policy for one write request: whether registering an organization
+    needs a token (``required``), and the token the writer presented, if any."""
+
+    required: bool = True
+    token: str | None = None
+
+
+def registration_to_admit(gate: RegistrationGate | None,
+                          placed: Sequence[Admitted | Receipt]) -> Admitted | None:
+    """The new registration of a placed batch that ``gate.token`` must admit, or None
+    when the batch needs no token (no new registration, or registration is open).
+
+    A retry of a stored registration is a Receipt here, not a new registration: it
+    returns its original receipt whatever token comes with it. One token admits one
+    organization, so a batch registering two needs two requests.
+    """
+    if gate is None or not gate.required:
+        return None
+    new = [(i, item) for i, item in enumerate(placed)
+           if isinstance(item, Admitted) and item.candidate.statement.type == ORG_REGISTERED
+           and item.candidate.statement.stream_kind == "org"]
+    if not new:
+        return None
+    index, first = new[0]
+    if gate.token is None:
+        raise RegistrationTokenRequired(
+            "registering an organization needs a registration token from the ledger's "
+            "operator (ledger token create --registration NOTE), sent as "
+            "'Authorization: Bearer <token>'", field="type").at(index)
+    if len(new) > 1:
+        raise RegistrationTokenRequired(
+            "one registration token admits one organization; send each registration "
+            "in its own request, with its own token", field="type").at(new[1][0])
+    return first

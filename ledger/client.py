@@ -108,7 +108,7 @@ class LedgerClient:
 
     def _request(self, method: str, path: str, body: Any = None,
                  query: dict[str, Any] | None = None, accept: str = "application/json",
-                 ) -> tuple[int, bytes]:
+                 token: str | None = None) -> tuple[int, bytes]:
         url = self.url + urllib.parse.quote(path, safe="/:@")
         if query:
             url += "?" + urllib.parse.urlencode(
@@ -117,8 +117,9 @@ class LedgerClient:
         headers = {"Accept": accept}
         if data is not None:
             headers["Content-Type"] = "application/json"
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
+        bearer = token or self.token
+        if bearer:
+            headers["Authorization"] = f"Bearer {bearer}"
         delay = 0.2
         for attempt in range(self.retries + 1):
             req = urllib.request.Request(url, data=data, method=method, headers=headers)
@@ -248,11 +249,12 @@ class LedgerClient:
 
     # --- writes ----------------------------------------------------------------------
 
-    def submit(self, envelopes: list[Envelope]) -> list[Receipt]:
+    def submit(self, envelopes: list[Envelope], token: str | None = None) -> list[Receipt]:
         """POST the envelopes; one receipt each. Raises Conflict (with the re-read head)
-        on 409, ClientError on any other refusal."""
+        on 409, ClientError on any other refusal. ``token`` replaces the client's own
+        bearer token for this request (a registration token)."""
         body = {"events": [e.to_json() for e in envelopes]}
-        status, payload = self._request("POST", "/v1/events", body)
+        status, payload = self._request("POST", "/v1/events", body, token=token)
         if status == 409:
             problem = _problem(payload, status)
             stream = problem.get("stream") or _stream_of(envelopes, problem.get("index"))
@@ -270,11 +272,16 @@ class LedgerClient:
             raise LedgerError("this client has no organization key to sign with")
         return self.signer
 
-    def register(self, name: str, **profile: Any) -> Receipt:
-        """Register the signer's organization (self-signed, first key)."""
+    def register(self, name: str, registration_token: str | None = None,
+                 **profile: Any) -> Receipt:
+        """Register the signer's organization (self-signed, first key), admitted by the
+        operator's single-use ``registration_token`` (``ledger token create
+        --registration``) unless the ledger's registration is open. ``profile``: the
+        members of the organization profile (docs/EVENTS.md)."""
         signer = self._require_signer()
         signer.ledger_id = self.origin()
-        [receipt] = self.submit([signer.registration(name, **profile)])
+        [receipt] = self.submit([signer.registration(name, **profile)],
+                                token=registration_token)
         return receipt
 
     def act(self, agreement_id: str, command: Any) -> list[Receipt]:

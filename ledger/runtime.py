@@ -16,6 +16,7 @@ from .config import Settings
 from .db import EmbeddedPostgres, connect_pool, upgrade
 from .errors import LedgerError
 from .log import TransparencyLog, load_or_create_log_key
+from .roles import runtime_login
 from .store import Check, PostgresStore
 from .validation import AgreementRules
 
@@ -79,6 +80,7 @@ async def open_ledger(settings: Settings, dsn: str, *, check: Check | None = Non
     """
     await upgrade(dsn)
     origin = await stored_origin(dsn, settings.origin)
+    dsn = await runtime_login(dsn)  # never the admin login from here on (ledger.roles)
     pool = await connect_pool(dsn, min_size=1, max_size=pool_size)
     store = PostgresStore(pool, ledger_id=origin, limits=settings.limits, check=check)
     if rules:

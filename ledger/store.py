@@ -37,6 +37,7 @@ from .admission import (
     Head,
     Limits,
     Receipt,
+    RegistrationGate,
     SignatureJob,
     admit,
     bad_signature_error,
@@ -51,6 +52,7 @@ from .keys import key_id as compute_key_id
 from .leaf import encode_leaf, from_micros
 from .registry import ORG_KEY_ADDED, ORG_KEY_REVOKED, ORG_REGISTERED, KeyRecord, Registry
 from .statement import Statement, format_time
+from .tokens import admit_registration
 
 __all__ = ["LOG_LOCK", "LogEntry", "PostgresStore", "StoredEvent", "fetch_nodes"]
 
@@ -118,6 +120,7 @@ def _row_event(r: asyncpg.Record) -> StoredEvent:
 class _Request:
     candidates: list[Candidate]
     future: asyncio.Future[list[Receipt]]
+    registration: RegistrationGate | None = None
 
 
 # Every statement under the lock probes indexes with a handful of values from arrays.
@@ -256,11 +259,14 @@ class PostgresStore:
 
     # --- appending -------------------------------------------------------------------
 
-    async def append(self, envelopes: Sequence[bytes | dict[str, Any] | Envelope]) -> list[Receipt]:
+    async def append(self, envelopes: Sequence[bytes | dict[str, Any] | Envelope], *,
+                     registration: RegistrationGate | None = None) -> list[Receipt]:
         """Append a batch of signed envelopes, all or nothing; one receipt per envelope.
 
         Re-submitting envelopes already stored returns their original receipts.
         Raises a LedgerError naming the event (``index``) and field at fault.
+        ``registration`` is the request's admission policy for new organizations
+        (None: no token asked, as for the ledger's own tools and tests).
         """
         if not envelopes:
             return []
@@ -291,7 +297,7 @@ class PostgresStore:
             await self.validator(candidates)
         queue = self._ensure_sequencer()
         future: asyncio.Future[list[Receipt]] = asyncio.get_running_loop().create_future()
-        await queue.put(_Request(candidates, future))
+        await queue.put(_Request(candidates, future, registration))
         receipts = await future
         if self.validator is not None:
             committed = getattr(self.validator, "committed", None)
@@ -490,6 +496,7 @@ class PostgresStore:
                 placed = admit(req.candidates, heads=heads, registry=trial,
                                existing=existing, next_position=next_position,
                                recorded_at_us=now_us, check=self.check)
+                await admit_registration(conn, req.registration, placed)
             except LedgerError as exc:
                 results.append(exc)
                 continue

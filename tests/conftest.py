@@ -21,6 +21,7 @@ import pytest
 import pytest_asyncio
 
 from ledger.db import EmbeddedPostgres, connect_pool, upgrade
+from ledger.roles import runtime_role_name
 from ledger.store import PostgresStore
 
 LEDGER_ID = "test.mutualisation.example/ledger"
@@ -53,6 +54,8 @@ async def _drop(admin: str, name: str) -> None:
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
         )
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        # the runtime login the server made for it (role names are cluster-wide)
+        await conn.execute(f'DROP ROLE IF EXISTS "{runtime_role_name(name)}"')
     finally:
         await conn.close()
 

@@ -9,7 +9,9 @@ organization's key file (``ledger keygen``) and id: the key never leaves this ma
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
+import urllib.parse
 from typing import Any
 
 from .. import domain as d
@@ -18,7 +20,7 @@ from ..domain.values import Period, Quantity
 from . import inputs
 from .failures import Refusal
 from .lang import say
-from .output import print_json, table
+from .output import fail, print_json, table
 from .reads import register_agreement_reads, register_org_reads
 from .session import add_common as _common
 from .session import client_of as _client
@@ -35,6 +37,10 @@ def register(sub: Any) -> None:
                         **example(f"ledger org register {ME} --name \"Centre d'arts\""))
     _common(p, signing=True)
     p.add_argument("--name", required=True, help="the organization's name")
+    p.add_argument("--registration-token", metavar="TOKEN",
+                   default=os.environ.get("LEDGER_REGISTRATION_TOKEN") or None,
+                   help="the single-use token the ledger's operator gave you (default: "
+                        "LEDGER_REGISTRATION_TOKEN)")
     p.set_defaults(handler=run_register)
     register_org_reads(osub)
 
@@ -118,12 +124,17 @@ def register(sub: Any) -> None:
     p = sub.add_parser("demo", help="record the workshop's scenario on a running server",
                        **example("ledger demo --url http://127.0.0.1:8000"))
     _common(p, signing=False)
+    p.add_argument("--registration-token", action="append", default=[], metavar="TOKEN",
+                   help="a registration token for each of the three organizations (give it "
+                        "three times); default: made here, on this machine's ledger, when "
+                        "the server runs on this machine")
     p.set_defaults(handler=run_demo_command)
 
 
 def run_register(args: argparse.Namespace) -> int:
     try:
-        receipt = _client(args).register(args.name)
+        receipt = _client(args).register(args.name,
+                                         registration_token=args.registration_token)
     except Conflict as exc:
         if exc.head.version >= 1:
             raise Refusal("already-registered", say(
@@ -224,12 +235,30 @@ def run_document(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_local(url: str) -> bool:
+    """True when ``url`` names this machine (its ledger database is the server's)."""
+    host = urllib.parse.urlsplit(url).hostname or ""
+    return host in ("localhost", "127.0.0.1", "::1")
+
+
 def run_demo_command(args: argparse.Namespace) -> int:
-    from ..demo import run_demo
+    from ..demo import ORGS, run_demo
 
     suffix = "-" + secrets.token_hex(3)
+    tokens = list(args.registration_token)
+    if not tokens and _is_local(args.url):
+        from .token import create_registration_tokens
+
+        tokens = create_registration_tokens([f"ledger demo {org}{suffix}" for org in ORGS])
+        if not args.json:
+            print(f"  the operator makes {len(tokens)} registration tokens (ledger token "
+                  "create --registration), one per organization")
+    if tokens and len(tokens) != len(ORGS):
+        return fail(f"give --registration-token {len(ORGS)} times, one per organization "
+                    f"(got {len(tokens)})", args.json)
     result = run_demo(args.url, suffix=suffix,
-                      progress=None if args.json else (lambda m: print(f"  {m}")))
+                      progress=None if args.json else (lambda m: print(f"  {m}")),
+                      registration_tokens=dict(zip(ORGS, tokens, strict=False)))
     if args.json:
         print_json({"ok": True, "agreement": result.agreement_id, "status": result.status,
                     "state_hash": result.state_hash, "events": len(result.steps),

@@ -210,7 +210,8 @@ async def test_too_many_events_is_413(client):
     assert_problem(r, 413, "batch-too-large", field="events")
 
 
-@pytest.mark.parametrize("api_config", [ApiConfig(writes_per_key_per_second=2)])
+@pytest.mark.parametrize("api_config", [ApiConfig(writes_per_key_per_second=2,
+                                                      open_registration=True)])
 async def test_too_many_writes_per_key_is_429(client):
     client.app.state.write_policy.limiter.clock = lambda: 1000.0  # one window throughout
     acme, other = org("centre-arts"), org("lieu-b")

@@ -70,6 +70,7 @@ async def test_ledger_serve_answers_accepts_and_stops(database: str, tmp_path: P
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
     env.update(DATABASE_URL=database, LEDGER_HOME=str(tmp_path / "home"),
+               LEDGER_OPEN_REGISTRATION="1",
                LEDGER_ORIGIN=LEDGER_ID, LEDGER_CHECKPOINT_INTERVAL="0.05")
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
@@ -104,7 +105,7 @@ async def test_ledger_serve_with_two_workers_answers_and_stops(database: str, tm
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
     env.update(DATABASE_URL=database, LEDGER_HOME=str(tmp_path / "home"),
-               LEDGER_ORIGIN=LEDGER_ID)
+               LEDGER_ORIGIN=LEDGER_ID, LEDGER_OPEN_REGISTRATION="1")
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(

@@ -114,7 +114,7 @@ REG_A = A.registration("Fuzz A")
 AGREEMENT = Agreement(A, "fuzz")
 VALID = [REG_A, B.registration("Fuzz B"),
          A.event("org/fuzz-a", 2, hash_of(REG_A), "organization.profile_updated",
-                 {"profile": {"n": 2}}),
+                 {"profile": {"description": "2"}}),
          AGREEMENT.next(), AGREEMENT.next()]
 VALID_ENVELOPES = [e.canonical() for e in VALID]
 VALID_PAYLOADS = [e.payload_bytes() for e in VALID]
@@ -344,7 +344,8 @@ async def test_refused_batches_write_nothing(store: PostgresStore, store_run: St
         run.chain = Chain(A, "org/fuzz-a", 1, hash_of(reg))
         run.size, run.ready = 2, True
     head = (run.chain.version, run.chain.head)
-    valid = run.chain.next("organization.profile_updated", {"profile": {"n": run.size}})
+    valid = run.chain.next("organization.profile_updated",
+                           {"profile": {"description": str(run.size)}})
     batch = [*junk[:where], valid, *junk[where:]]
     before = await store.read_log(0, 10_000)
     try:

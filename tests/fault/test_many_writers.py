@@ -78,7 +78,8 @@ class Writer:
             envelopes, version, prev = [], self.head.version, self.head.hash
             for j in range(k):
                 env = self.signer.event(stream, version + 1, prev, TYPE,
-                                        {"profile": {"w": self.name, "n": done + j}})
+                                        {"profile": {"sector": self.name,
+                                                     "description": str(done + j)}})
                 envelopes.append(env)
                 version, prev = version + 1, hash_of(env)
             started = time.monotonic()
@@ -149,8 +150,9 @@ async def _profiles(dsn: str) -> list[tuple[str, int]]:
     conn = await asyncpg.connect(dsn)
     try:
         rows = await conn.fetch(
-            "SELECT statement->'data'->'profile'->>'w' AS w, "
-            "(statement->'data'->'profile'->>'n')::int AS n FROM events WHERE type = $1", TYPE)
+            "SELECT statement->'data'->'profile'->>'sector' AS w, "
+            "(statement->'data'->'profile'->>'description')::int AS n FROM events "
+            "WHERE type = $1", TYPE)
     finally:
         await conn.close()
     return [(r["w"], r["n"]) for r in rows]
