@@ -7,6 +7,7 @@ script, with the locale each test chooses, exactly as a person would run them.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -53,8 +54,15 @@ class Cli:
         org = f"{name}-{uuid.uuid4().hex[:6]}"
         key = self.tmp / f"{org}.pem"
         self.ok("keygen", "--out", str(key))
-        self.ok("org", "register", "--org", org, "--key", str(key), "--name", name.title())
+        self.ok("org", "register", "--org", org, "--key", str(key), "--name", name.title(),
+                "--registration-token", self.registration_token(org))
         return org, str(key)
+
+    def registration_token(self, note: str) -> str:
+        """A single-use registration token, made as the operator makes one."""
+        made = self.ok("--json", "token", "create", "--registration", note)
+        token: str = json.loads(made.stdout)["token"]
+        return token
 
 
 @pytest_asyncio.fixture(scope="module")
