@@ -16,7 +16,7 @@ from .labels import LABELS
 from .state import (
     AgreementState,
     Commitment,
-    Signature,
+    Ratification,
     addressees,
     in_force,
     is_shared,
@@ -231,7 +231,7 @@ def _consents(s: AgreementState, t: _T) -> list[str]:
     return out + _table(head, rows)
 
 
-def _signature_row(org: str, sig: Signature | None, v: int, t: _T) -> list[str]:
+def _signature_row(org: str, sig: Ratification | None, v: int, t: _T) -> list[str]:
     if sig is None or sig.terms_version != v:
         return [org, str(v), t("unsigned"), t("none"), t("none"), t("none")]
     pos = t("none") if sig.position is None else str(sig.position)

@@ -36,8 +36,8 @@ __all__ = [
     "Milestone",
     "Party",
     "Position",
+    "Ratification",
     "Role",
-    "Signature",
     "Stage",
     "Status",
     "addressees",
@@ -171,7 +171,7 @@ class Consent(msgspec.Struct, gc=False):
     reason: str = ""
 
 
-class Signature(msgspec.Struct, frozen=True, gc=False):
+class Ratification(msgspec.Struct, frozen=True, gc=False):
     """One party's ratification of one terms version, with where the log holds it."""
 
     org: str
@@ -216,11 +216,11 @@ class AgreementState(msgspec.Struct, weakref=True):  # weakly held: state_hash's
     measures: dict[str, Measure] = {}
     consents: dict[str, Consent] = {}
     terms_version: int = 0
-    signatures: dict[str, Signature] = {}  # latest per org
+    signatures: dict[str, Ratification] = {}  # latest per org
     in_force_version: int | None = None
     in_force_hash: str | None = None
     in_force_since: str | None = None
-    in_force_signatures: tuple[Signature, ...] = ()
+    in_force_signatures: tuple[Ratification, ...] = ()
     timeline: list[Milestone] = []
 
 
