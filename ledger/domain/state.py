@@ -1,14 +1,15 @@
 """The state of one agreement, as folded from its stream, and questions asked of it.
 
-Why mutable records: ``bench`` folds long streams and each event must cost a few
-microseconds, so ``evolve`` updates the state it is given in place and returns it (the
-fold owns the state). ``decide`` and everything else here only read. Records are msgspec
-Structs with ``gc=False``: they hold only strings, numbers, value Structs and dicts of
-those, so they can never be part of a reference cycle, and leaving them out of the
-cyclic garbage collector halves the cost of a long fold (full collections otherwise
-re-scan every record). Records that never change once made (a signature, a measure, a
-position on a fulfilment, a milestone) are frozen. ``INITIAL`` is never
-mutated: ``evolve`` replaces it with a fresh ``initial_state()`` before its first write.
+Why mutable records: ``bench`` folds long streams and each event must cost little, so
+``evolve`` updates the state it is given in place and returns it (the fold owns the
+state). ``decide`` and everything else here only read. Records are msgspec Structs with
+``gc=False``: they hold only strings, numbers, value Structs and dicts of those, so they
+can never be part of a reference cycle, and leaving them out of the cyclic garbage
+collector saves much of a long fold's time (full collections otherwise re-scan every
+record; docs/PERFORMANCE.md, *Figures behind the code's choices*). Records that never
+change once made (a ratification, a measure, a position on a fulfilment, a milestone)
+are frozen. ``INITIAL`` is never mutated: ``evolve`` replaces it with a fresh
+``initial_state()`` before its first write.
 Deep-copy a state (``copy.deepcopy``) to keep an older one.
 
 Derived facts (is an expectation shared? is a stage complete? is the agreement in

@@ -1,7 +1,7 @@
 """Provenance: who asserted what, when, with which key, and how it is anchored in the log.
 
 Pure functions (no I/O, no clock) that a data trust's or an auditor's questions
-(DOMAIN.md §3, docs/PROVENANCE.md) are answered with:
+(docs/DOMAIN.md §3, docs/PROVENANCE.md) are answered with:
 
 * ``records``: log entries (``Entry``), key histories folded from ``org/<id>`` streams,
   the latest checkpoint;
