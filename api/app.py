@@ -29,7 +29,6 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 
 from ledger.config import Settings
 from ledger.runtime import Ledger, open_ledger, resolve_database
-from ledger.store import Check
 from projections import ProjectionRunner
 
 from .append_route import install_append_route
@@ -70,7 +69,7 @@ class ApiConfig:
         )
 
 
-def _default_factory(settings: Settings, dsn: str | None, *, check: Check | None,
+def _default_factory(settings: Settings, dsn: str | None, *,
                      background: bool, verify_history: bool = True) -> LedgerFactory:
     @contextlib.asynccontextmanager
     async def factory() -> AsyncIterator[Ledger]:
@@ -79,7 +78,7 @@ def _default_factory(settings: Settings, dsn: str | None, *, check: Check | None
             # DATABASE_URL, or an embedded server (blocking start: off the event loop)
             url: str = dsn if dsn is not None else await asyncio.to_thread(
                 stack.enter_context, resolve_database(settings))
-            async with open_ledger(settings, url, check=check, background=background,
+            async with open_ledger(settings, url, background=background,
                                    verify_history=verify_history) as ledger:
                 yield ledger
         finally:
@@ -99,7 +98,6 @@ def create_app(
     dsn: str | None = None,
     ledger_factory: LedgerFactory | None = None,
     config: ApiConfig | None = None,
-    check: Check | None = None,
     background: bool = True,
     debug: bool = False,
     verify_history: bool = True,
@@ -112,14 +110,14 @@ def create_app(
     * ``open_ledger`` on ``settings.database_url``, or on an embedded PostgreSQL.
 
     ``settings`` defaults to ``Settings.from_env()`` and ``config`` to
-    ``ApiConfig.from_env()``. ``check`` is the domain rule hook passed to the store;
-    ``background=False`` turns the checkpointer off (checkpoints are then signed on
-    demand by ``GET /v1/log/checkpoint`` when none exists yet, or by the caller).
+    ``ApiConfig.from_env()``. ``background=False`` turns the checkpointer off
+    (checkpoints are then signed on demand by ``GET /v1/log/checkpoint`` when none
+    exists yet, or by the caller).
     """
     config = config or ApiConfig.from_env()
     if ledger_factory is None:
         ledger_factory = _default_factory(settings or Settings.from_env(), dsn,
-                                          check=check, background=background,
+                                          background=background,
                                           verify_history=verify_history)
     factory = ledger_factory
 
