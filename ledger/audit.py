@@ -22,6 +22,7 @@ The result names the first failing index and what failed.
 from __future__ import annotations
 
 import binascii
+import bisect
 import collections
 import contextlib
 import gc
@@ -47,7 +48,14 @@ from . import b64, merkle
 from .admission import Head, _check_chain
 from .bundle import BUNDLE_FORMAT
 from .canonical import canonical_bytes
-from .checkpoint import CheckpointError, Verifier, make_vkey, open_checkpoint, parse_vkey
+from .checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    Verifier,
+    make_vkey,
+    open_checkpoint,
+    parse_vkey,
+)
 from .envelope import decode_canonical, decode_envelope_signed, pae
 from .errors import LedgerError, Rejected
 from .keys import key_id as compute_key_id
@@ -565,6 +573,12 @@ class _Sequence:
     last_recorded: int = 0
     checked: int = 0           # entries [0, checked) passed every check of the log
     learned: list[tuple[str, bytes]] = field(default_factory=list)  # keys, in log order
+    # What the report counts, by log index, so that a failure counts the entries before
+    # it and no more: where each stream (and each org stream) began, and the entries
+    # signed by co-signers too (index, co-signatures).
+    opened: list[int] = field(default_factory=list)
+    orgs_opened: list[int] = field(default_factory=list)
+    cosigned: list[tuple[int, int]] = field(default_factory=list)
     # partition -> (index, line offset, recorded_at_us) * n, in log order
     routes: dict[str, array[int]] = field(default_factory=dict)
 
@@ -592,8 +606,6 @@ class _Sequence:
                 self._check_root(index - 1)
         finally:  # the rows before ``index`` passed, whatever stopped the loop
             self.checked = index
-        self.report.entries_verified += len(rows)
-        self.report.signatures_verified += len(rows) + sum(len(row[7]) for row in rows)
         if chunk.failure is not None:
             failure = chunk.failure
             if failure.index is None:  # a line with no index of its own: where it stands
@@ -640,6 +652,8 @@ class _Sequence:
         if (version == head[0] + 1 and prev == head[1] and record is not None
                 and record.org_id == actor and record.valid_at(index) and not cosigners
                 and not stream.startswith("org/")):
+            if version == 1:
+                self.opened.append(index)
             self.heads[stream] = (version, ehash)
         else:
             self._full_checks(index, row, head)
@@ -666,7 +680,22 @@ class _Sequence:
         if len(keys) > known:  # a key introduced: the next ranges are sent with it
             record = next(reversed(keys.values()))
             self.learned.append((record.key_id, record.public_key))
+        if version == 1:
+            self.opened.append(index)
+            if st.stream_kind == "org":
+                self.orgs_opened.append(index)
+        if cosigners:
+            self.cosigned.append((index, len(cosigners)))
         self.heads[stream] = (version, ehash)
+
+    def count(self, report: AuditReport, before: int | None) -> None:
+        """Fill the report's counts with the entries that passed every check: those
+        below ``before`` (the first failing index, when one failed) and ``checked``."""
+        n = self.checked if before is None else min(self.checked, before)
+        report.entries_verified = n
+        report.signatures_verified = n + sum(c for i, c in self.cosigned if i < n)
+        report.streams = bisect.bisect_left(self.opened, n)
+        report.organizations = bisect.bisect_left(self.orgs_opened, n)
 
 
 _statement_decoder = msgspec.json.Decoder(Statement)
@@ -946,10 +975,26 @@ def _verify_with_pool(pool: _Pool | _InProcess, path: Path, header: dict[str, An
                                 "another root than the trusted checkpoint: a fork"))
         checkpoints = {**checkpoints, trusted_cp.size: trusted_cp.root_hash}
     sequence = _Sequence(checkpoints, report, origin)
+    try:
+        _run(pool, path, begin, entries_end, nworkers, sequence, checkpoints, declared,
+             trusted_cp, report, progress, replay)
+    except _Stop as stop:
+        sequence.count(report, stop.failure.index)
+        # out of what the header announces (the bundle was not read to its end)
+        report.size = declared if isinstance(declared, int) else sequence.tree.size
+        raise
+    sequence.count(report, None)
+
+
+def _run(pool: _Pool | _InProcess, path: Path, begin: int, entries_end: int,
+         nworkers: int, sequence: _Sequence, checkpoints: dict[int, bytes],
+         declared: object, trusted_cp: Checkpoint | None, report: AuditReport,
+         progress: Callable[[str, int, int], None] | None,
+         replay: Callable[[], Replay] | None) -> None:
     total = declared if isinstance(declared, int) else 0
     # The log: ranges verified in parallel, applied in order.
     ranges = _check_ranges(begin, entries_end, nworkers)
-    ctx = _Context(path, origin, replay, cuts=tuple(sorted(checkpoints)))
+    ctx = _Context(path, sequence.origin, replay, cuts=tuple(sorted(checkpoints)))
     # The cyclic collector is paused meanwhile: these passes make no cycles, and its
     # full collections would walk every row, route and agreement state kept so far.
     collecting = gc.isenabled()
@@ -980,8 +1025,6 @@ def _verify_with_pool(pool: _Pool | _InProcess, path: Path, header: dict[str, An
     size = sequence.tree.size
     report.size = size
     report.root_hash = sequence.tree.root().hex()
-    report.streams = len(sequence.heads)
-    report.organizations = len({k.org_id for k in sequence.registry.keys.values()})
     if isinstance(declared, int) and declared != size:
         raise _Stop(Failure(size, "bundle-size",
                             f"the header announces {declared} entries, the bundle has {size}"))

@@ -193,3 +193,23 @@ def test_a_leaf_holding_its_envelope_not_canonical_fails(tmp_path: Path,
     report = verify_bundle(path, VKEY, workers=1)
     assert report.failure is not None
     assert (report.failure.index, report.failure.code) == (0, "leaf-envelope")
+
+
+@pytest.mark.parametrize("case", ["prev", "signature"])
+@pytest.mark.parametrize("at", [10, CHUNK + 300])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_failed_audit_reports_true_counts(tmp_path: Path, case: str, at: int,
+                                            workers: int) -> None:
+    """The entries before the first failure are counted, and only they (their
+    signatures, their streams, their organizations), out of the size the header
+    announces: not the whole range the failure stood in, not zeros."""
+    path = tmp_path / "bad.jsonl"
+    _write(path, bad_prev_at=at) if case == "prev" else _write(path, bad_sig_at=at)
+    report = verify_bundle(path, VKEY, workers=workers)
+    assert report.failure is not None and report.failure.index == at
+    assert (report.entries_verified, report.size) == (at, SIZE)
+    assert report.signatures_verified == at                  # one signature per entry
+    assert report.organizations == 4                         # registered at 0..3
+    assert report.streams == 4 + len({i % STREAMS for i in range(4, at)})
+    as_json = report.to_json()
+    assert (as_json["entries_verified"], as_json["size"]) == (at, SIZE)

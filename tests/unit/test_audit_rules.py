@@ -114,6 +114,8 @@ def test_an_event_the_rules_refuse_fails_the_audit_with_its_rule_and_index(
     assert (report.failure.index, report.failure.code) == (index, code)
     assert report.failure.detail.startswith("Refused by the agreement rules")
     assert report.agreements == {}                # no final state for a failed audit
+    # the entries before the refusal passed every check; the header announced them all
+    assert (report.entries_verified, report.size) == (index, len(events) + 3)
 
 
 def _drafted(agreement: str) -> dict[str, Any]:
