@@ -32,7 +32,6 @@ from litestar.openapi import OpenAPIConfig
 
 from ledger.config import Settings
 from ledger.runtime import Ledger, open_ledger, resolve_database
-from ledger.store import Check
 from projections import ProjectionRunner
 
 from .append_route import events_router
@@ -89,7 +88,7 @@ class ApiConfig:
         )
 
 
-def _default_factory(settings: Settings, dsn: str | None, *, check: Check | None,
+def _default_factory(settings: Settings, dsn: str | None, *,
                      background: bool, verify_history: bool = True) -> LedgerFactory:
     @contextlib.asynccontextmanager
     async def factory() -> AsyncIterator[Ledger]:
@@ -98,7 +97,7 @@ def _default_factory(settings: Settings, dsn: str | None, *, check: Check | None
             # DATABASE_URL, or an embedded server (blocking start: off the event loop)
             url: str = dsn if dsn is not None else await asyncio.to_thread(
                 stack.enter_context, resolve_database(settings))
-            async with open_ledger(settings, url, check=check, background=background,
+            async with open_ledger(settings, url, background=background,
                                    verify_history=verify_history) as ledger:
                 yield ledger
         finally:
@@ -118,7 +117,6 @@ def create_app(
     dsn: str | None = None,
     ledger_factory: LedgerFactory | None = None,
     config: ApiConfig | None = None,
-    check: Check | None = None,
     background: bool = True,
     debug: bool = False,
     verify_history: bool = True,
@@ -131,14 +129,14 @@ def create_app(
     * ``open_ledger`` on ``settings.database_url``, or on an embedded PostgreSQL.
 
     ``settings`` defaults to ``Settings.from_env()`` and ``config`` to
-    ``ApiConfig.from_env()``. ``check`` is the domain rule hook passed to the store;
-    ``background=False`` turns the checkpointer off (checkpoints are then signed on
-    demand by ``GET /v1/log/checkpoint`` when none exists yet, or by the caller).
+    ``ApiConfig.from_env()``. ``background=False`` turns the checkpointer off
+    (checkpoints are then signed on demand by ``GET /v1/log/checkpoint`` when none
+    exists yet, or by the caller).
     """
     config = config or ApiConfig.from_env()
     if ledger_factory is None:
         ledger_factory = _default_factory(settings or Settings.from_env(), dsn,
-                                          check=check, background=background,
+                                          background=background,
                                           verify_history=verify_history)
     factory = ledger_factory
 

@@ -323,7 +323,6 @@ def admit(
     existing: Mapping[str, Receipt],
     next_position: int,
     recorded_at_us: int,
-    check: Callable[[Statement, int], None] | None = None,
 ) -> list[Admitted | Receipt]:
     """Place a verified batch in the log, all or nothing.
 
@@ -331,8 +330,8 @@ def admit(
     stream); ``existing`` the receipts of events of this batch already stored (an
     idempotent retry returns them unchanged). ``registry`` must contain every key the
     batch's signatures name; it is updated in place with the batch's key events, so pass
-    a copy if the batch may still be refused. ``check(statement, position)`` runs the
-    domain rules for non-organization streams.
+    a copy if the batch may still be refused. The agreement rules run before, on the
+    candidates (the store's ``validator``).
     """
     heads = dict(heads)
     out: list[Admitted | Receipt] = []
@@ -354,8 +353,6 @@ def admit(
                                      field="signatures")
             if st.stream_kind == "org":
                 check_org_statement(st, registry, position)
-            elif check is not None:
-                check(st, position)
         except LedgerError as exc:
             raise exc.at(i) from None
         registry.apply(st, position)

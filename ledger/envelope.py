@@ -126,8 +126,8 @@ class _Signature64(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class _Binary(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """The envelope with its base64 members decoded by msgspec (in C, several times
-    faster than ``binascii``); their spelling is checked on the text separately."""
+    """The envelope with its base64 members decoded by msgspec (in C, faster than
+    ``binascii``); their spelling is checked on the text separately."""
 
     payloadType: str
     payload: bytes

@@ -17,7 +17,7 @@ from .db import EmbeddedPostgres, connect_pool, upgrade
 from .errors import LedgerError
 from .log import TransparencyLog, load_or_create_log_key
 from .roles import runtime_login
-from .store import Check, PostgresStore
+from .store import PostgresStore
 from .validation import AgreementRules
 
 __all__ = ["Ledger", "OriginMismatch", "open_ledger", "resolve_database", "stored_origin"]
@@ -67,8 +67,8 @@ async def stored_origin(dsn: str, wanted: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def open_ledger(settings: Settings, dsn: str, *, check: Check | None = None,
-                      verify_history: bool = True, background: bool = True,
+async def open_ledger(settings: Settings, dsn: str, *, verify_history: bool = True,
+                      background: bool = True,
                       pool_size: int = 10, rules: bool = True) -> AsyncIterator[Ledger]:
     """Migrate, check the stored history against the last checkpoint, and run.
 
@@ -82,7 +82,7 @@ async def open_ledger(settings: Settings, dsn: str, *, check: Check | None = Non
     origin = await stored_origin(dsn, settings.origin)
     dsn = await runtime_login(dsn)  # never the admin login from here on (ledger.roles)
     pool = await connect_pool(dsn, min_size=1, max_size=pool_size)
-    store = PostgresStore(pool, ledger_id=origin, limits=settings.limits, check=check)
+    store = PostgresStore(pool, ledger_id=origin, limits=settings.limits)
     if rules:
         store.validator = AgreementRules(store)
     log = TransparencyLog(store, load_or_create_log_key(settings.log_key_path),

@@ -54,12 +54,11 @@ from .registry import ORG_KEY_ADDED, ORG_KEY_REVOKED, ORG_REGISTERED, KeyRecord,
 from .statement import Statement, format_time
 from .tokens import admit_registration
 
-__all__ = ["LOG_LOCK", "LogEntry", "PostgresStore", "StoredEvent", "fetch_nodes"]
+__all__ = ["LOG_LOCK", "PostgresStore", "StoredEvent", "fetch_nodes"]
 
 LOG_LOCK = 0x4C454447_00000002  # "LEDG" + 2: held from first statement to commit
 NOTIFY_CHANNEL = "ledger_log"
 
-Check = Callable[[Statement, int], None]
 Validator = Callable[[list[Candidate]], Awaitable[None]]
 DEFAULT_LIMITS = Limits()
 _log = logging.getLogger("ledger.store")
@@ -104,8 +103,6 @@ class StoredEvent:
         return Receipt(self.position, self.stream, self.version, self.event_hash,
                        self.recorded_at_us)
 
-
-LogEntry = StoredEvent
 
 _EVENT_COLUMNS = "position, recorded_at_us, stream, version, event_hash, envelope, payload"
 
@@ -196,8 +193,7 @@ class PostgresStore:
     """The event store over an asyncpg pool. See the module docstring for the design.
 
     ``validator(candidates)`` runs before the lock (e.g. the agreement rules, see
-    ``ledger.validation``); ``check(statement, position)`` runs under the lock for
-    statements outside ``org/`` streams. Both refuse by raising a LedgerError.
+    ``ledger.validation``) and refuses by raising a LedgerError.
     """
 
     def __init__(
@@ -208,7 +204,6 @@ class PostgresStore:
         limits: Limits = DEFAULT_LIMITS,
         max_batch: int = 500,
         clock: Callable[[], float] = time.time,
-        check: Check | None = None,
         validator: Validator | None = None,
     ) -> None:
         self.pool = pool
@@ -217,7 +212,6 @@ class PostgresStore:
         self.limits = limits
         self.max_batch = max_batch
         self.clock = clock
-        self.check = check
         self._public_keys: dict[str, bytes] = {}
         self._queue: asyncio.Queue[_Request] | None = None
         self._sequencer: asyncio.Task[None] | None = None
@@ -495,7 +489,7 @@ class PostgresStore:
             try:
                 placed = admit(req.candidates, heads=heads, registry=trial,
                                existing=existing, next_position=next_position,
-                               recorded_at_us=now_us, check=self.check)
+                               recorded_at_us=now_us)
                 await admit_registration(conn, req.registration, placed)
             except LedgerError as exc:
                 results.append(exc)

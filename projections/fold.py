@@ -20,7 +20,7 @@ from typing import Any, Final
 import msgspec
 
 from ledger.domain import AgreementState, Fact, evolve, initial_state
-from ledger.domain.state import Signature
+from ledger.domain.state import Ratification
 
 from .history import describe
 
@@ -62,7 +62,7 @@ class Tracked:
 
     def __init__(self) -> None:
         self.state: AgreementState = initial_state()
-        self.ratifications: dict[tuple[str, int], Signature] = {}
+        self.ratifications: dict[tuple[str, int], Ratification] = {}
         self.inviters: dict[str, str] = {}  # org -> who invited it last (kept after joining)
         self.last_version = 0  # of the last event seen in the stream, applied or not
         self.last_position = -1

@@ -18,7 +18,7 @@ from .labels import CURRENCIES, LABELS, UNITS
 from .state import (
     AgreementState,
     Commitment,
-    Signature,
+    Ratification,
     addressees,
     in_force,
     is_shared,
@@ -357,7 +357,7 @@ def _consents(s: AgreementState, t: _Words) -> list[str]:
     return out + _table(head, rows)
 
 
-def _signature_row(org: str, sig: Signature | None, v: int, t: _Words) -> list[str]:
+def _signature_row(org: str, sig: Ratification | None, v: int, t: _Words) -> list[str]:
     if sig is None or sig.terms_version != v:
         return [t.org(org), str(v), t("unsigned"), t("none"), t("none"), t("none")]
     pos = t("none") if sig.position is None else str(sig.position)

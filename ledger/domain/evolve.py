@@ -39,8 +39,8 @@ from .state import (
     Milestone,
     Party,
     Position,
+    Ratification,
     Role,
-    Signature,
     Stage,
     initial_state,
     stage_complete,
@@ -120,7 +120,7 @@ def _terminated(s: AgreementState, d: c.AgreementTerminated, f: c.Fact) -> None:
 
 
 def _ratified(s: AgreementState, d: c.AgreementRatified, f: c.Fact) -> None:
-    sig = Signature(
+    sig = Ratification(
         f.actor, d.terms_version, d.state_hash, f.issued_at, f.key, f.position, f.stream_version
     )
     s.signatures[f.actor] = sig

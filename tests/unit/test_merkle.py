@@ -12,16 +12,6 @@ from typing import Any
 import pytest
 
 from ledger import merkle
-from ledger._merkle_reference import (
-    ALL_BITS,
-    _reference_consistency_proof,
-    _reference_inclusion_path,
-    _reference_root,
-    _rfc9162_verify_consistency,
-    _rfc9162_verify_inclusion,
-    corrupt_consistency_proof,
-    corrupt_inclusion_proof,
-)
 from ledger.merkle import (
     EMPTY_ROOT,
     CompactRange,
@@ -42,6 +32,16 @@ from ledger.merkle import (
     spec_node_ids,
     verify_consistency,
     verify_inclusion,
+)
+from tests.merkle_reference import (
+    ALL_BITS,
+    _reference_consistency_proof,
+    _reference_inclusion_path,
+    _reference_root,
+    _rfc9162_verify_consistency,
+    _rfc9162_verify_inclusion,
+    corrupt_consistency_proof,
+    corrupt_inclusion_proof,
 )
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "merkle"
