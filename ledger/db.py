@@ -9,6 +9,7 @@ once) and recorded in ``schema_migrations``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import warnings
@@ -24,6 +25,7 @@ __all__ = [
     "EmbeddedPostgres",
     "Migration",
     "applied_migrations",
+    "close_pool",
     "connect_pool",
     "connection_usable",
     "ledger_home",
@@ -120,6 +122,22 @@ async def connect_pool(dsn: str, *, min_size: int = 2, max_size: int = 10,
     )
     assert pool is not None
     return pool
+
+
+async def close_pool(pool: asyncpg.Pool, *, timeout: float = 10.0) -> None:
+    """Close ``pool`` gracefully within ``timeout`` seconds, then terminate it.
+
+    ``Pool.close()`` waits for every connection to be given back, without limit: one
+    connection leaked by a bug (or held by a task that was never stopped) would keep the
+    process from stopping for good. Past the timeout the remaining connections are
+    closed at once, and the leak is logged.
+    """
+    try:
+        await asyncio.wait_for(pool.close(), timeout)
+    except TimeoutError:
+        _log.warning("the database pool did not close within %g s; "
+                     "closing its connections at once", timeout)
+        pool.terminate()
 
 
 def ledger_home() -> Path:

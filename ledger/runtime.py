@@ -6,20 +6,29 @@ running ledger, and it always tears down what it started, in reverse order.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 
 import asyncpg
 
 from .config import Settings
-from .db import EmbeddedPostgres, connect_pool, upgrade
+from .db import EmbeddedPostgres, close_pool, connect_pool, upgrade
 from .errors import LedgerError
 from .log import TransparencyLog, load_or_create_log_key
 from .store import Check, PostgresStore
 from .validation import AgreementRules
 
-__all__ = ["Ledger", "OriginMismatch", "open_ledger", "resolve_database", "stored_origin"]
+__all__ = ["POOL_CLOSE_TIMEOUT", "Ledger", "OriginMismatch", "open_ledger", "resolve_database",
+           "stored_origin"]
+
+# Every step of closing a ledger is bounded (seconds): a bug that leaks a connection
+# or a task that ignores its cancellation cannot keep the process from stopping.
+POOL_CLOSE_TIMEOUT = 10.0
+STEP_TIMEOUT = 10.0
+_log = logging.getLogger("ledger.runtime")
 
 
 class OriginMismatch(LedgerError):
@@ -80,18 +89,31 @@ async def open_ledger(settings: Settings, dsn: str, *, check: Check | None = Non
     await upgrade(dsn)
     origin = await stored_origin(dsn, settings.origin)
     pool = await connect_pool(dsn, min_size=1, max_size=pool_size)
-    store = PostgresStore(pool, ledger_id=origin, limits=settings.limits, check=check)
-    if rules:
-        store.validator = AgreementRules(store)
-    log = TransparencyLog(store, load_or_create_log_key(settings.log_key_path),
-                          interval=settings.checkpoint_interval)
+    store: PostgresStore | None = None
+    log: TransparencyLog | None = None
     try:
+        store = PostgresStore(pool, ledger_id=origin, limits=settings.limits, check=check)
+        if rules:
+            store.validator = AgreementRules(store)
+        log = TransparencyLog(store, load_or_create_log_key(settings.log_key_path),
+                              interval=settings.checkpoint_interval)
         if verify_history:
             await log.verify_history()
         if background:
             log.start()
         yield Ledger(settings, dsn, pool, store, log)
     finally:
-        await log.stop()
-        await store.close()
-        await pool.close()
+        if log is not None:
+            await _bounded("the checkpointer", log.stop())
+        if store is not None:
+            await _bounded("the store", store.close())
+        await close_pool(pool, timeout=POOL_CLOSE_TIMEOUT)
+
+
+async def _bounded(what: str, closing: Awaitable[None]) -> None:
+    """Await one step of a shutdown for at most ``STEP_TIMEOUT`` seconds, so that a
+    stuck step is logged and skipped instead of holding the process for good."""
+    try:
+        await asyncio.wait_for(closing, STEP_TIMEOUT)
+    except TimeoutError:
+        _log.warning("%s did not stop within %g s; going on", what, STEP_TIMEOUT)
