@@ -46,12 +46,13 @@ class Ledger:
 
 
 @contextlib.contextmanager
-def resolve_database(settings: Settings):  # type: ignore[no-untyped-def]
-    """Yield an admin DSN: DATABASE_URL, or an embedded server stopped on exit."""
+def resolve_database(settings: Settings, *, verbose: bool = False):  # type: ignore[no-untyped-def]
+    """Yield an admin DSN: DATABASE_URL, or an embedded server stopped on exit (its
+    own log lines shown only when ``verbose``)."""
     if settings.database_url:
         yield settings.database_url
         return
-    server = EmbeddedPostgres(settings.home / "pgdata")
+    server = EmbeddedPostgres(settings.home / "pgdata", verbose=verbose)
     try:
         yield server.start()
     finally:
