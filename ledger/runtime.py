@@ -17,6 +17,7 @@ import asyncpg
 from .config import Settings
 from .db import EmbeddedPostgres, close_pool, connect_pool, upgrade
 from .errors import LedgerError
+from .integrity import verify_derived_columns, verify_protections
 from .log import TransparencyLog, load_or_create_log_key
 from .store import Check, PostgresStore
 from .validation import AgreementRules
@@ -85,7 +86,9 @@ async def open_ledger(settings: Settings, dsn: str, *, check: Check | None = Non
     ``org/`` and ``agreement/`` streams, and agreement events the decider would make.
 
     Raises HistoryMismatch (and starts nothing) if the stored tree disagrees with the
-    last signed checkpoint.
+    last signed checkpoint, or a stored column with the signed envelope it is derived
+    from; HistoryUnprotected if a protection of history (trigger, grant) is missing or
+    disabled (``ledger.integrity``).
     """
     await upgrade(dsn)
     origin = await stored_origin(dsn, settings.origin)
@@ -99,7 +102,11 @@ async def open_ledger(settings: Settings, dsn: str, *, check: Check | None = Non
         log = TransparencyLog(store, load_or_create_log_key(settings.log_key_path),
                               interval=settings.checkpoint_interval)
         if verify_history:
+            async with pool.acquire() as conn:
+                await verify_protections(conn)
             await log.verify_history()
+            async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+                await verify_derived_columns(conn)
         if background:
             log.start()
         yield Ledger(settings, dsn, pool, store, log)
