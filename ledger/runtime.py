@@ -18,7 +18,8 @@ from .config import Settings
 from .db import EmbeddedPostgres, close_pool, connect_pool, upgrade
 from .errors import LedgerError
 from .integrity import verify_derived_columns, verify_protections
-from .log import TransparencyLog, load_or_create_log_key
+from .keys import Ed25519PrivateKey
+from .log import TransparencyLog, ledger_log_key
 from .store import Check, PostgresStore
 from .validation import AgreementRules
 
@@ -76,6 +77,15 @@ async def stored_origin(dsn: str, wanted: str) -> str:
     return origin
 
 
+async def _log_key(dsn: str, settings: Settings) -> Ed25519PrivateKey:
+    """The ledger's own log key (``ledger.log.ledger_log_key``: another is refused)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await ledger_log_key(conn, settings.log_key_path, settings.origin)
+    finally:
+        await conn.close()
+
+
 @contextlib.asynccontextmanager
 async def open_ledger(settings: Settings, dsn: str, *, check: Check | None = None,
                       verify_history: bool = True, background: bool = True,
@@ -92,6 +102,7 @@ async def open_ledger(settings: Settings, dsn: str, *, check: Check | None = Non
     """
     await upgrade(dsn)
     origin = await stored_origin(dsn, settings.origin)
+    log_key = await _log_key(dsn, settings)
     pool = await connect_pool(dsn, min_size=1, max_size=pool_size)
     store: PostgresStore | None = None
     log: TransparencyLog | None = None
@@ -99,8 +110,7 @@ async def open_ledger(settings: Settings, dsn: str, *, check: Check | None = Non
         store = PostgresStore(pool, ledger_id=origin, limits=settings.limits, check=check)
         if rules:
             store.validator = AgreementRules(store)
-        log = TransparencyLog(store, load_or_create_log_key(settings.log_key_path),
-                              interval=settings.checkpoint_interval)
+        log = TransparencyLog(store, log_key, interval=settings.checkpoint_interval)
         if verify_history:
             async with pool.acquire() as conn:
                 await verify_protections(conn)
