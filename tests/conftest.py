@@ -2,7 +2,7 @@
 
 With ``LEDGER_TEST_DATABASE_URL`` set (an admin DSN), tests use that server; otherwise
 an embedded PostgreSQL starts in a temporary directory and is stopped and deleted at
-the end of the run, even when tests fail.
+the end of the run, even when tests fail or the run is interrupted (Ctrl-C, SIGTERM).
 """
 
 from __future__ import annotations
@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from types import FrameType
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -27,12 +29,19 @@ from ledger.store import PostgresStore
 LEDGER_ID = "test.mutualisation.example/ledger"
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 @pytest.fixture(scope="session")
 def pg_admin_dsn() -> Iterator[str]:
     env = os.environ.get("LEDGER_TEST_DATABASE_URL")
     if env:
         yield env
         return
+    # SIGTERM (e.g. a CI time limit) interrupts the run as Ctrl-C does: pytest then
+    # tears the fixtures down, and this one stops the embedded server.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     tmp = Path(tempfile.mkdtemp(prefix="ledger-test-pg-"))
     server = EmbeddedPostgres(tmp / "data", delete=True)
     try:
@@ -40,6 +49,7 @@ def pg_admin_dsn() -> Iterator[str]:
     finally:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)  # the server deletes data/, not its parent
+        signal.signal(signal.SIGTERM, previous)
 
 
 def with_database(dsn: str, name: str) -> str:
