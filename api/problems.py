@@ -28,7 +28,8 @@ from litestar.types import ExceptionHandlersMap
 from ledger import admission, errors
 from ledger.db import DATABASE_DOWN
 from ledger.errors import LedgerError
-from ledger.log import HistoryMismatch
+from ledger.integrity import HistoryUnprotected
+from ledger.log import HistoryMismatch, LogKeyMismatch
 from ledger.runtime import OriginMismatch
 from ledger.store import UNAVAILABLE_DETAIL
 
@@ -119,6 +120,8 @@ _STATUS: Mapping[type[LedgerError], int] = {
     admission.RegistrationTokenInvalid: 401,
     errors.Unavailable: 503,
     HistoryMismatch: 500,
+    HistoryUnprotected: 500,
+    LogKeyMismatch: 500,
     OriginMismatch: 500,
 }
 

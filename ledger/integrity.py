@@ -45,6 +45,9 @@ class HistoryUnprotected(VerificationFailed):
 class DerivedColumnForged(HistoryMismatch):
     """A stored column disagrees with the signed envelope it is derived from."""
 
+    code = "history-column-forged"
+    title = "A stored column disagrees with the signed envelope it derives from"
+
 
 async def verify_protections(conn: asyncpg.Connection) -> None:
     """Raise HistoryUnprotected unless every history table has both of its refusing
