@@ -19,7 +19,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import asyncpg
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
@@ -28,6 +27,7 @@ from litestar.types import ExceptionHandlersMap
 from ledger import errors
 from ledger.errors import LedgerError
 from ledger.log import HistoryMismatch
+from ledger.reads import DATABASE_DOWN, TEXT_NOT_STORABLE
 from ledger.runtime import OriginMismatch
 from ledger.store import UNAVAILABLE_DETAIL
 
@@ -223,17 +223,7 @@ def _any_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[
     return _internal_error(request, exc)
 
 
-_DATABASE_DOWN: tuple[type[Exception], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.InterfaceError,
-    asyncpg.InternalClientError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.CrashShutdownError,
-)
+_DATABASE_DOWN = DATABASE_DOWN
 
 
 def exception_handlers() -> ExceptionHandlersMap:
@@ -247,7 +237,7 @@ def exception_handlers() -> ExceptionHandlersMap:
     }
     for cls in _DATABASE_DOWN:
         handlers[cls] = _unavailable
-    handlers[asyncpg.CharacterNotInRepertoireError] = _text_not_storable
+    handlers[TEXT_NOT_STORABLE] = _text_not_storable
     return handlers
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import copy
 from collections import OrderedDict
 from typing import Annotated, Any, NamedTuple
-from weakref import WeakKeyDictionary
 
 import msgspec
 from litestar import Controller, Request, Response, get
@@ -36,9 +35,9 @@ from ledger.domain import (
 )
 from ledger.domain.state import in_force, terms_pending
 from ledger.errors import NotFound
+from ledger.reads import Reads, StoredEvent
 from ledger.runtime import Ledger
 from ledger.statement import parse_time
-from ledger.store import PostgresStore, StoredEvent
 
 from ..agreement_schemas import (
     AgreementList,
@@ -60,10 +59,9 @@ STREAM_KINDS = ("org", "agreement")
 MAX_STREAM_VERSION = 2**31 - 1  # events.version is a PostgreSQL integer
 
 
-async def whole_stream(ledger: Ledger, stream: str, after_version: int = 0,
+async def whole_stream(reads: Reads, stream: str, after_version: int = 0,
                        ) -> list[StoredEvent]:
-    return await ledger.store.read_whole_stream(stream, after_version=after_version,
-                                                page=PAGE)
+    return await reads.read_whole_stream(stream, after_version=after_version, page=PAGE)
 
 
 def fold_events(events: list[StoredEvent]) -> AgreementState:
@@ -98,8 +96,8 @@ async def require_agreement_reader(request: Request[Any, Any, Any],
     raise Forbidden(f"a token of {principal.subject} cannot read this agreement")
 
 
-async def load_agreement(ledger: Ledger, agreement_id: str) -> list[StoredEvent]:
-    events = await whole_stream(ledger, f"agreement/{agreement_id}")
+async def load_agreement(reads: Reads, agreement_id: str) -> list[StoredEvent]:
+    events = await whole_stream(reads, f"agreement/{agreement_id}")
     if not events:
         raise NotFound(f"no agreement {agreement_id!r}", field="agreement_id")
     return events
@@ -155,17 +153,19 @@ class CurrentStates:
         self.size = size
         self._items: OrderedDict[str, Current] = OrderedDict()
 
-    async def get(self, ledger: Ledger, agreement_id: str,
+    async def get(self, source: Reads | Ledger, agreement_id: str,
                   known: Watermark | None = None) -> Current:
         """The current state (raises NotFound if the agreement has no event).
 
+        ``source``: the reads (a ledger reads through its store's).
         ``known``: the log watermark now, taken before anything else (None: query)."""
+        reads = source if isinstance(source, Reads) else source.store.reads
         have = self._items.get(agreement_id)
         if have is not None and known is not None and have.checked == known:
             self._items.move_to_end(agreement_id)
             return have
         stream = f"agreement/{agreement_id}"
-        head = await ledger.store.head(stream)
+        head = await reads.head(stream)
         have = self._items.get(agreement_id)
         if have is not None and have.version >= head.version:
             if have.version == head.version and have.checked != known:
@@ -173,10 +173,10 @@ class CurrentStates:
             self._items.move_to_end(agreement_id)
             return have
         if have is None:
-            events = await load_agreement(ledger, agreement_id)
+            events = await load_agreement(reads, agreement_id)
             state, version = fold_events(events), events[-1].version
         else:
-            events = await whole_stream(ledger, stream, after_version=have.version)
+            events = await whole_stream(reads, stream, after_version=have.version)
             state, version = copy.deepcopy(have.state), have.version
             for e in events:
                 state = evolve(state, fact_from_stored(e))
@@ -192,14 +192,9 @@ class CurrentStates:
         return current
 
 
-_current_states: WeakKeyDictionary[PostgresStore, CurrentStates] = WeakKeyDictionary()
-
-
-def current_states(ledger: Ledger) -> CurrentStates:
-    """The cache of one ledger (one per store, so one per database)."""
-    cache = _current_states.get(ledger.store)
-    if cache is None:
-        cache = _current_states[ledger.store] = CurrentStates()
+def current_states(request: Request[Any, Any, Any]) -> CurrentStates:
+    """The app's cache (on its state: one per app, so one per database)."""
+    cache: CurrentStates = request.app.state.current_states
     return cache
 
 
@@ -238,7 +233,7 @@ class AgreementsController(Controller):
          summary="Agreements, filtered by party, status or resource category",
          responses=problem_responses(400, 401, 403, 503))
     async def list_agreements(
-        self, request: Request[Any, Any, Any], ledger: NamedDependency[Ledger],
+        self, request: Request[Any, Any, Any], reads: NamedDependency[Reads],
         party: Annotated[str | None, QueryParameter(max_length=64)] = None,
         status: Annotated[str | None, QueryParameter(max_length=32)] = None,
         category: Annotated[str | None, QueryParameter(max_length=64)] = None,
@@ -253,24 +248,11 @@ class AgreementsController(Controller):
             public_only = False
             if not principal.reads_everything():
                 visible_to = principal.subject
-        rows = await ledger.pool.fetch(
-            """
-            SELECT a.agreement_id, a.title, a.status, a.public, a.terms_version,
-                   a.last_version
-            FROM agreements a
-            WHERE ($1::text IS NULL OR a.agreement_id > $1)
-              AND ($2::text IS NULL OR a.status = $2)
-              AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM agreement_parties p
-                    WHERE p.agreement_id = a.agreement_id AND p.org = $3))
-              AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM agreement_commitments c
-                    WHERE c.agreement_id = a.agreement_id AND c.category = $4))
-              AND (NOT $5 OR a.public)
-              AND ($6::text IS NULL OR a.public OR EXISTS (SELECT 1 FROM agreement_parties p
-                    WHERE p.agreement_id = a.agreement_id AND p.org = $6))
-            ORDER BY a.agreement_id LIMIT $7
-            """, cursor, status, party, category, public_only, visible_to, limit + 1)
-        items = [AgreementSummary(r["agreement_id"], r["title"], r["status"], r["public"],
-                                  r["terms_version"], r["last_version"]) for r in rows[:limit]]
+        rows = await reads.agreements(after=cursor, status=status, party=party,
+                                      category=category, public_only=public_only,
+                                      visible_to=visible_to, limit=limit + 1)
+        items = [AgreementSummary(r.agreement_id, r.title, r.status, r.public,
+                                  r.terms_version, r.last_version) for r in rows[:limit]]
         nxt = items[-1].id if len(rows) > limit else None
         return AgreementList(items, nxt)
 
@@ -284,20 +266,20 @@ class AgreementsController(Controller):
              "from the database instead."),
          responses=problem_responses(400, 401, 403, 404, 503))
     async def get_agreement(
-        self, request: Request[Any, Any, Any], ledger: NamedDependency[Ledger],
+        self, request: Request[Any, Any, Any], reads: NamedDependency[Reads],
         agreement_id: FromPath[str],
         version: Annotated[int | None, QueryParameter(ge=1)] = None,
         at: Annotated[str | None, QueryParameter(max_length=40)] = None,
     ) -> Response[AgreementView]:
-        current = await current_states(ledger).get(ledger, agreement_id,
-                                                    _watermark(request))
+        current = await current_states(request).get(reads, agreement_id,
+                                                     _watermark(request))
         await require_agreement_reader(request, current.state)
         if version is not None and at is not None:
             raise OutOfRange("give either version or at, not both", field="at")
         if (version is None or version == current.version) and at is None:
             chosen, body = current.version, current.body  # the common case: no fold
         else:
-            events = _until(await load_agreement(ledger, agreement_id), version, at)
+            events = _until(await load_agreement(reads, agreement_id), version, at)
             chosen, body = len(events), msgspec.json.encode(
                 view_of(fold_events(events), len(events)))
         etag = f'"{chosen}"'
@@ -310,12 +292,12 @@ class AgreementsController(Controller):
          summary="The agreement's audit history: every event, who, when, with which key",
          responses=problem_responses(400, 401, 403, 404, 503))
     async def history(
-        self, request: Request[Any, Any, Any], ledger: NamedDependency[Ledger],
+        self, request: Request[Any, Any, Any], reads: NamedDependency[Reads],
         agreement_id: FromPath[str],
         after: Annotated[int, QueryParameter(ge=0)] = 0,
         limit: Annotated[int, QueryParameter(ge=1, le=PAGE)] = 100,
     ) -> HistoryPage:
-        events = await load_agreement(ledger, agreement_id)
+        events = await load_agreement(reads, agreement_id)
         await require_agreement_reader(request, fold_events(events))
         page = events[after:after + limit]
         entries = []
@@ -331,12 +313,12 @@ class AgreementsController(Controller):
          summary="The written agreement, in French or English (Markdown)",
          responses=problem_responses(400, 401, 403, 404, 503))
     async def document(
-        self, request: Request[Any, Any, Any], ledger: NamedDependency[Ledger],
+        self, request: Request[Any, Any, Any], reads: NamedDependency[Reads],
         agreement_id: FromPath[str],
         lang: Annotated[str, QueryParameter(pattern="^(fr|en)$")] = "fr",
         version: Annotated[int | None, QueryParameter(ge=1)] = None,
     ) -> str:
-        events = await load_agreement(ledger, agreement_id)
+        events = await load_agreement(reads, agreement_id)
         current = fold_events(events)
         await require_agreement_reader(request, current)
         chosen = _until(events, version, None)
@@ -348,14 +330,14 @@ class StreamsController(Controller):
     path = "/v1/streams"
     tags = ("streams",)
 
-    async def _check(self, request: Request[Any, Any, Any], ledger: Ledger, kind: str,
+    async def _check(self, request: Request[Any, Any, Any], reads: Reads, kind: str,
                      key: str) -> list[StoredEvent] | None:
         if kind not in STREAM_KINDS:
             raise OutOfRange(f"stream kind must be one of {', '.join(STREAM_KINDS)}",
                              field="kind")
         if kind == "org":
             return None  # the register of organizations and keys is public
-        events = await whole_stream(ledger, f"agreement/{key}")
+        events = await whole_stream(reads, f"agreement/{key}")
         if not events:
             return events
         await require_agreement_reader(request, fold_events(events))
@@ -364,25 +346,25 @@ class StreamsController(Controller):
     @get("/{kind:str}/{key:str}", operation_id="GetStreamHead",
          summary="A stream's current version and head hash (version 0 if empty)",
          responses=problem_responses(400, 401, 403, 503))
-    async def head(self, request: Request[Any, Any, Any], ledger: NamedDependency[Ledger],
+    async def head(self, request: Request[Any, Any, Any], reads: NamedDependency[Reads],
                    kind: FromPath[str], key: FromPath[str]) -> StreamHead:
-        await self._check(request, ledger, kind, key)
-        head = await ledger.store.head(f"{kind}/{key}")
+        await self._check(request, reads, kind, key)
+        head = await reads.head(f"{kind}/{key}")
         return StreamHead(f"{kind}/{key}", head.version, head.hash)
 
     @get("/{kind:str}/{key:str}/events", operation_id="GetStreamEvents",
          summary="A stream's signed events (exact envelopes), from a version",
          responses=problem_responses(400, 401, 403, 503))
     async def events(
-        self, request: Request[Any, Any, Any], ledger: NamedDependency[Ledger],
+        self, request: Request[Any, Any, Any], reads: NamedDependency[Reads],
         kind: FromPath[str], key: FromPath[str],
         after: Annotated[int, QueryParameter(ge=0, le=MAX_STREAM_VERSION)] = 0,
         limit: Annotated[int, QueryParameter(ge=1, le=PAGE)] = PAGE,
     ) -> StreamEvents:
-        await self._check(request, ledger, kind, key)
+        await self._check(request, reads, kind, key)
         stream = f"{kind}/{key}"
-        page = await ledger.store.read_stream(stream, after_version=after, limit=limit)
-        head = await ledger.store.head(stream)
+        page = await reads.read_stream(stream, after_version=after, limit=limit)
+        head = await reads.head(stream)
         return StreamEvents(stream, head.version, head.hash, [
             StreamEvent(e.position, e.version, e.recorded_at, e.event_hash,
                         e.envelope_json()) for e in page])

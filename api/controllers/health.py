@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
-import asyncpg
 from litestar import Controller, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 
-from ledger.db import applied_migrations, migrations
+from ledger.db import migrations
+from ledger.reads import READ_ERRORS, Reads
 from ledger.runtime import Ledger
 
 from ..metrics import CONTENT_TYPE, Metrics
@@ -20,14 +20,12 @@ from ..schemas import Health, Readiness
 __all__ = ["HealthController"]
 
 PROBE_TIMEOUT = 2.0
-_DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+_DB_ERRORS = READ_ERRORS
 
 
-async def _probe(ledger: NamedDependency[Ledger]) -> tuple[list[int], int]:
-    async with asyncio.timeout(PROBE_TIMEOUT), ledger.pool.acquire() as conn:
-        applied = await applied_migrations(conn)
-        last = await conn.fetchval("SELECT max(position) FROM events")
-    return applied, 0 if last is None else int(last) + 1
+async def _probe(reads: Reads) -> tuple[list[int], int]:
+    async with asyncio.timeout(PROBE_TIMEOUT):
+        return await reads.probe()
 
 
 class HealthController(Controller):
@@ -42,9 +40,9 @@ class HealthController(Controller):
     @get("/readyz", operation_id="Readyz",
          summary="Readiness: database reachable and every migration applied",
          responses=problem_responses(503))
-    async def readyz(self, ledger: NamedDependency[Ledger]) -> Readiness:
+    async def readyz(self, reads: NamedDependency[Reads]) -> Readiness:
         try:
-            applied, size = await _probe(ledger)
+            applied, size = await _probe(reads)
         except _DB_ERRORS as exc:
             raise NotReady(f"database check failed: {type(exc).__name__}") from exc
         missing = sorted({m.version for m in migrations()} - set(applied))
@@ -55,11 +53,12 @@ class HealthController(Controller):
     @get("/metrics", media_type=CONTENT_TYPE, operation_id="Metrics",
          summary="Prometheus metrics (text exposition format 0.0.4)",
          responses=problem_responses())
-    async def metrics(self, state: State, ledger: NamedDependency[Ledger]) -> str:
+    async def metrics(self, state: State, ledger: NamedDependency[Ledger],
+                      reads: NamedDependency[Reads]) -> str:
         log_size: int | None
         checkpoint_size: int | None
         try:
-            log_size = await ledger.store.size()
+            log_size = await reads.size()
             latest = await ledger.log.latest()
             checkpoint_size = latest.size if latest else None
         except _DB_ERRORS:

@@ -7,6 +7,10 @@ Checkpoints are C2SP signed notes (text/plain), the key is the log's vkey, entri
 carry their exact Merkle leaf bytes, and proofs are RFC 9162 lists of base64 hashes.
 Sizes are checked against the log before any node is read: a size beyond the log is
 404, an index or size that makes no sense is 400.
+
+These routes read through the store (the primary), not the app's ``Reads``: a
+checkpoint and the proofs against it must come from the same tree, which a lagging
+replica may not hold yet.
 """
 
 from __future__ import annotations

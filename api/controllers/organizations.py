@@ -18,10 +18,9 @@ from litestar.params import PathParameter
 
 from ledger import b64
 from ledger.errors import NotFound
+from ledger.reads import Reads
 from ledger.registry import ORG_KEY_ADDED, ORG_KEY_REVOKED, ORG_PROFILE_UPDATED, ORG_REGISTERED
-from ledger.runtime import Ledger
 from ledger.statement import ORG_ID_PATTERN
-from ledger.store import PostgresStore
 
 from ..problems import problem_responses
 from ..schemas import KeyInfo, Organization
@@ -35,9 +34,9 @@ def _key_id(public_key_b64: str) -> str:
     return hashlib.sha256(b64.decode(public_key_b64)).hexdigest()
 
 
-async def load_organization(store: PostgresStore, org_id: str) -> Organization:
+async def load_organization(reads: Reads, org_id: str) -> Organization:
     """Fold the organization's stream and key history; raises NotFound."""
-    events = await store.read_whole_stream(f"org/{org_id}", page=_PAGE)
+    events = await reads.read_whole_stream(f"org/{org_id}", page=_PAGE)
     if not events:
         raise NotFound(f"no organization {org_id!r} is registered", field="org_id")
     name, profile, registered_at = "", {}, events[0].position
@@ -63,7 +62,7 @@ async def load_organization(store: PostgresStore, org_id: str) -> Organization:
     keys = [
         KeyInfo(k.key_id, b64.encode(k.public_key), k.added_at, k.revoked_at,
                 labels.get(k.key_id), reasons.get(k.key_id) if k.revoked_at is not None else None)
-        for k in await store.keys_of(org_id)
+        for k in await reads.keys_of(org_id)
     ]
     head = events[-1]
     return Organization(org_id, name, profile, registered_at, head.version, head.event_hash, keys)
@@ -88,8 +87,8 @@ class OrganizationsController(Controller):
     )
     async def get_organization(
         self,
-        ledger: NamedDependency[Ledger],
+        reads: NamedDependency[Reads],
         org_id: Annotated[str, PathParameter(pattern=ORG_ID_PATTERN,
                                          description="organization id")],
     ) -> Organization:
-        return await load_organization(ledger.store, org_id)
+        return await load_organization(reads, org_id)

@@ -35,7 +35,7 @@ from ledger.domain import AgreementState
 from ledger.domain.state import Commitment, receiving_orgs
 from ledger.domain.values import COLLECTIVE, FairValue, Quantity
 from ledger.errors import NotFound
-from ledger.runtime import Ledger
+from ledger.reads import Reads
 from ledger.statement import ORG_ID_PATTERN
 
 from ..auth import require_org_reader
@@ -183,13 +183,6 @@ def portfolio_of(org_id: str, states: list[AgreementState]) -> Portfolio:
         {u: _amount(v) for u, v in sorted(received_total.items())}))
 
 
-async def _agreements_of(ledger: Ledger, org_id: str) -> list[str]:
-    rows = await ledger.pool.fetch(
-        "SELECT DISTINCT stream FROM events WHERE actor = $1 AND stream LIKE 'agreement/%' "
-        "ORDER BY stream", org_id)
-    return [r["stream"] for r in rows]
-
-
 class PortfolioController(Controller):
     path = "/v1/organizations"
     tags = ("organizations",)
@@ -210,12 +203,12 @@ class PortfolioController(Controller):
         responses=problem_responses(400, 401, 403, 404, 503),
     )
     async def commitments(
-        self, ledger: NamedDependency[Ledger],
+        self, reads: NamedDependency[Reads],
         org_id: Annotated[str, PathParameter(pattern=ORG_ID_PATTERN,
                                              description="organization id")],
     ) -> Portfolio:
-        if (await ledger.store.head(f"org/{org_id}")).version == 0:
+        if (await reads.head(f"org/{org_id}")).version == 0:
             raise NotFound(f"no organization {org_id!r} is registered", field="org_id")
-        states = [fold_events(await whole_stream(ledger, stream))
-                  for stream in await _agreements_of(ledger, org_id)]
+        states = [fold_events(await whole_stream(reads, stream))
+                  for stream in await reads.agreement_streams_of(org_id)]
         return portfolio_of(org_id, states)

@@ -11,11 +11,12 @@ A client resumes with ``Last-Event-ID`` (or ``?after=``): it gets every entry wh
 position is greater, read from the database, then the live ones. Without either it gets
 the entries recorded after it connected; ``after=-1`` replays the whole log.
 
-One :class:`StreamHub` per app wakes every open stream. It holds the app's only
-listener connection (``LISTEN ledger_log``: every commit notifies its last position),
-opened at start-up (it also tells the agreements' read cache when the log grows, see
-:meth:`StreamHub.watermark`); when that connection drops the hub polls the log size
-every second and listens again as soon as it can. A stream holds no database
+One :class:`StreamHub` per app wakes every open stream. It learns of other processes'
+commits from the process's one :class:`~ledger.reads.LogFollower` (``LISTEN
+ledger_log``, kept on the app's state and shared with the projection runner; it also
+tells the agreements' read cache when the log grows, see :meth:`StreamHub.watermark`);
+when the follower's connection drops it polls the log size every second and listens
+again as soon as it can. A stream holds no database
 connection while idle: it reads through the pool when woken, and streams that wait at
 the same place share one query. Idle streams get a comment every 15 s (heartbeat;
 ``LEDGER_SSE_HEARTBEAT_SECONDS`` changes it).
@@ -47,7 +48,6 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Annotated, Any
 
-import asyncpg
 import msgspec
 from litestar import Controller, Litestar, Request, get
 from litestar.datastructures import State
@@ -55,12 +55,11 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import Stream
 
-from ledger.db import APP_ROLE, connection_usable
 from ledger.domain import AgreementState, evolve, fact_from_stored, initial_state
 from ledger.domain.values import ID_PATTERN
 from ledger.errors import Unavailable
+from ledger.reads import LISTENER_NAME, TRANSIENT, LogFollower, Reads, StoredEvent
 from ledger.runtime import Ledger
-from ledger.store import NOTIFY_CHANNEL, StoredEvent
 
 from ..auth import Principal
 from ..problems import RequestMalformed, problem_responses
@@ -72,7 +71,7 @@ from .agreements import (
     require_agreement_reader,
 )
 
-__all__ = ["StreamController", "StreamHub", "stream_lifespan"]
+__all__ = ["LISTENER_NAME", "StreamController", "StreamHub", "stream_lifespan"]
 
 HEARTBEAT_SECONDS = 15.0
 POLL_SECONDS = 1.0
@@ -82,15 +81,10 @@ PAGE = 500
 MAX_POSITION = 2**63 - 1  # events.position is a PostgreSQL bigint
 MAX_AGREEMENTS_CACHED = 4096
 MAX_ENCODED_CACHED = 4096
-LISTENER_NAME = "ledger-stream-listener"  # application_name of the listener connection
 
 _log = logging.getLogger("api.stream")
 
-# What "the database is unreachable" looks like; a stream waits it out and retries.
-_TRANSIENT: tuple[type[BaseException], ...] = (
-    OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError, Unavailable,
-)
+_TRANSIENT = TRANSIENT  # the database is unreachable: a stream waits it out and retries
 
 
 class _Peek(msgspec.Struct):
@@ -141,47 +135,53 @@ class StreamHub:
 
     ``head`` is the last position known to be committed (-1 for an empty log); every
     position up to it is committed, since positions are gapless and given in commit
-    order.
+    order. The hub learns it from this process's commits and from the process's
+    :class:`LogFollower` (``follower``: the app's; without one the hub runs its own).
     """
 
     def __init__(self, ledger: Ledger, *, heartbeat: float = HEARTBEAT_SECONDS,
-                 poll: float = POLL_SECONDS) -> None:
+                 poll: float = POLL_SECONDS, reads: Reads | None = None,
+                 follower: LogFollower | None = None) -> None:
         self.ledger = ledger
+        self.reads = reads if reads is not None else Reads(ledger.pool)
+        self._owns_follower = follower is None
+        self.follower = follower if follower is not None else LogFollower(
+            ledger.dsn, self.reads, heartbeat=heartbeat, poll=poll)
         self.heartbeat = heartbeat
         self.poll = poll
         self.head = -1
-        self.listening = False
-        self.live: int | None = None  # the listening session, once caught up (watermark)
-        self._sessions = 0
         self.closing = False
         self._changed = asyncio.Event()
-        self._ready = asyncio.Event()
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._inflight: dict[tuple[int, str | None], asyncio.Task[_Read]] = {}
         self._folded: OrderedDict[str, _Folded] = OrderedDict()
         self._encoded: OrderedDict[int, bytes] = OrderedDict()
         ledger.store.on_commit.append(self._on_commit)  # this process's commits: no wait
+        self.follower.subscribe(self._advance)
+
+    @property
+    def listening(self) -> bool:
+        return self.follower.listening
+
+    @property
+    def live(self) -> int | None:
+        """The follower's listening session, once caught up (see ``watermark``)."""
+        return self.follower.live
 
     # --- lifecycle -----------------------------------------------------------------
 
     def start(self) -> None:
-        """Start listening in the background (once; the app does it at start-up)."""
-        if self._task is None and not self.closing:
-            self._task = asyncio.get_running_loop().create_task(
-                self._supervise(), name="ledger-stream-hub")
+        """Start following the log in the background (once; the app does it)."""
+        if not self.closing:
+            self.follower.start()
 
     async def ensure_started(self) -> None:
-        """Start listening (if not yet) and wait until ``head`` is known."""
+        """Start following (if not yet) and wait until ``head`` is known."""
         if self.closing:
             raise Unavailable("the server is shutting down")
         self.start()
-        if not self._ready.is_set():
-            try:
-                await asyncio.wait_for(asyncio.shield(self._ready.wait()),
-                                       START_TIMEOUT_SECONDS)
-            except TimeoutError:
-                raise Unavailable("the log cannot be read; retry later") from None
+        if not await self.follower.wait_ready(START_TIMEOUT_SECONDS):
+            raise Unavailable("the log cannot be read; retry later")
+        self._advance(self.follower.head)
 
     def end_streams(self) -> None:
         """Make every open stream end (and refuse new ones)."""
@@ -189,16 +189,13 @@ class StreamHub:
         self._wake()
 
     async def stop(self) -> None:
-        """End the streams and close the listener connection."""
+        """End the streams (and stop the follower, if it is the hub's own)."""
         with contextlib.suppress(ValueError):
             self.ledger.store.on_commit.remove(self._on_commit)
         self.end_streams()
-        self._stop.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        self.follower.unsubscribe(self._advance)
+        if self._owns_follower:
+            await self.follower.stop()
 
     # --- waking ----------------------------------------------------------------------
 
@@ -207,7 +204,7 @@ class StreamHub:
         return self._changed
 
     def watermark(self) -> tuple[int, int] | None:
-        """``(session, head)`` while the hub listens and has caught up, else None.
+        """``(session, head)`` while the follower listens and has caught up, else None.
 
         Equal watermarks taken at two moments mean the hub learnt of no commit in
         between: none of this process (``on_commit`` runs after each commit, before the
@@ -229,83 +226,6 @@ class StreamHub:
 
     def _on_commit(self, size: int) -> None:
         self._advance(size - 1)
-
-    def _on_notify(self, conn: object, pid: int, channel: str, payload: str) -> None:
-        with contextlib.suppress(ValueError):
-            self._advance(int(payload))
-
-    async def _poll_once(self) -> bool:
-        try:
-            self._advance(await self.ledger.store.size() - 1)
-        except _TRANSIENT as exc:
-            _log.warning("stream hub: cannot read the log size: %s", exc)
-            return False
-        self._ready.set()
-        return True
-
-    async def _supervise(self) -> None:
-        """Listen while the listener connection lives; poll while it is down."""
-        while not self._stop.is_set():
-            try:
-                await self._listen_or_poll()
-            except Exception:  # a bug: keep the streams alive on polling
-                _log.exception("stream hub: unexpected error")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), self.poll)
-
-    async def _listen_or_poll(self) -> None:
-        """Listen until the connection is lost; then (or if it cannot be opened) poll
-        once and wait a poll interval before trying again."""
-        conn = await self._listen()
-        if conn is not None:
-            try:
-                self.listening = True
-                if await self._poll_once():  # what committed before LISTEN took hold
-                    self._sessions += 1
-                    self.live = self._sessions
-                    await self._watch(conn)
-            finally:
-                self.live = None
-                self.listening = False
-                await _close_quietly(conn)
-            if self._stop.is_set():
-                return
-            _log.warning("stream hub: listener connection lost; polling every %s s",
-                         self.poll)
-        await self._poll_once()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), self.poll)
-
-    async def _listen(self) -> asyncpg.Connection | None:
-        try:
-            conn = await asyncpg.connect(self.ledger.dsn, timeout=5, server_settings={
-                "application_name": LISTENER_NAME})
-        except (*_TRANSIENT, asyncpg.PostgresError) as exc:
-            _log.warning("stream hub: cannot open the listener connection: %s", exc)
-            return None
-        try:
-            await conn.execute(f"SET ROLE {APP_ROLE}")
-            await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
-        except (*_TRANSIENT, asyncpg.PostgresError) as exc:
-            _log.warning("stream hub: cannot LISTEN %s: %s", NOTIFY_CHANNEL, exc)
-            await _close_quietly(conn)
-            return None
-        return conn
-
-    async def _watch(self, conn: asyncpg.Connection) -> None:
-        """Return when the connection is lost (checked at once when the server closes
-        it, else every heartbeat) or the hub stops."""
-        lost = asyncio.Event()
-        conn.add_termination_listener(lambda _: lost.set())
-        while not self._stop.is_set() and connection_usable(conn):
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(lost.wait(), self.heartbeat)
-            if lost.is_set():
-                return
-            try:
-                await asyncio.wait_for(conn.fetchval("SELECT 1"), 5)
-            except (*_TRANSIENT, asyncpg.PostgresError):
-                return
 
     # --- reading ---------------------------------------------------------------------
 
@@ -330,18 +250,13 @@ class StreamHub:
     async def _read(self, scanned: int, stream: str | None) -> _Read:
         head = self.head  # committed, hence visible to the query below
         if stream is None:
-            rows = await self.ledger.store.read_log(scanned + 1, PAGE)
+            rows = await self.reads.read_log(scanned + 1, PAGE)
         else:
-            rows = await self._read_stream(stream, scanned)
+            version = await self.reads.version_at(stream, scanned)
+            rows = await self.reads.read_stream(stream, after_version=version, limit=PAGE)
         if len(rows) == PAGE:
             return rows, rows[-1].position
         return rows, max(head, rows[-1].position if rows else scanned)
-
-    async def _read_stream(self, stream: str, scanned: int) -> list[StoredEvent]:
-        version = await self.ledger.pool.fetchval(
-            "SELECT coalesce(max(version), 0) FROM events WHERE stream = $1 "
-            "AND position <= $2", stream, scanned)
-        return await self.ledger.store.read_stream(stream, after_version=version, limit=PAGE)
 
     def encoded(self, e: StoredEvent) -> bytes:
         """The SSE bytes of an entry, encoded once for every stream that sends it."""
@@ -382,7 +297,7 @@ class StreamHub:
         async with folded.lock:
             stream = f"agreement/{agreement_id}"
             while folded.version < version:
-                page = await self.ledger.store.read_stream(
+                page = await self.reads.read_stream(
                     stream, after_version=folded.version, limit=PAGE)
                 for e in page:
                     folded.state = evolve(folded.state, fact_from_stored(e))
@@ -390,13 +305,6 @@ class StreamHub:
                 if len(page) < PAGE:
                     break
         return folded.state
-
-
-async def _close_quietly(conn: asyncpg.Connection) -> None:
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(conn.close(), 5)
-    if connection_usable(conn):
-        conn.terminate()
 
 
 # --- the app's side ------------------------------------------------------------------
@@ -433,7 +341,8 @@ def _end_streams_on_signals(hub: StreamHub) -> Callable[[], None]:
 async def stream_lifespan(app: Litestar) -> AsyncIterator[None]:
     """Own the app's :class:`StreamHub` (after the ledger's lifespan, before its end)."""
     heartbeat = float(os.environ.get("LEDGER_SSE_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS))
-    hub = StreamHub(app.state.ledger, heartbeat=heartbeat)
+    hub = StreamHub(app.state.ledger, heartbeat=heartbeat, reads=app.state.reads,
+                    follower=app.state.follower)
     app.state.stream_hub = hub
     hub.start()
     restore = _end_streams_on_signals(hub)
@@ -540,7 +449,7 @@ class StreamController(Controller):
         if agreement is not None:
             stream = f"agreement/{agreement}"
             await require_agreement_reader(request, fold_events(
-                await load_agreement(ledger, agreement)))
+                await load_agreement(stream_hub.reads, agreement)))
         await stream_hub.ensure_started()
         start = _start_position(last_event_id, after, stream_hub.head)
         return Stream(_entries(stream_hub, principal, stream, start),
