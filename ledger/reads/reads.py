@@ -19,6 +19,7 @@ from ..admission import Head
 from ..db import applied_migrations
 from ..errors import NotFound
 from ..leaf import from_micros
+from ..orghistory import OrgHistory, fold
 from ..provenance.records import CheckpointInfo, Entry
 from ..registry import KeyRecord
 from ..statement import Statement, format_time
@@ -271,6 +272,11 @@ class Reads:
             "AND ($3::timestamptz IS NULL OR recorded_at <= $3) "
             "ORDER BY position LIMIT $4", actor, lo, hi, limit)
         return [_entry(r) for r in rows]
+
+    async def organization(self, org_id: str) -> OrgHistory | None:
+        """The organization's history folded from its stream (None if unregistered)."""
+        entries = await self.entries(f"org/{org_id}")
+        return fold(org_id, entries) if entries else None
 
     async def has_stream(self, stream: str) -> bool:
         """Whether ``stream`` holds at least one event."""
