@@ -7,17 +7,21 @@ one indexed query for the stream's head, none while the log has not grown, and o
 events are folded. The list of agreements (filters, pagination) reads the projections'
 read model.
 
-Access: an agreement its parties marked public is readable without a token; otherwise
-an organization's token reads the agreements it is (or was, or is invited to be) a
-party to, and auditor and trust tokens read everything. Organization streams are
-public, like ``GET /v1/organizations/{id}``: a client verifying a history needs every
-signer's key history, and the register holds organizations, never persons.
+Access is ``ledger.access``'s, the one reading policy: an agreement its parties marked
+public is readable without a token; otherwise an organization's token reads the
+agreements it is (or was, or is invited to be) a party to, an auditor's everything, and
+a trust's the events that a consent in force covers (history and stream events are
+filtered; the state and the written document, which fold every event, only when
+nothing is withheld). Organization streams are public, like
+``GET /v1/organizations/{id}``: a client verifying a history needs every signer's key
+history, and the register holds organizations, never persons.
 """
 
 from __future__ import annotations
 
 import copy
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Annotated, Any, NamedTuple
 
 import msgspec
@@ -25,6 +29,8 @@ from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
+from ledger.access import AgreementAccess, Reader, Seen, agreement_access, entry_visible
+from ledger.access import members as members
 from ledger.domain import (
     AgreementState,
     evolve,
@@ -49,8 +55,8 @@ from ..agreement_schemas import (
     StreamEvents,
     StreamHead,
 )
-from ..auth import Principal, authenticate
-from ..problems import Forbidden, OutOfRange, TokenMissing, problem_responses
+from ..auth import optional_principal, reader, refusal, today
+from ..problems import OutOfRange, problem_responses
 
 __all__ = ["AgreementsController", "StreamsController"]
 
@@ -71,29 +77,51 @@ def fold_events(events: list[StoredEvent]) -> AgreementState:
     return state
 
 
-def members(state: AgreementState) -> set[str]:
-    return set(state.parties) | set(state.former) | set(state.invited)
+def seen(e: StoredEvent) -> Seen:
+    """What the reading policy needs of a stored event."""
+    st = e.statement()
+    consent_id = st.data.get("consent_id") if st.type.startswith("consent.") else None
+    return Seen(e.stream, st.actor, st.type,
+                consent_id if isinstance(consent_id, str) else None)
 
 
-async def optional_principal(request: Request[Any, Any, Any]) -> Principal | None:
-    if not request.headers.get("authorization"):
-        return None
-    return await authenticate(request)
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What the policy granted a reader on one agreement (see ``authorize``)."""
+
+    reader: Reader
+    state: AgreementState
+    today: str
+    access: AgreementAccess
+
+    def visible(self, e: StoredEvent) -> bool:
+        """May the reader receive this event of the agreement?"""
+        if self.access.whole:
+            return True
+        return entry_visible(self.reader, seen(e), self.state, self.today)
 
 
-async def require_agreement_reader(request: Request[Any, Any, Any],
-                                   state: AgreementState) -> None:
-    """Public agreements for anyone; otherwise its organizations, auditors, trusts."""
-    principal = await optional_principal(request)
-    if state.public:
-        return
-    if principal is None:
-        raise TokenMissing("this agreement is not public: send Authorization: Bearer <token>")
-    if principal.reads_everything():
-        return
-    if principal.kind == "org" and principal.subject in members(state):
-        return
-    raise Forbidden(f"a token of {principal.subject} cannot read this agreement")
+async def authorize(request: Request[Any, Any, Any], reads: Reads, state: AgreementState,
+                    *, whole: bool, events: list[StoredEvent] | None = None) -> Grant:
+    """Apply the reading policy to an agreement whose current state is ``state``:
+    raise its refusal, or return what it grants. ``whole``: the view folds every event
+    (state, document). ``events``: the agreement's events, when already read."""
+    who = await reader(request)
+    day = today()
+    if who.kind == "trust" and not state.public and events is None:
+        events = await load_agreement(reads, state.agreement_id)
+    needed = [seen(e) for e in events or []] if who.kind == "trust" else []
+    access = agreement_access(who, state, needed, day)
+    if not (access.whole if whole else access.some):
+        raise refusal(who, state, access, day)
+    return Grant(who, state, day, access)
+
+
+async def require_agreement_reader(request: Request[Any, Any, Any], reads: Reads,
+                                   state: AgreementState,
+                                   events: list[StoredEvent] | None = None) -> Grant:
+    """Some of the agreement must be for the reader (else its refusal)."""
+    return await authorize(request, reads, state, whole=False, events=events)
 
 
 async def load_agreement(reads: Reads, agreement_id: str) -> list[StoredEvent]:
@@ -198,7 +226,7 @@ def current_states(request: Request[Any, Any, Any]) -> CurrentStates:
     return cache
 
 
-def _watermark(request: Request[Any, Any, Any]) -> Watermark | None:
+def watermark(request: Request[Any, Any, Any]) -> Watermark | None:
     """The log watermark of this process's stream hub, or None when the client asks
     for revalidation (``Cache-Control: no-cache`` or ``max-age=0``: then the stream's
     head is read from the database, e.g. right after a write sent to another server)."""
@@ -272,8 +300,8 @@ class AgreementsController(Controller):
         at: Annotated[str | None, QueryParameter(max_length=40)] = None,
     ) -> Response[AgreementView]:
         current = await current_states(request).get(reads, agreement_id,
-                                                     _watermark(request))
-        await require_agreement_reader(request, current.state)
+                                                     watermark(request))
+        await authorize(request, reads, current.state, whole=True)
         if version is not None and at is not None:
             raise OutOfRange("give either version or at, not both", field="at")
         if (version is None or version == current.version) and at is None:
@@ -298,7 +326,9 @@ class AgreementsController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=PAGE)] = 100,
     ) -> HistoryPage:
         events = await load_agreement(reads, agreement_id)
-        await require_agreement_reader(request, fold_events(events))
+        grant = await require_agreement_reader(request, reads, fold_events(events), events)
+        if not grant.access.whole:  # a trust: the events its consents cover
+            events = [e for e in events if grant.visible(e)]
         page = events[after:after + limit]
         entries = []
         for e in page:
@@ -320,7 +350,7 @@ class AgreementsController(Controller):
     ) -> str:
         events = await load_agreement(reads, agreement_id)
         current = fold_events(events)
-        await require_agreement_reader(request, current)
+        await authorize(request, reads, current, whole=True, events=events)
         chosen = _until(events, version, None)
         state = current if len(chosen) == len(events) else fold_events(chosen)
         return render_markdown(state, lang=lang)
@@ -331,7 +361,8 @@ class StreamsController(Controller):
     tags = ("streams",)
 
     async def _check(self, request: Request[Any, Any, Any], reads: Reads, kind: str,
-                     key: str) -> list[StoredEvent] | None:
+                     key: str) -> Grant | None:
+        """None when the whole stream is for the reader, else what it may read."""
         if kind not in STREAM_KINDS:
             raise OutOfRange(f"stream kind must be one of {', '.join(STREAM_KINDS)}",
                              field="kind")
@@ -339,9 +370,9 @@ class StreamsController(Controller):
             return None  # the register of organizations and keys is public
         events = await whole_stream(reads, f"agreement/{key}")
         if not events:
-            return events
-        await require_agreement_reader(request, fold_events(events))
-        return events
+            return None
+        grant = await require_agreement_reader(request, reads, fold_events(events), events)
+        return None if grant.access.whole else grant
 
     @get("/{kind:str}/{key:str}", operation_id="GetStreamHead",
          summary="A stream's current version and head hash (version 0 if empty)",
@@ -361,9 +392,11 @@ class StreamsController(Controller):
         after: Annotated[int, QueryParameter(ge=0, le=MAX_STREAM_VERSION)] = 0,
         limit: Annotated[int, QueryParameter(ge=1, le=PAGE)] = PAGE,
     ) -> StreamEvents:
-        await self._check(request, reads, kind, key)
+        grant = await self._check(request, reads, kind, key)
         stream = f"{kind}/{key}"
         page = await reads.read_stream(stream, after_version=after, limit=limit)
+        if grant is not None:  # a trust: the events its consents cover
+            page = [e for e in page if grant.visible(e)]
         head = await reads.head(stream)
         return StreamEvents(stream, head.version, head.hash, [
             StreamEvent(e.position, e.version, e.recorded_at, e.event_hash,

@@ -62,8 +62,8 @@ from ledger.provenance import (
 from ledger.provenance.answers import Visible, item_positions
 from ledger.reads import KeyCache, Reads
 
-from ..auth import Principal, principal_of, require_kinds
-from ..problems import Forbidden, RequestMalformed, problem_responses
+from ..auth import ConsentMissing, Principal, principal_of, require_kinds
+from ..problems import RequestMalformed, problem_responses
 
 __all__ = ["ConsentMissing", "ProvenanceController", "clock"]
 
@@ -101,13 +101,6 @@ class ProvenanceOperation(Operation):
                                OpenAPIMediaType(schema=Schema(type=OpenAPIType.OBJECT)))
             content[PROVN] = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))
             ok.content = content
-
-
-class ConsentMissing(Forbidden):
-    """A trust asked for data no consent in force covers."""
-
-    code = "consent-missing"
-    title = "No consent in force covers this data"
 
 
 # --- reading -------------------------------------------------------------------------

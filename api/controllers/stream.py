@@ -21,11 +21,12 @@ connection while idle: it reads through the pool when woken, and streams that wa
 the same place share one query. Idle streams get a comment every 15 s (heartbeat;
 ``LEDGER_SSE_HEARTBEAT_SECONDS`` changes it).
 
-Who sees what (the agreements controller's rule, decided per agreement from its folded
-state, cached per agreement id): auditor and trust tokens everything; everyone the
-organization streams (the public register) and the entries of public agreements;
-organization tokens also the agreements their organization is a party to, was a party
-to, or is invited to.
+Who sees what is ``ledger.access``'s policy, decided per entry: auditor tokens
+everything; everyone the organization streams (the public register) and the entries of
+public agreements; organization tokens also the agreements their organization is a
+party to, was a party to, or is invited to; trust tokens the entries a consent in
+force covers, decided on the agreement's current state (a withdrawal applies to the
+next entry sent).
 
 Shutdown: the lifespan (:func:`stream_lifespan`) stops the hub, which ends the open
 streams. uvicorn waits for open responses to finish *before* it runs the lifespan's
@@ -55,20 +56,22 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import Stream
 
+from ledger.access import entry_visible
 from ledger.domain import AgreementState, evolve, fact_from_stored, initial_state
 from ledger.domain.values import ID_PATTERN
 from ledger.errors import Unavailable
 from ledger.reads import LISTENER_NAME, TRANSIENT, LogFollower, Reads, StoredEvent
 from ledger.runtime import Ledger
 
-from ..auth import Principal
+from ..auth import Principal, optional_principal, today
 from ..problems import RequestMalformed, problem_responses
 from .agreements import (
+    CurrentStates,
     fold_events,
     load_agreement,
     members,
-    optional_principal,
     require_agreement_reader,
+    seen,
 )
 
 __all__ = ["LISTENER_NAME", "StreamController", "StreamHub", "stream_lifespan"]
@@ -141,9 +144,11 @@ class StreamHub:
 
     def __init__(self, ledger: Ledger, *, heartbeat: float = HEARTBEAT_SECONDS,
                  poll: float = POLL_SECONDS, reads: Reads | None = None,
-                 follower: LogFollower | None = None) -> None:
+                 follower: LogFollower | None = None,
+                 states: CurrentStates | None = None) -> None:
         self.ledger = ledger
         self.reads = reads if reads is not None else Reads(ledger.pool)
+        self.states = states if states is not None else CurrentStates()
         self._owns_follower = follower is None
         self.follower = follower if follower is not None else LogFollower(
             ledger.dsn, self.reads, heartbeat=heartbeat, poll=poll)
@@ -270,6 +275,9 @@ class StreamHub:
     # --- who may read what -------------------------------------------------------------
 
     async def may_read(self, principal: Principal | None, e: StoredEvent) -> bool:
+        """The reading policy (``ledger.access``) for one entry. A trust is decided on
+        the agreement's current state, so a consent withdrawn applies to the next entry
+        sent; an organization on the state the hub folded up to the entry (or later)."""
         if principal is not None and principal.reads_everything():
             return True
         kind, _, key = e.stream.partition("/")
@@ -277,6 +285,9 @@ class StreamHub:
             return True
         if kind != "agreement":
             return False
+        if principal is not None and principal.kind == "trust":
+            current = await self.states.get(self.reads, key, self.watermark())
+            return entry_visible(principal.reader(), seen(e), current.state, today())
         state = await self.agreement_state(key, e.version)
         if state.public:
             return True
@@ -342,7 +353,7 @@ async def stream_lifespan(app: Litestar) -> AsyncIterator[None]:
     """Own the app's :class:`StreamHub` (after the ledger's lifespan, before its end)."""
     heartbeat = float(os.environ.get("LEDGER_SSE_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS))
     hub = StreamHub(app.state.ledger, heartbeat=heartbeat, reads=app.state.reads,
-                    follower=app.state.follower)
+                    follower=app.state.follower, states=app.state.current_states)
     app.state.stream_hub = hub
     hub.start()
     restore = _end_streams_on_signals(hub)
@@ -421,9 +432,10 @@ class StreamController(Controller):
             "the exact signed envelope. Resume with the Last-Event-ID header or ?after= "
             "(every entry whose position is greater); without either, entries recorded "
             "after connecting; after=-1 replays the whole log. ?agreement= keeps one "
-            "agreement's entries. Auditor and trust tokens see everything; others the "
-            "organization streams, public agreements, and (organization tokens) the "
-            "agreements their organization is, was or is invited to be a party to. A "
+            "agreement's entries. Auditor tokens see everything; others the "
+            "organization streams, public agreements, (organization tokens) the "
+            "agreements their organization is, was or is invited to be a party to, and "
+            "(trust tokens) the entries a consent in force covers. A "
             "comment is sent every 15 s while idle."
         ),
         response_description=(
@@ -448,8 +460,9 @@ class StreamController(Controller):
         stream = None
         if agreement is not None:
             stream = f"agreement/{agreement}"
-            await require_agreement_reader(request, fold_events(
-                await load_agreement(stream_hub.reads, agreement)))
+            events = await load_agreement(stream_hub.reads, agreement)
+            await require_agreement_reader(request, stream_hub.reads, fold_events(events),
+                                           events)
         await stream_hub.ensure_started()
         start = _start_position(last_event_id, after, stream_hub.head)
         return Stream(_entries(stream_hub, principal, stream, start),

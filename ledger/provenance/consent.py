@@ -15,6 +15,9 @@ Two exceptions, both because they are not any party's confidential data:
 
 Auditors are not subject to consent: they read under their own mandate, not a consent.
 
+Every route applies this rule through ``ledger.access`` (the one reading policy), not
+only the provenance answers.
+
 When an organization's data is refused, the reason is one of ``missing`` (it never
 consented to this trust in this agreement), ``withdrawn``, ``expired`` or
 ``out-of-scope`` (a consent is in force but does not name that family).
@@ -92,7 +95,13 @@ class ConsentView:
         self.trust_id = trust_id
         self.today = today
         self._memo: dict[tuple[str, str], Coverage] = {}
-        self._own = {cid for cid, c in state.consents.items() if c.trust_id == trust_id}
+        self._own = frozenset(cid for cid, c in state.consents.items()
+                              if c.trust_id == trust_id)
+
+    @property
+    def own(self) -> frozenset[str]:
+        """The ids of the consents addressed to this trust (in force or not)."""
+        return self._own
 
     def check(self, org: str, family: str) -> Coverage:
         key = (org, family)
@@ -104,11 +113,17 @@ class ConsentView:
 
     def visible(self, entry: Entry) -> bool:
         """May the trust receive this entry?"""
-        if entry.stream_kind == "org":
+        return self.sees(entry.stream_kind, entry.actor, entry.family,
+                         entry.data.get("consent_id"))
+
+    def sees(self, stream_kind: str, actor: str, family: str, consent_id: object) -> bool:
+        """May the trust receive an event of ``family`` signed by ``actor`` in a stream
+        of ``stream_kind`` (``consent_id``: the one a consent event names)?"""
+        if stream_kind == "org":
             return True
-        if entry.family == "consent" and entry.data.get("consent_id") in self._own:
+        if family == "consent" and consent_id in self._own:
             return True
-        return self.check(entry.actor, entry.family).ok
+        return self.check(actor, family).ok
 
     def withheld(self, entries: Iterable[Entry]) -> list[dict[str, Any]]:
         """The organizations and families whose events were left out, with the reason and
