@@ -28,6 +28,12 @@ party to, was a party to, or is invited to; trust tokens the entries a consent i
 force covers, decided on the agreement's current state (a withdrawal applies to the
 next entry sent).
 
+Revocation: a stream ends when its token is revoked — checked before each batch of
+entries it would send (one query shared by the streams woken together) and every
+second while it idles, so a revoked token receives nothing more and its idle streams
+end within about a second. A trust's ``?agreement=`` stream ends once no consent to it
+is left in that agreement.
+
 Shutdown: the lifespan (:func:`stream_lifespan`) stops the hub, which ends the open
 streams. uvicorn waits for open responses to finish *before* it runs the lifespan's
 shutdown, so the lifespan also chains the process's SIGINT/SIGTERM handlers (when it
@@ -43,7 +49,7 @@ import logging
 import os
 import signal
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from types import FrameType
@@ -56,7 +62,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import Stream
 
-from ledger.access import entry_visible
+from ledger.access import agreement_access, entry_visible
 from ledger.domain import AgreementState, evolve, fact_from_stored, initial_state
 from ledger.domain.values import ID_PATTERN
 from ledger.errors import Unavailable
@@ -79,6 +85,7 @@ __all__ = ["LISTENER_NAME", "StreamController", "StreamHub", "stream_lifespan"]
 HEARTBEAT_SECONDS = 15.0
 POLL_SECONDS = 1.0
 START_TIMEOUT_SECONDS = 10.0
+REVOCATION_SECONDS = 1.0  # how often open streams' tokens are checked while idle
 RETRY_MS = 2000  # the reconnection delay suggested to clients
 PAGE = 500
 MAX_POSITION = 2**63 - 1  # events.position is a PostgreSQL bigint
@@ -158,6 +165,10 @@ class StreamHub:
         self.closing = False
         self._changed = asyncio.Event()
         self._inflight: dict[tuple[int, str | None], asyncio.Task[_Read]] = {}
+        self._watched: Counter[str] = Counter()  # token ids of the open streams
+        self._revoked: set[str] = set()  # those found revoked
+        self._revocation_check: asyncio.Task[None] | None = None
+        self._revocations: asyncio.Task[None] | None = None
         self._folded: OrderedDict[str, _Folded] = OrderedDict()
         self._encoded: OrderedDict[int, bytes] = OrderedDict()
         ledger.store.on_commit.append(self._on_commit)  # this process's commits: no wait
@@ -175,9 +186,13 @@ class StreamHub:
     # --- lifecycle -----------------------------------------------------------------
 
     def start(self) -> None:
-        """Start following the log in the background (once; the app does it)."""
+        """Start following the log, and watching the open streams' tokens for
+        revocations, in the background (once; the app does it)."""
         if not self.closing:
             self.follower.start()
+            if self._revocations is None:
+                self._revocations = asyncio.get_running_loop().create_task(
+                    self._watch_revocations(), name="ledger-stream-revocations")
 
     async def ensure_started(self) -> None:
         """Start following (if not yet) and wait until ``head`` is known."""
@@ -199,6 +214,12 @@ class StreamHub:
             self.ledger.store.on_commit.remove(self._on_commit)
         self.end_streams()
         self.follower.unsubscribe(self._advance)
+        for task in (self._revocations, self._revocation_check):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, *_TRANSIENT):
+                    await task
+        self._revocations = self._revocation_check = None
         if self._owns_follower:
             await self.follower.stop()
 
@@ -271,6 +292,57 @@ class StreamHub:
             if len(self._encoded) > MAX_ENCODED_CACHED:
                 self._encoded.popitem(last=False)
         return data
+
+    # --- revoked tokens end their streams ---------------------------------------------
+
+    def watch(self, token_id: str) -> None:
+        """A stream opened with this token (see ``revoked``)."""
+        self._watched[token_id] += 1
+
+    def unwatch(self, token_id: str) -> None:
+        self._watched[token_id] -= 1
+        if self._watched[token_id] <= 0:
+            del self._watched[token_id]
+
+    def revoked(self, token_id: str | None) -> bool:
+        """Whether the token was found revoked (its streams end at once)."""
+        return token_id is not None and token_id in self._revoked
+
+    async def revoked_now(self, token_id: str) -> bool:
+        """Whether the token is revoked, asked of the database now: one query for
+        every watched token, shared by the streams asking at the same moment."""
+        task = self._revocation_check
+        if task is None or task.done():
+            task = self._revocation_check = asyncio.get_running_loop().create_task(
+                self._check_revocations())
+        try:
+            await asyncio.shield(task)
+        except _TRANSIENT as exc:  # the next check decides
+            _log.warning("stream: cannot check token revocations: %s", exc)
+        return token_id in self._revoked
+
+    async def _check_revocations(self) -> None:
+        watched = list(self._watched)
+        if not watched:
+            return
+        new = await self.reads.revoked_tokens(watched) - self._revoked
+        if new:
+            self._revoked |= new
+            self._wake()  # idle streams of those tokens end now
+
+    async def _watch_revocations(self) -> None:
+        """Every ``REVOCATION_SECONDS``, look for revoked tokens among the open
+        streams' (so an idle stream ends within about that long)."""
+        while not self.closing:
+            await asyncio.sleep(REVOCATION_SECONDS)
+            if self._watched:
+                await self.revoked_now("")
+
+    async def trust_may_open(self, principal: Principal, agreement_id: str) -> bool:
+        """Whether a consent in force still opens the agreement to this trust."""
+        events = await load_agreement(self.reads, agreement_id)
+        return agreement_access(principal.reader(), fold_events(events),
+                                [seen(e) for e in events], today()).some
 
     # --- who may read what -------------------------------------------------------------
 
@@ -376,30 +448,44 @@ async def _entries(hub: StreamHub, principal: Principal | None, stream: str | No
     a heartbeat whenever nothing was sent for ``hub.heartbeat`` seconds."""
     loop = asyncio.get_running_loop()
     scanned = after  # every entry up to here was sent or is not for this client
-    yield b"retry: %d\n\n" % RETRY_MS
-    sent_at = loop.time()
-    while not hub.closing:
-        if loop.time() - sent_at >= hub.heartbeat:
-            yield b": heartbeat\n\n"
-            sent_at = loop.time()
-        if hub.head <= scanned:
-            changed = hub.waiter()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(),
-                                       max(0.0, sent_at + hub.heartbeat - loop.time()))
-            continue
-        try:
-            rows, upto = await hub.read_after(scanned, stream)
-            for e in rows:
-                if await hub.may_read(principal, e):
-                    yield hub.encoded(e)
-                    sent_at = loop.time()
-                scanned = e.position
-        except _TRANSIENT as exc:  # wait for the database to come back
-            _log.warning("stream: cannot read the log: %s", exc)
-            await asyncio.sleep(hub.poll)
-            continue
-        scanned = max(scanned, upto)
+    token = None if principal is None else principal.token_id
+    trust_agreement = (stream.partition("/")[2] if stream is not None and principal
+                       is not None and principal.kind == "trust" else None)
+    if token is not None:
+        hub.watch(token)
+    try:
+        yield b"retry: %d\n\n" % RETRY_MS
+        sent_at = loop.time()
+        while not hub.closing and not hub.revoked(token):
+            if loop.time() - sent_at >= hub.heartbeat:
+                yield b": heartbeat\n\n"
+                sent_at = loop.time()
+            if hub.head <= scanned:
+                changed = hub.waiter()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(),
+                                           max(0.0, sent_at + hub.heartbeat - loop.time()))
+                continue
+            try:
+                rows, upto = await hub.read_after(scanned, stream)
+                if rows and token is not None and await hub.revoked_now(token):
+                    return  # revoked: nothing more goes out
+                for e in rows:
+                    if await hub.may_read(principal, e):
+                        yield hub.encoded(e)
+                        sent_at = loop.time()
+                    scanned = e.position
+                if rows and trust_agreement is not None and principal is not None \
+                        and not await hub.trust_may_open(principal, trust_agreement):
+                    return  # no consent to it is left in this agreement
+            except _TRANSIENT as exc:  # wait for the database to come back
+                _log.warning("stream: cannot read the log: %s", exc)
+                await asyncio.sleep(hub.poll)
+                continue
+            scanned = max(scanned, upto)
+    finally:
+        if token is not None:
+            hub.unwatch(token)
 
 
 def _start_position(last_event_id: str | None, after: int | None, head: int) -> int:

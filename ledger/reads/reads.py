@@ -225,6 +225,12 @@ class Reads:
             last = await conn.fetchval("SELECT max(position) FROM events")
         return applied, 0 if last is None else int(last) + 1
 
+    async def revoked_tokens(self, token_ids: Sequence[str]) -> set[str]:
+        """Those of ``token_ids`` that were revoked."""
+        rows = await self.pool.fetch("SELECT token_id FROM token_revocations "
+                                     "WHERE token_id = ANY($1::text[])", list(token_ids))
+        return {r["token_id"] for r in rows}
+
     # --- the agreements' read model ----------------------------------------------------
 
     async def agreements(self, *, after: str | None, status: str | None, party: str | None,

@@ -1,25 +1,35 @@
-"""``GET /v1/stream`` applies the reading policy to trusts, live: a trust's open stream
-carries only what a consent in force covers, and a consent withdrawn applies to the
-next entry. Both failed before (a trust's stream carried every entry)."""
+"""``GET /v1/stream`` applies the reading policy live: a trust's open stream carries
+only what a consent in force covers, and a consent withdrawn applies to the next entry;
+revoking a token ends the streams open with it, and a trust's agreement stream ends
+when no consent to it is left. Each failed before (a trust's stream carried every
+entry; a revoked token's stream went on)."""
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+import httpx
 import pytest
 
 import ledger.domain as d
 from ledger import b64
+from ledger.db import APP_ROLE
 from ledger.domain.values import Period, Quantity
 from ledger.envelope import Envelope
-from tests.api.test_stream import Server, positions, serve, sse
-from tests.provenance.scenario import CA, FR, OTHER_TRUST, TF, TRUST, World
+from ledger.tokens import revoke_token
+from tests.api.conftest import Agreement
+from tests.api.test_stream import Server, Sse, positions, serve, sse
+from tests.helpers import org
+from tests.provenance.scenario import AID, CA, FR, OTHER_TRUST, TF, TRUST, World
 
 pytestmark = pytest.mark.pg
 
 OWN = ("c-ca", "c-tf", "c-fr")  # the consents given to TRUST
+WITHIN = 3.0  # seconds: a revocation or a last withdrawal ends open streams by then
 
 
 def _statement(env: Envelope) -> dict[str, Any]:
@@ -75,3 +85,60 @@ async def test_a_trust_s_stream_carries_what_consents_cover_and_a_withdrawal_app
             got = [await stream.entry(), await stream.entry()]
             assert positions(got) == [withdrawal["position"], marker["position"]], \
                 f"the fulfilment at {fulfilment['position']} was sent"
+
+
+async def _revoke(server: Server, headers: dict[str, str]) -> None:
+    conn = await asyncpg.connect(server.dsn)
+    try:
+        await conn.execute(f"SET ROLE {APP_ROLE}")
+        await revoke_token(conn, headers["Authorization"].removeprefix("Bearer "))
+    finally:
+        await conn.close()
+
+
+async def _ends_without_an_entry(stream: Sse, within: float) -> None:
+    """The stream ends within ``within`` seconds, sending no entry before."""
+    deadline = time.monotonic() + within
+    with pytest.raises((EOFError, httpx.RemoteProtocolError, httpx.ReadError)):
+        while True:
+            event = await stream.next(timeout=max(0.1, deadline - time.monotonic()))
+            assert event.get("event") != "entry", f"sent after the end: {event}"
+            assert time.monotonic() < deadline, "the stream is still open"
+
+
+async def test_revoking_a_token_ends_the_streams_open_with_it(database: str,
+                                                              tmp_path: Path) -> None:
+    """Failed before: the stream kept delivering the private agreement's entries."""
+    a = org("centre-arts")
+    private = Agreement(a, "prive")
+    async with serve(database, tmp_path / "home") as server:
+        await server.append(a.registration("A"), private.next())
+        member = await server.token("org", "centre-arts")
+        async with sse(server, member) as stream, sse(server, member, agreement="prive") \
+                as filtered:
+            await _revoke(server, member)
+            await server.append(private.next())  # the next entry is not sent
+            await _ends_without_an_entry(stream, WITHIN)
+            await _ends_without_an_entry(filtered, WITHIN)
+        r = await server.http.get("/v1/stream", headers=member)
+        assert r.status_code == 401 and r.json()["type"].endswith("token-invalid")
+        idle = await server.token("org", "centre-arts")
+        async with sse(server, idle) as stream:
+            await _revoke(server, idle)  # nothing is written: an idle stream ends too
+            await _ends_without_an_entry(stream, WITHIN)
+
+
+async def test_a_trust_s_agreement_stream_ends_when_no_consent_is_left(
+        database: str, tmp_path: Path) -> None:
+    world = World()
+    world.phase_one()
+    async with serve(database, tmp_path / "home") as server:
+        await _post(server, world.take())
+        trust = await server.token("trust", TRUST)
+        async with sse(server, trust, agreement=AID) as stream:
+            for org_id, consent in ((CA, "c-ca"), (TF, "c-tf"), (FR, "c-fr")):
+                world.act(org_id, d.WithdrawConsent, consent_id=consent, reason="Fin")
+            await _post(server, world.take())
+            for _ in range(3):  # the withdrawals themselves: the basis, addressed to it
+                assert (await stream.entry())["data"]["type"] == "consent.withdrawn"
+            await _ends_without_an_entry(stream, WITHIN)
