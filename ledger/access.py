@@ -140,6 +140,8 @@ def agreement_access(reader: Reader, state: AgreementState, events: Iterable[See
     view = ConsentView(state, reader.subject, today)
     some, whole, withheld = False, True, None
     for seen in events:
+        if seen.stream_kind != "agreement":
+            continue  # the register opens no agreement
         if entry_visible(reader, seen, state, today, view):
             if not (seen.family == "consent" and seen.consent_id in view.own):
                 some = True  # its own consent events alone open nothing

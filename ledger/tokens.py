@@ -3,9 +3,11 @@
 A token is ``ml_`` + 32 random bytes in URL-safe base64 (no padding). The ledger keeps
 only SHA-256(token), plus the token's first characters (``prefix``) so people can tell
 tokens apart in a list. Three kinds: ``org`` (reads what concerns the organization
-named by its subject), ``auditor`` and ``trust`` (read everything). Creating, listing,
-finding and revoking them is SQL over the tokens tables of migration 0002; the HTTP
-side (who may read what) is in ``api/auth.py``, the command line in ``ledger token``.
+named by its subject), ``auditor`` (reads everything) and ``trust`` (reads what the
+organizations consented to share with the trust named by its subject). Creating,
+listing, finding and revoking them is SQL over the tokens tables of migration 0002; who
+may read what is ``ledger/access.py``, the HTTP side ``api/auth.py``, the command line
+``ledger token``.
 """
 
 from __future__ import annotations

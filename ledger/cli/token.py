@@ -30,7 +30,8 @@ def register(sub: Any) -> None:
     who = create.add_mutually_exclusive_group(required=True)
     who.add_argument("--org", metavar="ID", help="reads what concerns this organization")
     who.add_argument("--auditor", metavar="NAME", help="reads everything")
-    who.add_argument("--trust", metavar="NAME", help="reads everything")
+    who.add_argument("--trust", metavar="NAME",
+                     help="reads what the organizations consented to share with this trust")
     create.add_argument("--json", action="store_true", help="print JSON")
     create.set_defaults(handler=run_create)
 

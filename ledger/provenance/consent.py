@@ -7,9 +7,10 @@ receives an agreement event only if that organization gave, in this agreement, a
 ``scope`` (a list of event families, ``docs/EVENTS.md``) names the event's family, the
 first segment of its type (``commitment.offered`` → ``commitment``).
 
-Two exceptions, both because they are not any party's confidential data:
+Three exceptions, all because they are not any party's confidential data:
 
 * the register of organizations and keys (``org/<id>`` streams) is public by design;
+* an agreement its parties marked public is readable by anyone, a trust included;
 * the consent events addressed to the requesting trust are the basis of the export
   itself, so the trust always sees them.
 
@@ -60,7 +61,11 @@ def _in_force(c: Consent, today: str) -> bool:
 def coverage(state: AgreementState, org: str, trust_id: str, family: str,
              today: str) -> Coverage:
     """Whether ``org`` consented, in this agreement, to share ``family`` data with
-    ``trust_id`` on ``today`` (``YYYY-MM-DD``)."""
+    ``trust_id`` on ``today`` (``YYYY-MM-DD``). An agreement its parties marked public
+    needs no consent: anyone reads it."""
+    if state.public:
+        return Coverage(org, family, True, None, None,
+                        f"agreement {state.agreement_id} is public")
     mine = sorted((c for c in state.consents.values()
                    if c.org == org and c.trust_id == trust_id), key=lambda c: c.id)
     if not mine:
