@@ -179,7 +179,7 @@ class PostgresStore:
         validator: Validator | None = None,
     ) -> None:
         self.pool = pool
-        self.reads = Reads(pool)
+        self._reads = Reads(pool)
         self.validator = validator
         self.ledger_id = ledger_id
         self.limits = limits
@@ -532,6 +532,13 @@ class PostgresStore:
         return merkle.CompactRange(size, [hashes[(n.level, n.index)] for n in ids])
 
     # --- reading (the read layer's queries, over this store's pool) ----------------
+
+    @property
+    def reads(self) -> Reads:
+        """The read layer over this store's pool (follows ``pool`` if it is replaced)."""
+        if self._reads.pool is not self.pool:
+            self._reads = Reads(self.pool)
+        return self._reads
 
     async def size(self) -> int:
         """Number of entries in the log."""
