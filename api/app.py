@@ -31,16 +31,17 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from ledger.config import Settings
+from ledger.reads import KeyCache, LogFollower, Reads
 from ledger.runtime import Ledger, open_ledger, resolve_database
 from projections import ProjectionRunner
 
 from .append_route import events_router
 from .controllers import HealthController, LogController, OrganizationsController
-from .controllers.agreements import AgreementsController, StreamsController
+from .controllers.agreements import AgreementsController, CurrentStates, StreamsController
 from .controllers.events import KeyRateLimiter, WritePolicy
 from .controllers.portfolio import PortfolioController
 from .controllers.provenance import ProvenanceController
-from .controllers.stream import StreamController, stream_lifespan
+from .controllers.stream import HEARTBEAT_SECONDS, StreamController, stream_lifespan
 from .docs_ui import SwaggerUIPlugin, assets_router, to_the_docs
 from .metrics import Metrics, metrics_middleware
 from .problems import exception_handlers
@@ -111,6 +112,11 @@ def _provide_ledger(state: State) -> Ledger:
     return ledger
 
 
+def _provide_reads(state: State) -> Reads:
+    reads: Reads = state.reads
+    return reads
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -147,21 +153,37 @@ def create_app(
             metrics: Metrics = app.state.metrics
             metrics.start_size(await ledger.store.size())
             ledger.store.on_commit.append(metrics.on_commit)
+            # Every read goes through this one object: pointing reads at another pool
+            # (a replica) is a change of this line.
+            reads = Reads(ledger.pool)
+            # The process's one follower of the log (LISTEN/NOTIFY for the other
+            # processes' commits) wakes the stream hub and the projection runner.
+            heartbeat = float(os.environ.get("LEDGER_SSE_HEARTBEAT_SECONDS",
+                                             HEARTBEAT_SECONDS))
+            follower = LogFollower(ledger.dsn, reads, heartbeat=heartbeat)
             # The read models follow the log in the background (woken by every commit
-            # here, and by LISTEN/NOTIFY for the other processes' commits).
-            runner = ProjectionRunner(ledger.pool)
+            # here, and by the follower for the other processes' commits).
+            runner = ProjectionRunner(ledger.pool, follower=follower)
             ledger.store.on_commit.append(runner.notify)
-            if projections:
-                runner.start()
             app.state.ledger = ledger
+            app.state.reads = reads
+            app.state.follower = follower
+            app.state.key_cache = KeyCache()
+            app.state.current_states = CurrentStates()
             app.state.projections = runner
             try:
+                follower.start()
+                if projections:
+                    runner.start()
                 yield
             finally:
                 ledger.store.on_commit.remove(runner.notify)
-                await runner.stop()
-                ledger.store.on_commit.remove(metrics.on_commit)
-                del app.state.ledger
+                try:
+                    await runner.stop()
+                finally:
+                    await follower.stop()
+                    ledger.store.on_commit.remove(metrics.on_commit)
+                    del app.state.ledger
 
     state: dict[str, Any] = {
         "metrics": Metrics(),
@@ -178,6 +200,7 @@ def create_app(
                         assets_router(), to_the_docs],
         dependencies={
             "ledger": Provide(_provide_ledger, sync_to_thread=False),
+            "reads": Provide(_provide_reads, sync_to_thread=False),
         },
         lifespan=[lifespan, stream_lifespan],
         state=State(state),

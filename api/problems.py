@@ -19,17 +19,16 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import asyncpg
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.types import ExceptionHandlersMap
 
 from ledger import admission, errors
-from ledger.db import DATABASE_DOWN
 from ledger.errors import LedgerError
 from ledger.integrity import HistoryUnprotected
 from ledger.log import HistoryMismatch, LogKeyMismatch
+from ledger.reads import DATABASE_DOWN, TEXT_NOT_STORABLE
 from ledger.runtime import OriginMismatch
 from ledger.store import UNAVAILABLE_DETAIL
 
@@ -248,7 +247,7 @@ def _handlers() -> dict[type[Exception], _Handler]:
     }
     for cls in DATABASE_DOWN:
         handlers[cls] = _unavailable
-    handlers[asyncpg.CharacterNotInRepertoireError] = _text_not_storable
+    handlers[TEXT_NOT_STORABLE] = _text_not_storable
     return handlers
 
 

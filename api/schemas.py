@@ -122,8 +122,14 @@ class Organization(msgspec.Struct):
 
 class LogEntry(msgspec.Struct):
     index: Position
-    leaf: Annotated[str, Meta(description="base64 of the Merkle leaf bytes")]
-    envelope: dict[str, Any]
+    leaf: Annotated[str | None, Meta(
+        description="base64 of the Merkle leaf bytes; null when the token may not read "
+                    "this entry's content (a trust token without a consent covering it)")]
+    envelope: Annotated[dict[str, Any] | None, Meta(
+        description="the exact signed envelope; null exactly when leaf is")]
+    leaf_hash: Annotated[str, Meta(
+        description="base64 of the RFC 9162 leaf hash SHA-256(0x00 || leaf): enough to "
+                    "rebuild the tree and check inclusion and consistency proofs")]
 
 
 class LogEntries(msgspec.Struct):

@@ -1,8 +1,9 @@
 """Organizations and their keys, as a pure state replayed from ``org/<id>`` events.
 
-Key validity is defined by log position: a key added at position ``a`` signs events at
-positions ``> a``; a key revoked at position ``r`` signs nothing after ``r`` (the
-revocation itself may be signed by the key it revokes). Earlier events stay valid.
+Key validity is defined by log position, in ``ledger.orghistory`` (the one fold of an
+organization's stream): a key added at position ``a`` signs events at positions
+``> a``; a key revoked at position ``r`` signs nothing after ``r`` (the revocation itself
+may be signed by the key it revokes). Earlier events stay valid.
 
 The same rules serve the store (fed with key rows read under the log lock) and the
 offline auditor (fed with the bundle's own history).
@@ -18,23 +19,29 @@ import msgspec
 from . import b64
 from .errors import ForeignKey, MalformedStatement, Rejected, RevokedKey, UnknownKey
 from .keys import key_id as compute_key_id
+from .orghistory import (
+    ORG_KEY_ADDED,
+    ORG_KEY_REVOKED,
+    ORG_PROFILE_UPDATED,
+    ORG_REGISTERED,
+    ORG_TYPES,
+    KeyAdded,
+    KeyRevoked,
+    key_effect,
+)
 from .profile import check_name, check_profile
 from .statement import Statement
 
 __all__ = [
     "ORG_KEY_ADDED",
     "ORG_KEY_REVOKED",
+    "ORG_PROFILE_UPDATED",
     "ORG_REGISTERED",
     "KeyRecord",
     "Registry",
     "check_org_statement",
 ]
 
-ORG_REGISTERED = "organization.registered"
-ORG_KEY_ADDED = "organization.key_added"
-ORG_KEY_REVOKED = "organization.key_revoked"
-ORG_PROFILE_UPDATED = "organization.profile_updated"
-ORG_TYPES = frozenset({ORG_REGISTERED, ORG_KEY_ADDED, ORG_KEY_REVOKED, ORG_PROFILE_UPDATED})
 
 
 @dataclass(slots=True)
@@ -153,21 +160,18 @@ class Registry:
         return record
 
     def apply(self, st: Statement, position: int) -> None:
-        """Record the key effects of an already-checked org statement."""
+        """Record the key effects of an already-checked org statement (the rule of
+        validity by position is ``ledger.orghistory.key_effect``'s)."""
         if st.stream_kind != "org":
             return
-        if st.type == ORG_REGISTERED:
-            data = st.data
-            raw = b64.decode(data["public_key"])
-            self.keys[st.key] = KeyRecord(st.key, st.actor, raw, position)
-        elif st.type == ORG_KEY_ADDED:
-            raw = b64.decode(st.data["public_key"])
-            kid = compute_key_id(raw)
-            self.keys[kid] = KeyRecord(kid, st.actor, raw, position + 1)
-        elif st.type == ORG_KEY_REVOKED:
-            record = self.keys.get(st.data["key_id"])
+        effect = key_effect(st.type, st.data, st.key, position)
+        if isinstance(effect, KeyAdded):
+            self.keys[effect.key_id] = KeyRecord(effect.key_id, st.actor, effect.public_key,
+                                                 effect.valid_from)
+        elif isinstance(effect, KeyRevoked):
+            record = self.keys.get(effect.key_id)
             if record is not None and record.revoked_at is None:
-                record.revoked_at = position
+                record.revoked_at = effect.position
 
 
 def check_org_statement(st: Statement, registry: Registry, position: int) -> None:

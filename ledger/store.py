@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-import msgspec
 
 from . import b64, merkle
 from .admission import (
@@ -47,17 +46,18 @@ from .admission import (
 )
 from .db import DATABASE_DOWN, connection_usable
 from .envelope import Envelope, Opened, decode_envelope
-from .errors import BatchTooLarge, LedgerError, NotFound, Unavailable
+from .errors import BatchTooLarge, LedgerError, Unavailable
 from .keys import key_id as compute_key_id
-from .leaf import encode_leaf, from_micros
+from .reads.events import NODES_SQL as _NODES_SQL  # noqa: F401 (the plan tests read it)
+from .reads.events import StoredEvent, fetch_nodes
+from .reads.follower import NOTIFY_CHANNEL
+from .reads.reads import Reads
 from .registry import ORG_KEY_ADDED, ORG_KEY_REVOKED, ORG_REGISTERED, KeyRecord, Registry
-from .statement import Statement, format_time
 from .tokens import admit_registration
 
-__all__ = ["LOG_LOCK", "PostgresStore", "StoredEvent", "fetch_nodes"]
+__all__ = ["LOG_LOCK", "NOTIFY_CHANNEL", "PostgresStore", "StoredEvent", "fetch_nodes"]
 
 LOG_LOCK = 0x4C454447_00000002  # "LEDG" + 2: held from first statement to commit
-NOTIFY_CHANNEL = "ledger_log"
 
 Validator = Callable[[list[Candidate]], Awaitable[None]]
 DEFAULT_LIMITS = Limits()
@@ -69,48 +69,6 @@ UNAVAILABLE_DETAIL = "the database cannot be reached; retry later"
 
 _GATHER_TURNS = 16  # at most this many turns of the event loop to gather a group
 PARALLEL_VERIFY_MIN = 32  # signatures; below this, verifying inline is faster
-
-
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
-    """An event as stored: exact envelope and payload bytes plus their place."""
-
-    position: int
-    recorded_at_us: int
-    stream: str
-    version: int
-    event_hash: str
-    envelope: bytes
-    payload: bytes
-
-    @property
-    def recorded_at(self) -> str:
-        return format_time(from_micros(self.recorded_at_us))
-
-    @property
-    def leaf(self) -> bytes:
-        """The Merkle leaf bytes of this entry (see docs/PROTOCOL.md)."""
-        return encode_leaf(self.position, self.recorded_at_us, self.envelope)
-
-    def statement(self) -> Statement:
-        return msgspec.json.decode(self.payload, type=Statement)
-
-    def envelope_json(self) -> dict[str, Any]:
-        value: dict[str, Any] = msgspec.json.decode(self.envelope)
-        return value
-
-    def receipt(self) -> Receipt:
-        return Receipt(self.position, self.stream, self.version, self.event_hash,
-                       self.recorded_at_us)
-
-
-_EVENT_COLUMNS = "position, recorded_at_us, stream, version, event_hash, envelope, payload"
-
-
-def _row_event(r: asyncpg.Record) -> StoredEvent:
-    return StoredEvent(r["position"], r["recorded_at_us"], r["stream"], r["version"],
-                       bytes(r["event_hash"]).hex(), bytes(r["envelope"]),
-                       bytes(r["payload"]))
 
 
 @dataclass(slots=True)
@@ -207,6 +165,7 @@ class PostgresStore:
         validator: Validator | None = None,
     ) -> None:
         self.pool = pool
+        self._reads = Reads(pool)
         self.validator = validator
         self.ledger_id = ledger_id
         self.limits = limits
@@ -560,102 +519,56 @@ class PostgresStore:
         hashes = await fetch_nodes(conn, ids)
         return merkle.CompactRange(size, [hashes[(n.level, n.index)] for n in ids])
 
-    # --- reading ---------------------------------------------------------------------
+    # --- reading (the read layer's queries, over this store's pool) ----------------
+
+    @property
+    def reads(self) -> Reads:
+        """The read layer over this store's pool (follows ``pool`` if it is replaced)."""
+        if self._reads.pool is not self.pool:
+            self._reads = Reads(self.pool)
+        return self._reads
 
     async def size(self) -> int:
         """Number of entries in the log."""
-        last = await self.pool.fetchval("SELECT max(position) FROM events")
-        return 0 if last is None else int(last) + 1
+        return await self.reads.size()
 
     async def head(self, stream: str) -> Head:
         """The stream's current version and head hash (version 0 if empty)."""
-        row = await self.pool.fetchrow(
-            "SELECT version, event_hash FROM events WHERE stream = $1 "
-            "ORDER BY version DESC LIMIT 1", stream)
-        if row is None:
-            return Head(0, None)
-        return Head(row["version"], bytes(row["event_hash"]).hex())
+        return await self.reads.head(stream)
 
     async def read_stream(self, stream: str, *, after_version: int = 0,
                           limit: int = 10_000) -> list[StoredEvent]:
         """Events of ``stream`` with version > ``after_version``, in order."""
-        rows = await self.pool.fetch(
-            f"SELECT {_EVENT_COLUMNS} FROM events WHERE stream = $1 AND version > $2 "
-            "ORDER BY version LIMIT $3", stream, after_version, limit)
-        return [_row_event(r) for r in rows]
+        return await self.reads.read_stream(stream, after_version=after_version, limit=limit)
 
     async def read_whole_stream(self, stream: str, *, after_version: int = 0,
                                 page: int = 1000) -> list[StoredEvent]:
         """Every event of ``stream`` after ``after_version``, read ``page`` at a time."""
-        events: list[StoredEvent] = []
-        while True:
-            batch = await self.read_stream(stream, after_version=after_version + len(events),
-                                           limit=page)
-            events.extend(batch)
-            if len(batch) < page:
-                return events
+        return await self.reads.read_whole_stream(stream, after_version=after_version,
+                                                  page=page)
 
     async def read_log(self, start: int = 0, limit: int = 1000) -> list[StoredEvent]:
         """Log entries with position >= ``start``, in order, at most ``limit``."""
-        rows = await self.pool.fetch(
-            f"SELECT {_EVENT_COLUMNS} FROM events WHERE position >= $1 "
-            "ORDER BY position LIMIT $2", start, limit)
-        return [_row_event(r) for r in rows]
+        return await self.reads.read_log(start, limit)
 
     async def entry(self, position: int) -> StoredEvent:
         """The entry at ``position``; raises NotFound."""
-        row = await self.pool.fetchrow(
-            f"SELECT {_EVENT_COLUMNS} FROM events WHERE position = $1", position)
-        if row is None:
-            raise NotFound(f"no log entry at position {position}", field="position")
-        return _row_event(row)
+        return await self.reads.entry(position)
 
     async def keys_of(self, org_id: str) -> list[KeyRecord]:
         """Every key an organization ever held, with its validity range."""
-        rows = await self.pool.fetch(
-            "SELECT k.key_id, k.org_id, k.public_key, k.added_at, r.revoked_at "
-            "FROM keys k LEFT JOIN key_revocations r USING (key_id) "
-            "WHERE k.org_id = $1 ORDER BY k.added_at", org_id)
-        return [KeyRecord(r["key_id"], r["org_id"], bytes(r["public_key"]), r["added_at"],
-                          r["revoked_at"]) for r in rows]
+        return await self.reads.keys_of(org_id)
 
     # --- Merkle tree -----------------------------------------------------------------
 
     async def root(self, size: int) -> bytes:
         """The Merkle root of the first ``size`` entries."""
-        async with self.pool.acquire() as conn:
-            ids = merkle.frontier_nodes(size)
-            hashes = await fetch_nodes(conn, ids)
-        return merkle.root_from_nodes(size, lambda lv, ix: hashes[(lv, ix)])
+        return await self.reads.root(size)
 
     async def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         """RFC 9162 inclusion proof of entry ``index`` in the tree of ``size``."""
-        specs = merkle.inclusion_proof_nodes(index, size)
-        return await self._proof(specs)
+        return await self.reads.inclusion_proof(index, size)
 
     async def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
         """RFC 9162 consistency proof between two tree sizes."""
-        specs = merkle.consistency_proof_nodes(size1, size2)
-        return await self._proof(specs)
-
-    async def _proof(self, specs: list[merkle.NodeSpec]) -> list[bytes]:
-        async with self.pool.acquire() as conn:
-            hashes = await fetch_nodes(conn, merkle.spec_node_ids(specs))
-        return merkle.build_proof(specs, lambda lv, ix: hashes[(lv, ix)])
-
-
-_NODES_SQL = ("SELECT n.level, n.idx, n.hash FROM merkle_nodes n "
-              "JOIN unnest($1::smallint[], $2::bigint[]) AS w(level, idx) "
-              "ON n.level = w.level AND n.idx = w.idx")
-
-
-async def fetch_nodes(conn: asyncpg.Connection,
-                       ids: Sequence[merkle.NodeID]) -> dict[tuple[int, int], bytes]:
-    if not ids:
-        return {}
-    rows = await conn.fetch(_NODES_SQL, [i.level for i in ids], [i.index for i in ids])
-    found = {(r["level"], r["idx"]): bytes(r["hash"]) for r in rows}
-    missing = [i for i in ids if (i.level, i.index) not in found]
-    if missing:
-        raise NotFound(f"tree nodes missing: {missing[:3]}; is the requested size in the log?")
-    return found
+        return await self.reads.consistency_proof(size1, size2)

@@ -3,15 +3,16 @@
 A token is ``ml_`` + 32 random bytes in URL-safe base64 (no padding). The ledger keeps
 only SHA-256(token), plus the token's first characters (``prefix``) so people can tell
 tokens apart in a list. Four kinds: ``org`` (reads what concerns the organization
-named by its subject), ``auditor`` and ``trust`` (read everything), and
+named by its subject), ``auditor`` (reads everything), ``trust`` (reads what the
+organizations consented to share with the trust named by its subject), and
 ``registration`` (admits one organization's registration, once: the operator's
 admission credential; its subject is a note saying for whom).
 
 Listing and finding tokens is SQL over the tokens tables of migrations 0002 and 0005;
 creating, revoking and using a registration token go through the SECURITY DEFINER
-functions of 0005, the only writes the runtime login may make to those tables. The
-HTTP side (who may read what) is in ``api/auth.py``, the command line in ``ledger
-token``.
+functions of 0005, the only writes the runtime login may make to those tables. Who may
+read what is ``ledger/access.py``, the HTTP side ``api/auth.py``, the command line
+``ledger token``.
 """
 
 from __future__ import annotations

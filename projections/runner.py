@@ -17,6 +17,9 @@ position; the first write after that replaces all of its rows.
 
 Run it as a background task (``start``/``stop``: woken by the store's
 ``pg_notify('ledger_log', ...)``, by ``notify()``, or by polling) or call ``catch_up``.
+In a server, the process's one :class:`~ledger.reads.LogFollower` wakes it (``follower``):
+the runner then LISTENs on nothing itself and holds a pool connection only for the
+leader's lock. Alone (a CLI, a test), it LISTENs on that connection.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from typing import Any, Final
 import asyncpg
 
 from ledger.db import connection_usable
-from ledger.store import NOTIFY_CHANNEL
+from ledger.reads import NOTIFY_CHANNEL, LogFollower
 
 from . import sql
 from .agreements import Rows, rows_of
@@ -74,7 +77,8 @@ class ProjectionRunner:
     def __init__(self, pool: asyncpg.Pool, *, name: str = sql.CHECKPOINT,
                  page_size: int = 1000, cache_size: int = 10_000,
                  poll_interval: float = 1.0, batch_delay: float = 0.2,
-                 rebuild_from: int | None = 20_000) -> None:
+                 rebuild_from: int | None = 20_000,
+                 follower: LogFollower | None = None) -> None:
         if page_size < 1 or cache_size < 1:
             raise ValueError(f"page_size {page_size} and cache_size {cache_size} must be >= 1")
         self.pool = pool
@@ -84,6 +88,7 @@ class ProjectionRunner:
         self.poll_interval = poll_interval
         self.batch_delay = batch_delay
         self.rebuild_from = rebuild_from
+        self.follower = follower
         self._states: OrderedDict[str, Tracked] = OrderedDict()
         self._rows: dict[str, Rows] = {}  # rows known to be in the tables, per agreement
         self._position: int | None = None  # where the cache stands (None: unknown)
@@ -252,6 +257,8 @@ class ProjectionRunner:
         listener: asyncpg.Connection | None = None
         leading = False
         delay = self.poll_interval
+        if self.follower is not None:
+            self.follower.subscribe(self.notify)
         try:
             while True:
                 if not connection_usable(listener):
@@ -277,11 +284,10 @@ class ProjectionRunner:
                     if self.batch_delay > 0:
                         await asyncio.sleep(self.batch_delay)
         finally:
+            if self.follower is not None:
+                self.follower.unsubscribe(self.notify)
             if listener is not None:
-                with contextlib.suppress(Exception):
-                    await listener.remove_listener(NOTIFY_CHANNEL, self._notified)
-                with contextlib.suppress(Exception):
-                    await self.pool.release(listener, timeout=_RELEASE_TIMEOUT)
+                await self._release(listener)
 
     async def _lead(self, listener: asyncpg.Connection | None) -> bool:
         """Whether this background runner is the one that applies the log.
@@ -305,30 +311,42 @@ class ProjectionRunner:
             return False
 
     async def _listen(self, old: asyncpg.Connection | None) -> asyncpg.Connection | None:
-        """A connection LISTENing on the store's channel, or None (then we poll).
+        """The connection that holds the leader's lock (and LISTENs on the store's
+        channel when no follower wakes the runner), or None (then we poll).
 
         It is held from the pool for as long as the task runs, so it is taken only when
-        the pool still leaves two connections for a step or a rebuild.
+        the pool still leaves two connections for a step or a rebuild. A cancellation
+        at any await here hands the connection back before it propagates: a connection
+        kept out of the pool would make ``pool.close()`` wait forever.
         """
         if old is not None:
-            with contextlib.suppress(Exception):
-                await self.pool.release(old)
+            await self._release(old)
         if self.pool.get_max_size() < 3:
             return None
         conn: asyncpg.Connection | None = None
         try:
             conn = await self.pool.acquire()
-            await conn.add_listener(NOTIFY_CHANNEL, self._notified)
-        except BaseException as exc:  # a cancellation too: the connection goes back
+            if self.follower is None:
+                await conn.add_listener(NOTIFY_CHANNEL, self._notified)
+        except BaseException as exc:
             if conn is not None:
-                with contextlib.suppress(Exception):
-                    await self.pool.release(conn, timeout=_RELEASE_TIMEOUT)
-            if not isinstance(exc, Exception):
+                await self._release(conn)
+            if not isinstance(exc, Exception):  # a cancellation: after the release
                 raise
             # the database is not there: poll until it is
             _log.warning("projection %s: cannot LISTEN, polling: %s", self.name, exc)
             return None
         return conn
+
+    async def _release(self, conn: asyncpg.Connection) -> None:
+        """Stop listening on ``conn`` and hand it back to the pool, whatever happens."""
+        try:
+            if self.follower is None:
+                with contextlib.suppress(Exception):
+                    await conn.remove_listener(NOTIFY_CHANNEL, self._notified)
+        finally:
+            with contextlib.suppress(Exception):
+                await self.pool.release(conn, timeout=_RELEASE_TIMEOUT)
 
     def _notified(self, conn: Any, pid: int, channel: str, payload: str) -> None:
         self._wake.set()

@@ -7,25 +7,30 @@ one indexed query for the stream's head, none while the log has not grown, and o
 events are folded. The list of agreements (filters, pagination) reads the projections'
 read model.
 
-Access: an agreement its parties marked public is readable without a token; otherwise
-an organization's token reads the agreements it is (or was, or is invited to be) a
-party to, and auditor and trust tokens read everything. Organization streams are
-public, like ``GET /v1/organizations/{id}``: a client verifying a history needs every
-signer's key history, and the register holds organizations, never persons.
+Access is ``ledger.access``'s, the one reading policy: an agreement its parties marked
+public is readable without a token; otherwise an organization's token reads the
+agreements it is (or was, or is invited to be) a party to, an auditor's everything, and
+a trust's the events that a consent in force covers (history and stream events are
+filtered; the state and the written document, which fold every event, only when
+nothing is withheld). Organization streams are public, like
+``GET /v1/organizations/{id}``: a client verifying a history needs every signer's key
+history, and the register holds organizations, never persons.
 """
 
 from __future__ import annotations
 
 import copy
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Annotated, Any, NamedTuple
-from weakref import WeakKeyDictionary
 
 import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
+from ledger.access import AgreementAccess, Reader, Seen, agreement_access, entry_visible
+from ledger.access import members as members
 from ledger.domain import (
     AgreementState,
     evolve,
@@ -37,9 +42,9 @@ from ledger.domain import (
 from ledger.domain.document import mentioned_orgs
 from ledger.domain.state import in_force, terms_pending
 from ledger.errors import NotFound
+from ledger.reads import Reads, StoredEvent
 from ledger.runtime import Ledger
 from ledger.statement import parse_time
-from ledger.store import PostgresStore, StoredEvent
 
 from ..agreement_schemas import (
     AgreementList,
@@ -51,8 +56,8 @@ from ..agreement_schemas import (
     StreamEvents,
     StreamHead,
 )
-from ..auth import Principal, authenticate
-from ..problems import Forbidden, OutOfRange, TokenMissing, problem_responses
+from ..auth import optional_principal, reader, refusal, today
+from ..problems import OutOfRange, problem_responses
 from .organizations import load_organization
 
 __all__ = ["AgreementsController", "StreamsController"]
@@ -62,10 +67,9 @@ STREAM_KINDS = ("org", "agreement")
 MAX_STREAM_VERSION = 2**31 - 1  # events.version is a PostgreSQL integer
 
 
-async def whole_stream(ledger: Ledger, stream: str, after_version: int = 0,
+async def whole_stream(reads: Reads, stream: str, after_version: int = 0,
                        ) -> list[StoredEvent]:
-    return await ledger.store.read_whole_stream(stream, after_version=after_version,
-                                                page=PAGE)
+    return await reads.read_whole_stream(stream, after_version=after_version, page=PAGE)
 
 
 def fold_events(events: list[StoredEvent]) -> AgreementState:
@@ -75,33 +79,55 @@ def fold_events(events: list[StoredEvent]) -> AgreementState:
     return state
 
 
-def members(state: AgreementState) -> set[str]:
-    return set(state.parties) | set(state.former) | set(state.invited)
+def seen(e: StoredEvent) -> Seen:
+    """What the reading policy needs of a stored event."""
+    st = e.statement()
+    consent_id = st.data.get("consent_id") if st.type.startswith("consent.") else None
+    return Seen(e.stream, st.actor, st.type,
+                consent_id if isinstance(consent_id, str) else None)
 
 
-async def optional_principal(request: Request[Any, Any, Any]) -> Principal | None:
-    if not request.headers.get("authorization"):
-        return None
-    return await authenticate(request)
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What the policy granted a reader on one agreement (see ``authorize``)."""
+
+    reader: Reader
+    state: AgreementState
+    today: str
+    access: AgreementAccess
+
+    def visible(self, e: StoredEvent) -> bool:
+        """May the reader receive this event of the agreement?"""
+        if self.access.whole:
+            return True
+        return entry_visible(self.reader, seen(e), self.state, self.today)
 
 
-async def require_agreement_reader(request: Request[Any, Any, Any],
-                                   state: AgreementState) -> None:
-    """Public agreements for anyone; otherwise its organizations, auditors, trusts."""
-    principal = await optional_principal(request)
-    if state.public:
-        return
-    if principal is None:
-        raise TokenMissing("this agreement is not public: send Authorization: Bearer <token>")
-    if principal.reads_everything():
-        return
-    if principal.kind == "org" and principal.subject in members(state):
-        return
-    raise Forbidden(f"a token of {principal.subject} cannot read this agreement")
+async def authorize(request: Request[Any, Any, Any], reads: Reads, state: AgreementState,
+                    *, whole: bool, events: list[StoredEvent] | None = None) -> Grant:
+    """Apply the reading policy to an agreement whose current state is ``state``:
+    raise its refusal, or return what it grants. ``whole``: the view folds every event
+    (state, document). ``events``: the agreement's events, when already read."""
+    who = await reader(request)
+    day = today()
+    if who.kind == "trust" and not state.public and events is None:
+        events = await load_agreement(reads, state.agreement_id)
+    needed = [seen(e) for e in events or []] if who.kind == "trust" else []
+    access = agreement_access(who, state, needed, day)
+    if not (access.whole if whole else access.some):
+        raise refusal(who, state, access, day)
+    return Grant(who, state, day, access)
 
 
-async def load_agreement(ledger: Ledger, agreement_id: str) -> list[StoredEvent]:
-    events = await whole_stream(ledger, f"agreement/{agreement_id}")
+async def require_agreement_reader(request: Request[Any, Any, Any], reads: Reads,
+                                   state: AgreementState,
+                                   events: list[StoredEvent] | None = None) -> Grant:
+    """Some of the agreement must be for the reader (else its refusal)."""
+    return await authorize(request, reads, state, whole=False, events=events)
+
+
+async def load_agreement(reads: Reads, agreement_id: str) -> list[StoredEvent]:
+    events = await whole_stream(reads, f"agreement/{agreement_id}")
     if not events:
         raise NotFound(f"no agreement {agreement_id!r}", field="agreement_id")
     return events
@@ -157,17 +183,19 @@ class CurrentStates:
         self.size = size
         self._items: OrderedDict[str, Current] = OrderedDict()
 
-    async def get(self, ledger: Ledger, agreement_id: str,
+    async def get(self, source: Reads | Ledger, agreement_id: str,
                   known: Watermark | None = None) -> Current:
         """The current state (raises NotFound if the agreement has no event).
 
+        ``source``: the reads (a ledger reads through its store's).
         ``known``: the log watermark now, taken before anything else (None: query)."""
+        reads = source if isinstance(source, Reads) else source.store.reads
         have = self._items.get(agreement_id)
         if have is not None and known is not None and have.checked == known:
             self._items.move_to_end(agreement_id)
             return have
         stream = f"agreement/{agreement_id}"
-        head = await ledger.store.head(stream)
+        head = await reads.head(stream)
         have = self._items.get(agreement_id)
         if have is not None and have.version >= head.version:
             if have.version == head.version and have.checked != known:
@@ -175,10 +203,10 @@ class CurrentStates:
             self._items.move_to_end(agreement_id)
             return have
         if have is None:
-            events = await load_agreement(ledger, agreement_id)
+            events = await load_agreement(reads, agreement_id)
             state, version = fold_events(events), events[-1].version
         else:
-            events = await whole_stream(ledger, stream, after_version=have.version)
+            events = await whole_stream(reads, stream, after_version=have.version)
             state, version = copy.deepcopy(have.state), have.version
             for e in events:
                 state = evolve(state, fact_from_stored(e))
@@ -194,18 +222,13 @@ class CurrentStates:
         return current
 
 
-_current_states: WeakKeyDictionary[PostgresStore, CurrentStates] = WeakKeyDictionary()
-
-
-def current_states(ledger: Ledger) -> CurrentStates:
-    """The cache of one ledger (one per store, so one per database)."""
-    cache = _current_states.get(ledger.store)
-    if cache is None:
-        cache = _current_states[ledger.store] = CurrentStates()
+def current_states(request: Request[Any, Any, Any]) -> CurrentStates:
+    """The app's cache (on its state: one per app, so one per database)."""
+    cache: CurrentStates = request.app.state.current_states
     return cache
 
 
-def _watermark(request: Request[Any, Any, Any]) -> Watermark | None:
+def watermark(request: Request[Any, Any, Any]) -> Watermark | None:
     """The log watermark of this process's stream hub, or None when the client asks
     for revalidation (``Cache-Control: no-cache`` or ``max-age=0``: then the stream's
     head is read from the database, e.g. right after a write sent to another server)."""
@@ -240,7 +263,7 @@ class AgreementsController(Controller):
          summary="Agreements, filtered by party, status or resource category",
          responses=problem_responses(400, 401, 403, 503))
     async def list_agreements(
-        self, request: Request[Any, Any, Any], ledger: NamedDependency[Ledger],
+        self, request: Request[Any, Any, Any], reads: NamedDependency[Reads],
         party: Annotated[str | None, QueryParameter(max_length=64)] = None,
         status: Annotated[str | None, QueryParameter(max_length=32)] = None,
         category: Annotated[str | None, QueryParameter(max_length=64)] = None,
@@ -255,24 +278,11 @@ class AgreementsController(Controller):
             public_only = False
             if not principal.reads_everything():
                 visible_to = principal.subject
-        rows = await ledger.pool.fetch(
-            """
-            SELECT a.agreement_id, a.title, a.status, a.public, a.terms_version,
-                   a.last_version
-            FROM agreements a
-            WHERE ($1::text IS NULL OR a.agreement_id > $1)
-              AND ($2::text IS NULL OR a.status = $2)
-              AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM agreement_parties p
-                    WHERE p.agreement_id = a.agreement_id AND p.org = $3))
-              AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM agreement_commitments c
-                    WHERE c.agreement_id = a.agreement_id AND c.category = $4))
-              AND (NOT $5 OR a.public)
-              AND ($6::text IS NULL OR a.public OR EXISTS (SELECT 1 FROM agreement_parties p
-                    WHERE p.agreement_id = a.agreement_id AND p.org = $6))
-            ORDER BY a.agreement_id LIMIT $7
-            """, cursor, status, party, category, public_only, visible_to, limit + 1)
-        items = [AgreementSummary(r["agreement_id"], r["title"], r["status"], r["public"],
-                                  r["terms_version"], r["last_version"]) for r in rows[:limit]]
+        rows = await reads.agreements(after=cursor, status=status, party=party,
+                                      category=category, public_only=public_only,
+                                      visible_to=visible_to, limit=limit + 1)
+        items = [AgreementSummary(r.agreement_id, r.title, r.status, r.public,
+                                  r.terms_version, r.last_version) for r in rows[:limit]]
         nxt = items[-1].id if len(rows) > limit else None
         return AgreementList(items, nxt)
 
@@ -286,20 +296,20 @@ class AgreementsController(Controller):
              "from the database instead."),
          responses=problem_responses(400, 401, 403, 404, 503))
     async def get_agreement(
-        self, request: Request[Any, Any, Any], ledger: NamedDependency[Ledger],
+        self, request: Request[Any, Any, Any], reads: NamedDependency[Reads],
         agreement_id: FromPath[str],
         version: Annotated[int | None, QueryParameter(ge=1)] = None,
         at: Annotated[str | None, QueryParameter(max_length=40)] = None,
     ) -> Response[AgreementView]:
-        current = await current_states(ledger).get(ledger, agreement_id,
-                                                    _watermark(request))
-        await require_agreement_reader(request, current.state)
+        current = await current_states(request).get(reads, agreement_id,
+                                                     watermark(request))
+        await authorize(request, reads, current.state, whole=True)
         if version is not None and at is not None:
             raise OutOfRange("give either version or at, not both", field="at")
         if (version is None or version == current.version) and at is None:
             chosen, body = current.version, current.body  # the common case: no fold
         else:
-            events = _until(await load_agreement(ledger, agreement_id), version, at)
+            events = _until(await load_agreement(reads, agreement_id), version, at)
             chosen, body = len(events), msgspec.json.encode(
                 view_of(fold_events(events), len(events)))
         etag = f'"{chosen}"'
@@ -312,13 +322,15 @@ class AgreementsController(Controller):
          summary="The agreement's audit history: every event, who, when, with which key",
          responses=problem_responses(400, 401, 403, 404, 503))
     async def history(
-        self, request: Request[Any, Any, Any], ledger: NamedDependency[Ledger],
+        self, request: Request[Any, Any, Any], reads: NamedDependency[Reads],
         agreement_id: FromPath[str],
         after: Annotated[int, QueryParameter(ge=0)] = 0,
         limit: Annotated[int, QueryParameter(ge=1, le=PAGE)] = 100,
     ) -> HistoryPage:
-        events = await load_agreement(ledger, agreement_id)
-        await require_agreement_reader(request, fold_events(events))
+        events = await load_agreement(reads, agreement_id)
+        grant = await require_agreement_reader(request, reads, fold_events(events), events)
+        if not grant.access.whole:  # a trust: the events its consents cover
+            events = [e for e in events if grant.visible(e)]
         page = events[after:after + limit]
         entries = []
         for e in page:
@@ -333,26 +345,26 @@ class AgreementsController(Controller):
          summary="The written agreement, in French or English (Markdown)",
          responses=problem_responses(400, 401, 403, 404, 503))
     async def document(
-        self, request: Request[Any, Any, Any], ledger: NamedDependency[Ledger],
+        self, request: Request[Any, Any, Any], reads: NamedDependency[Reads],
         agreement_id: FromPath[str],
         lang: Annotated[str, QueryParameter(pattern="^(fr|en)$")] = "fr",
         version: Annotated[int | None, QueryParameter(ge=1)] = None,
     ) -> str:
-        events = await load_agreement(ledger, agreement_id)
+        events = await load_agreement(reads, agreement_id)
         current = fold_events(events)
-        await require_agreement_reader(request, current)
+        await authorize(request, reads, current, whole=True, events=events)
         chosen = _until(events, version, None)
         state = current if len(chosen) == len(events) else fold_events(chosen)
         return render_markdown(state, lang=lang,
-                               names=await _registered_names(ledger, mentioned_orgs(state)))
+                               names=await _registered_names(reads, mentioned_orgs(state)))
 
 
-async def _registered_names(ledger: Ledger, orgs: set[str]) -> dict[str, str]:
+async def _registered_names(reads: Reads, orgs: set[str]) -> dict[str, str]:
     """The registered name of each organization (as it stands now) that is known."""
     names = {}
     for org in sorted(orgs):
         try:
-            names[org] = (await load_organization(ledger.store, org)).name
+            names[org] = (await load_organization(reads, org)).name
         except NotFound:
             continue
     return names
@@ -362,41 +374,44 @@ class StreamsController(Controller):
     path = "/v1/streams"
     tags = ("streams",)
 
-    async def _check(self, request: Request[Any, Any, Any], ledger: Ledger, kind: str,
-                     key: str) -> list[StoredEvent] | None:
+    async def _check(self, request: Request[Any, Any, Any], reads: Reads, kind: str,
+                     key: str) -> Grant | None:
+        """None when the whole stream is for the reader, else what it may read."""
         if kind not in STREAM_KINDS:
             raise OutOfRange(f"stream kind must be one of {', '.join(STREAM_KINDS)}",
                              field="kind")
         if kind == "org":
             return None  # the register of organizations and keys is public
-        events = await whole_stream(ledger, f"agreement/{key}")
+        events = await whole_stream(reads, f"agreement/{key}")
         if not events:
-            return events
-        await require_agreement_reader(request, fold_events(events))
-        return events
+            return None
+        grant = await require_agreement_reader(request, reads, fold_events(events), events)
+        return None if grant.access.whole else grant
 
     @get("/{kind:str}/{key:str}", operation_id="GetStreamHead",
          summary="A stream's current version and head hash (version 0 if empty)",
          responses=problem_responses(400, 401, 403, 503))
-    async def head(self, request: Request[Any, Any, Any], ledger: NamedDependency[Ledger],
+    async def head(self, request: Request[Any, Any, Any], reads: NamedDependency[Reads],
                    kind: FromPath[str], key: FromPath[str]) -> StreamHead:
-        await self._check(request, ledger, kind, key)
-        head = await ledger.store.head(f"{kind}/{key}")
+        await self._check(request, reads, kind, key)
+        head = await reads.head(f"{kind}/{key}")
         return StreamHead(f"{kind}/{key}", head.version, head.hash)
 
     @get("/{kind:str}/{key:str}/events", operation_id="GetStreamEvents",
          summary="A stream's signed events (exact envelopes), from a version",
          responses=problem_responses(400, 401, 403, 503))
     async def events(
-        self, request: Request[Any, Any, Any], ledger: NamedDependency[Ledger],
+        self, request: Request[Any, Any, Any], reads: NamedDependency[Reads],
         kind: FromPath[str], key: FromPath[str],
         after: Annotated[int, QueryParameter(ge=0, le=MAX_STREAM_VERSION)] = 0,
         limit: Annotated[int, QueryParameter(ge=1, le=PAGE)] = PAGE,
     ) -> StreamEvents:
-        await self._check(request, ledger, kind, key)
+        grant = await self._check(request, reads, kind, key)
         stream = f"{kind}/{key}"
-        page = await ledger.store.read_stream(stream, after_version=after, limit=limit)
-        head = await ledger.store.head(stream)
+        page = await reads.read_stream(stream, after_version=after, limit=limit)
+        if grant is not None:  # a trust: the events its consents cover
+            page = [e for e in page if grant.visible(e)]
+        head = await reads.head(stream)
         return StreamEvents(stream, head.version, head.hash, [
             StreamEvent(e.position, e.version, e.recorded_at, e.event_hash,
                         e.envelope_json()) for e in page])

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import asyncio
 
-import asyncpg
 from litestar import Controller, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 
-from ledger.db import DATABASE_DOWN, applied_migrations, migrations
-from ledger.integrity import HistoryUnprotected, verify_protections
+from ledger.db import migrations
+from ledger.reads import READ_ERRORS, Reads
 from ledger.runtime import Ledger
 
 from ..metrics import CONTENT_TYPE, Metrics
@@ -22,19 +21,12 @@ from ..schemas import Health, Readiness
 __all__ = ["HealthController"]
 
 PROBE_TIMEOUT = 2.0
-_DB_ERRORS = (*DATABASE_DOWN, asyncpg.PostgresError)
+_DB_ERRORS = READ_ERRORS
 
 
-async def _probe(ledger: NamedDependency[Ledger]) -> tuple[list[int], int, str | None]:
-    async with asyncio.timeout(PROBE_TIMEOUT), ledger.pool.acquire() as conn:
-        applied = await applied_migrations(conn)
-        last = await conn.fetchval("SELECT max(position) FROM events")
-        try:
-            await verify_protections(conn)
-            unprotected = None
-        except HistoryUnprotected as exc:
-            unprotected = exc.detail
-    return applied, 0 if last is None else int(last) + 1, unprotected
+async def _probe(reads: Reads) -> tuple[list[int], int, str | None]:
+    async with asyncio.timeout(PROBE_TIMEOUT):
+        return await reads.probe()
 
 
 class HealthController(Controller):
@@ -49,9 +41,9 @@ class HealthController(Controller):
     @get("/readyz", operation_id="Readyz",
          summary="Readiness: database reachable and every migration applied",
          responses=problem_responses(503))
-    async def readyz(self, ledger: NamedDependency[Ledger]) -> Readiness:
+    async def readyz(self, reads: NamedDependency[Reads]) -> Readiness:
         try:
-            applied, size, unprotected = await _probe(ledger)
+            applied, size, unprotected = await _probe(reads)
         except _DB_ERRORS as exc:
             raise NotReady(f"database check failed: {type(exc).__name__}") from exc
         if unprotected is not None:  # history could be rewritten: not ready
@@ -64,11 +56,12 @@ class HealthController(Controller):
     @get("/metrics", media_type=CONTENT_TYPE, operation_id="Metrics",
          summary="Prometheus metrics (text exposition format 0.0.4)",
          responses=problem_responses())
-    async def metrics(self, state: State, ledger: NamedDependency[Ledger]) -> str:
+    async def metrics(self, state: State, ledger: NamedDependency[Ledger],
+                      reads: NamedDependency[Reads]) -> str:
         log_size: int | None
         checkpoint_size: int | None
         try:
-            log_size = await ledger.store.size()
+            log_size = await reads.size()
             latest = await ledger.log.latest()
             checkpoint_size = latest.size if latest else None
         except _DB_ERRORS:

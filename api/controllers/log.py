@@ -1,29 +1,41 @@
 """``/v1/log/...``: the transparency log for auditors and trusts.
 
 Checkpoint, entries and proofs need an auditor or trust token. The log's key (its
-public identity, which also names the ledger's origin) is given to any valid token.
+public identity, which also names the ledger's origin) is public.
 
 Checkpoints are C2SP signed notes (text/plain), the key is the log's vkey, entries
-carry their exact Merkle leaf bytes, and proofs are RFC 9162 lists of base64 hashes.
+carry their leaf hash and, when the token may read their content (``ledger.access``:
+an auditor always, a trust for the organization streams, public agreements and what a
+consent in force covers), their exact Merkle leaf bytes and envelope; otherwise those
+two are null and the leaf hash alone keeps the log verifiable (tree, inclusion and
+consistency proofs need only leaf hashes). Proofs are RFC 9162 lists of base64 hashes.
 Sizes are checked against the log before any node is read: a size beyond the log is
 404, an index or size that makes no sense is 400.
+
+These routes read through the store (the primary), not the app's ``Reads``: a
+checkpoint and the proofs against it must come from the same tree, which a lagging
+replica may not hold yet.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, get
+from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
 from ledger import b64, merkle
+from ledger.access import entry_visible
+from ledger.domain import AgreementState
 from ledger.errors import NotFound
+from ledger.reads import Reads, StoredEvent
 from ledger.runtime import Ledger
 
-from ..auth import require_kinds
+from ..auth import Principal, principal_of, require_kinds, today
 from ..problems import OutOfRange, problem_responses
 from ..schemas import ConsistencyProof, InclusionProof, LogEntries, LogEntry
+from .agreements import current_states, seen, watermark
 
 __all__ = ["LogController"]
 
@@ -40,6 +52,27 @@ async def _require_size(ledger: NamedDependency[Ledger], size: int, name: str) -
     if size > current:
         raise NotFound(f"{name} {size} is beyond the log, which has {current} entries",
                        field=name, log_size=current)
+
+
+async def _disclosed(request: Request[Any, Any, Any], reads: Reads, principal: Principal,
+                     page: list[StoredEvent]) -> set[int]:
+    """The positions of ``page`` whose content the reader may receive."""
+    if principal.reads_everything():
+        return {e.position for e in page}
+    who, day = principal.reader(), today()
+    states: dict[str, AgreementState] = {}
+    shown = set()
+    for e in page:
+        kind, _, key = e.stream.partition("/")
+        state = None
+        if kind == "agreement":
+            if key not in states:
+                current = await current_states(request).get(reads, key, watermark(request))
+                states[key] = current.state
+            state = states[key]
+        if entry_visible(who, seen(e), state, day):
+            shown.add(e.position)
+    return shown
 
 
 class LogController(Controller):
@@ -66,13 +99,23 @@ class LogController(Controller):
          responses=problem_responses(400, 401, 403, 404, 503))
     async def entries(
         self,
+        request: Request[Any, Any, Any],
         ledger: NamedDependency[Ledger],
+        reads: NamedDependency[Reads],
         start: NonNegative = 0,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 100,
     ) -> LogEntries:
         await _require_size(ledger, start, "start")
         page = await ledger.store.read_log(start, limit)
-        items = [LogEntry(e.position, b64.encode(e.leaf), e.envelope_json()) for e in page]
+        shown = await _disclosed(request, reads, principal_of(request), page)
+        items = []
+        for e in page:
+            leaf = e.leaf
+            content = e.position in shown
+            items.append(LogEntry(
+                index=e.position, leaf=b64.encode(leaf) if content else None,
+                envelope=e.envelope_json() if content else None,
+                leaf_hash=b64.encode(merkle.hash_leaf(leaf))))
         nxt = page[-1].position + 1 if len(page) == limit else None
         return LogEntries(items, nxt)
 

@@ -1,16 +1,14 @@
 """``GET /v1/organizations/{org_id}``: profile and keys, folded from ``org/<id>``.
 
-The profile is the registration's ``name`` and ``profile``, then each
-``organization.profile_updated`` in order: a new ``name`` replaces the old one, and the
-``profile`` members it carries replace those of the same name (a member set to null
-removes it). Keys come from the store's key history, with validity ranges as log
-positions, plus the label and revocation reason their events carry.
+The fold is ``ledger.orghistory``'s, the same one admission, provenance and the client
+use: the profile is the registration's ``name`` and ``profile`` updated by each
+``organization.profile_updated``; each key comes with its validity range as log
+positions, its label and its revocation reason.
 """
 
 from __future__ import annotations
 
-import hashlib
-from typing import Annotated, Any
+from typing import Annotated
 
 from litestar import Controller, get
 from litestar.di import NamedDependency
@@ -18,55 +16,27 @@ from litestar.params import PathParameter
 
 from ledger import b64
 from ledger.errors import NotFound
-from ledger.registry import ORG_KEY_ADDED, ORG_KEY_REVOKED, ORG_PROFILE_UPDATED, ORG_REGISTERED
-from ledger.runtime import Ledger
+from ledger.reads import Reads
 from ledger.statement import ORG_ID_PATTERN
-from ledger.store import PostgresStore
 
 from ..problems import problem_responses
 from ..schemas import KeyInfo, Organization
 
 __all__ = ["OrganizationsController"]
 
-_PAGE = 1000
 
-
-def _key_id(public_key_b64: str) -> str:
-    return hashlib.sha256(b64.decode(public_key_b64)).hexdigest()
-
-
-async def load_organization(store: PostgresStore, org_id: str) -> Organization:
-    """Fold the organization's stream and key history; raises NotFound."""
-    events = await store.read_whole_stream(f"org/{org_id}", page=_PAGE)
-    if not events:
+async def load_organization(reads: Reads, org_id: str) -> Organization:
+    """The organization as its stream says (``ledger.orghistory``); raises NotFound."""
+    history = await reads.organization(org_id)
+    if history is None:
         raise NotFound(f"no organization {org_id!r} is registered", field="org_id")
-    name, profile, registered_at = "", {}, events[0].position
-    labels: dict[str, str] = {}
-    reasons: dict[str, str] = {}
-    for event in events:
-        st = event.statement()
-        data: dict[str, Any] = st.data
-        if st.type == ORG_REGISTERED:
-            name, profile = data["name"], dict(data.get("profile", {}))
-        elif st.type == ORG_PROFILE_UPDATED:
-            if data.get("name") is not None:
-                name = data["name"]
-            for key, value in data.get("profile", {}).items():
-                if value is None:
-                    profile.pop(key, None)
-                else:
-                    profile[key] = value
-        elif st.type == ORG_KEY_ADDED and data.get("label"):
-            labels[_key_id(data["public_key"])] = data["label"]
-        elif st.type == ORG_KEY_REVOKED:
-            reasons[data["key_id"]] = data["reason"]
     keys = [
-        KeyInfo(k.key_id, b64.encode(k.public_key), k.added_at, k.revoked_at,
-                labels.get(k.key_id), reasons.get(k.key_id) if k.revoked_at is not None else None)
-        for k in await store.keys_of(org_id)
+        KeyInfo(k.key_id, b64.encode(k.public_key), k.valid_from, k.revoked_at,
+                k.label or None, k.revocation_reason if k.revoked_at is not None else None)
+        for k in history.keys.values()
     ]
-    head = events[-1]
-    return Organization(org_id, name, profile, registered_at, head.version, head.event_hash, keys)
+    return Organization(org_id, history.name, history.profile, history.registered_at or 0,
+                        history.version, history.head_hash, keys)
 
 
 class OrganizationsController(Controller):
@@ -88,8 +58,8 @@ class OrganizationsController(Controller):
     )
     async def get_organization(
         self,
-        ledger: NamedDependency[Ledger],
+        reads: NamedDependency[Reads],
         org_id: Annotated[str, PathParameter(pattern=ORG_ID_PATTERN,
                                          description="organization id")],
     ) -> Organization:
-        return await load_organization(ledger.store, org_id)
+        return await load_organization(reads, org_id)

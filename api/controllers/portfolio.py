@@ -14,7 +14,8 @@ Fulfilment totals are in the commitment's unit (the rules require it): ``recorde
 every fulfilment the provider recorded, ``confirmed`` those every receiving
 organization confirmed, ``contested`` those some receiving organization contested.
 
-Which agreements: those in which the organization signed at least one event. That is
+Which agreements: those in which the organization signed at least one event (for a
+trust token, only those whose every event a consent to it covers: ``ledger.access``). That is
 all of them, since only a party can be named receiver, and one becomes a party only by
 signing the draft or a join.
 """
@@ -23,24 +24,25 @@ from __future__ import annotations
 
 from collections import defaultdict
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Controller, get
+from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.params import PathParameter
 from msgspec import Meta
 
+from ledger.access import agreement_access
 from ledger.domain import AgreementState
 from ledger.domain.state import Commitment, receiving_orgs
 from ledger.domain.values import COLLECTIVE, FairValue, Quantity
 from ledger.errors import NotFound
-from ledger.runtime import Ledger
+from ledger.reads import Reads
 from ledger.statement import ORG_ID_PATTERN
 
-from ..auth import require_org_reader
+from ..auth import reader, require_org_reader, today
 from ..problems import problem_responses
-from .agreements import fold_events, whole_stream
+from .agreements import fold_events, seen, whole_stream
 
 __all__ = ["PortfolioController"]
 
@@ -183,13 +185,6 @@ def portfolio_of(org_id: str, states: list[AgreementState]) -> Portfolio:
         {u: _amount(v) for u, v in sorted(received_total.items())}))
 
 
-async def _agreements_of(ledger: Ledger, org_id: str) -> list[str]:
-    rows = await ledger.pool.fetch(
-        "SELECT DISTINCT stream FROM events WHERE actor = $1 AND stream LIKE 'agreement/%' "
-        "ORDER BY stream", org_id)
-    return [r["stream"] for r in rows]
-
-
 class PortfolioController(Controller):
     path = "/v1/organizations"
     tags = ("organizations",)
@@ -203,19 +198,27 @@ class PortfolioController(Controller):
             "declared value, each receiver's declared value and the fair value apart; "
             "the totals per unit add only the organization's own declarations (as "
             "provider for given, as receiver for received), over commitments not "
-            "withdrawn. Readable with the organization's own token, or an auditor or "
-            "trust token."
+            "withdrawn. Readable with the organization's own token, an auditor token, or "
+            "a trust token (then only from the agreements whose every event a consent "
+            "in force covers)."
         ),
         guards=[require_org_reader("org_id")],
         responses=problem_responses(400, 401, 403, 404, 503),
     )
     async def commitments(
-        self, ledger: NamedDependency[Ledger],
+        self, request: Request[Any, Any, Any], reads: NamedDependency[Reads],
         org_id: Annotated[str, PathParameter(pattern=ORG_ID_PATTERN,
                                              description="organization id")],
     ) -> Portfolio:
-        if (await ledger.store.head(f"org/{org_id}")).version == 0:
+        if (await reads.head(f"org/{org_id}")).version == 0:
             raise NotFound(f"no organization {org_id!r} is registered", field="org_id")
-        states = [fold_events(await whole_stream(ledger, stream))
-                  for stream in await _agreements_of(ledger, org_id)]
+        who, day = await reader(request), today()
+        states = []
+        for stream in await reads.agreement_streams_of(org_id):
+            events = await whole_stream(reads, stream)
+            state = fold_events(events)
+            if who.kind == "trust" and not agreement_access(
+                    who, state, [seen(e) for e in events], day).whole:
+                continue  # a trust: only agreements its consents cover entirely
+            states.append(state)
         return portfolio_of(org_id, states)

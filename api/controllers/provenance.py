@@ -25,32 +25,24 @@ to consent.
 from __future__ import annotations
 
 import time
-import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import asyncpg
-import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
 from litestar.params import PathParameter, QueryParameter
 
-from ledger import merkle
 from ledger.domain.values import CATEGORIES, ID_PATTERN, ORG_PATTERN
 from ledger.errors import NotFound
-from ledger.leaf import from_micros
 from ledger.provenance import (
-    CheckpointInfo,
     ConsentView,
     Entry,
     Evidence,
-    OrgKeys,
     Walk,
     agreement_answer,
-    apply_org_entry,
     build_prov,
     checkpoint_json,
     commitment_answer,
@@ -68,12 +60,10 @@ from ledger.provenance import (
     window,
 )
 from ledger.provenance.answers import Visible, item_positions
-from ledger.runtime import Ledger
-from ledger.statement import Statement, format_time
-from ledger.store import PostgresStore
+from ledger.reads import KeyCache, Reads
 
-from ..auth import Principal, principal_of, require_kinds
-from ..problems import Forbidden, RequestMalformed, problem_responses
+from ..auth import ConsentMissing, Principal, principal_of, require_kinds
+from ..problems import RequestMalformed, problem_responses
 
 __all__ = ["ConsentMissing", "ProvenanceController", "clock"]
 
@@ -112,120 +102,31 @@ class ProvenanceOperation(Operation):
             ok.content = content
 
 
-class ConsentMissing(Forbidden):
-    """A trust asked for data no consent in force covers."""
-
-    code = "consent-missing"
-    title = "No consent in force covers this data"
-
-
 # --- reading -------------------------------------------------------------------------
 
-_COLUMNS = ("e.position, e.recorded_at_us, e.stream, e.version, e.event_hash, e.payload, "
-            "e.leaf_hash")
-_decode = msgspec.json.Decoder(Statement)
 
-
-def _entry(r: asyncpg.Record) -> Entry:
-    st = _decode.decode(r["payload"])
-    return Entry(r["position"], format_time(from_micros(r["recorded_at_us"])), r["stream"],
-                 r["version"], bytes(r["event_hash"]).hex(), st.type, st.data, st.actor,
-                 st.key, st.issued_at, bytes(r["leaf_hash"]))
-
-
-async def _stream(pool: asyncpg.Pool, stream: str) -> list[Entry]:
-    rows = await pool.fetch(f"SELECT {_COLUMNS} FROM events e WHERE stream = $1 "
-                            "ORDER BY version", stream)
-    return [_entry(r) for r in rows]
-
-
-async def _streams(pool: asyncpg.Pool, streams: Sequence[str]) -> dict[str, list[Entry]]:
-    rows = await pool.fetch(f"SELECT {_COLUMNS} FROM events e WHERE stream = ANY($1::text[]) "
-                            "ORDER BY stream, version", list(streams))
-    out: dict[str, list[Entry]] = {s: [] for s in streams}
-    for r in rows:
-        out[r["stream"]].append(_entry(r))
-    return out
-
-
-async def _agreement(ledger: Ledger, agreement_id: str) -> list[Entry]:
-    entries = await _stream(ledger.pool, f"agreement/{agreement_id}")
+async def _agreement(reads: Reads, agreement_id: str) -> list[Entry]:
+    entries = await reads.entries(f"agreement/{agreement_id}")
     if not entries:
         raise NotFound(f"no agreement {agreement_id!r}", field="agreement_id")
     return entries
 
 
-class KeyCache:
-    """Key histories by organization, each folded from ``org/<id>`` up to a version and
-    caught up from there when that stream has grown."""
-
-    def __init__(self) -> None:
-        self.orgs: dict[str, OrgKeys] = {}
-
-    async def refresh(self, conn: asyncpg.Pool, heads: dict[str, int]) -> dict[str, OrgKeys]:
-        stale = [(org, self.orgs[org].version if org in self.orgs else 0)
-                 for org, version in heads.items()
-                 if org not in self.orgs or self.orgs[org].version < version]
-        if stale:
-            rows = await conn.fetch(
-                f"SELECT {_COLUMNS} FROM events e "
-                "JOIN unnest($1::text[], $2::int[]) AS w(stream, after) "
-                "ON e.stream = w.stream AND e.version > w.after ORDER BY e.stream, e.version",
-                [f"org/{o}" for o, _ in stale], [v for _, v in stale])
-            for org, _ in stale:
-                self.orgs.setdefault(org, OrgKeys(org))
-            for r in rows:
-                entry = _entry(r)
-                apply_org_entry(self.orgs[entry.stream_key], entry)
-        return {org: self.orgs.get(org, OrgKeys(org)) for org in heads}
-
-
-_CACHES: weakref.WeakKeyDictionary[PostgresStore, KeyCache] = weakref.WeakKeyDictionary()
-
-_CONTEXT_SQL = """
-SELECT cp.size, cp.root_hash, cp.note,
-       (SELECT coalesce(array_agg(row(h.stream, h.version)), '{}')
-        FROM unnest($1::text[]) AS s(stream)
-        CROSS JOIN LATERAL (SELECT e.stream, e.version FROM events e
-                            WHERE e.stream = s.stream ORDER BY e.version DESC LIMIT 1) h
-       ) AS heads
-FROM (SELECT 1) AS one
-LEFT JOIN LATERAL (SELECT size, root_hash, note FROM checkpoints
-                   ORDER BY size DESC LIMIT 1) cp ON true
-"""
-
-
-async def _evidence(ledger: Ledger, orgs: Iterable[str], entries: Iterable[Entry],
-                    *, proofs: bool) -> Evidence:
-    """Key histories of ``orgs``, the latest checkpoint and (if ``proofs``) the inclusion
-    proof of each of ``entries`` against it: at most three queries."""
+async def _evidence(request: Request[Any, Any, Any], reads: Reads, orgs: Iterable[str],
+                    entries: Iterable[Entry], *, proofs: bool) -> Evidence:
+    """Key histories of ``orgs`` (the app's cache, caught up), the latest checkpoint and
+    (if ``proofs``) the inclusion proof of each of ``entries`` against it: at most
+    three queries."""
     wanted = sorted(set(orgs))
-    row = await ledger.pool.fetchrow(_CONTEXT_SQL, [f"org/{o}" for o in wanted])
-    heads = {stream.split("/", 1)[1]: version for stream, version in row["heads"]}
-    cache = _CACHES.get(ledger.store)
-    if cache is None:
-        cache = _CACHES[ledger.store] = KeyCache()
-    keys = await cache.refresh(ledger.pool, heads)
-    checkpoint = None
-    if row["size"] is not None:
-        checkpoint = CheckpointInfo(row["size"], bytes(row["root_hash"]), row["note"])
+    context = await reads.provenance_context([f"org/{o}" for o in wanted])
+    heads = {stream.split("/", 1)[1]: version for stream, version in context.heads.items()}
+    cache: KeyCache = request.app.state.key_cache
+    keys = await cache.refresh(reads, heads)
+    checkpoint = context.checkpoint
     found: dict[int, list[bytes]] = {}
     if proofs and checkpoint is not None:
-        positions = proof_positions(entries, checkpoint)
-        specs = {p: merkle.inclusion_proof_nodes(p, checkpoint.size) for p in positions}
-        ids = merkle.spec_node_ids(s for spec in specs.values() for s in spec)
-        if ids:
-            rows = await ledger.pool.fetch(
-                "SELECT n.level, n.idx, n.hash FROM merkle_nodes n "
-                "JOIN unnest($1::smallint[], $2::bigint[]) AS w(level, idx) "
-                "ON n.level = w.level AND n.idx = w.idx",
-                [i.level for i in ids], [i.index for i in ids])
-            nodes = {(r["level"], r["idx"]): bytes(r["hash"]) for r in rows}
-            for p, spec in specs.items():
-                try:
-                    found[p] = merkle.build_proof(spec, lambda lv, ix: nodes[(lv, ix)])
-                except KeyError:  # a node missing: the answer says "proof unavailable"
-                    continue
+        found = await reads.inclusion_proofs(proof_positions(entries, checkpoint),
+                                             checkpoint.size)
     return Evidence(keys, checkpoint, found)
 
 
@@ -305,13 +206,13 @@ class ProvenanceController(Controller):
     tags = ("provenance",)
     guards = [require_kinds("trust", "auditor")]  # noqa: RUF012
 
-    async def _item(self, request: Request[Any, Any, Any], ledger: Ledger,
+    async def _item(self, request: Request[Any, Any, Any], reads: Reads,
                     agreement_id: str, kind: str, item_id: str, fmt: str,
                     family: str, owner: Callable[[Walk], str | None],
                     answer: Callable[[Walk, Evidence, Visible], dict[str, Any] | None],
                     extra_family: str | None = None, query: dict[str, Any] | None = None,
                     ) -> Response[Any]:
-        entries = await _agreement(ledger, agreement_id)
+        entries = await _agreement(reads, agreement_id)
         w = walk(entries)
         who = owner(w)
         if who is None:
@@ -326,7 +227,7 @@ class ProvenanceController(Controller):
                         agreement_id)
         chain = item_positions(w, kind, item_id)
         mine = [e for e in entries if e.position in chain]
-        evidence = await _evidence(ledger, {e.actor for e in mine}, mine,
+        evidence = await _evidence(request, reads, {e.actor for e in mine}, mine,
                                    proofs=fmt == "json")
 
         def full() -> dict[str, Any]:
@@ -347,7 +248,7 @@ class ProvenanceController(Controller):
                      "The PROV export covers the agreement's whole history.",
          operation_class=ProvenanceOperation,
          responses=problem_responses(400, 401, 403, 404, 503))
-    async def agreement(self, request: Request[Any, Any, Any], ledger: NamedDependency[Ledger],
+    async def agreement(self, request: Request[Any, Any, Any], reads: NamedDependency[Reads],
                         agreement_id: AgreementId, at: Bound = None,
                         format: Format = "json") -> Response[Any]:
         if at is not None:
@@ -355,14 +256,14 @@ class ProvenanceController(Controller):
                 parse_bound(at, name="at", end=True)
             except ValueError as exc:
                 raise _bad(str(exc), "at") from None
-        entries = await _agreement(ledger, agreement_id)
+        entries = await _agreement(reads, agreement_id)
         w = walk(entries, hashes=True)
         view = _consent_view(request, w)
         visible: Visible = everything if view is None else view.visible
         if view is not None:
             members = set(w.state.parties) | set(w.state.former)
             _refuse(view, members, "agreement", f"agreement {agreement_id}", agreement_id)
-        evidence = await _evidence(ledger, {e.actor for e in entries}, entries,
+        evidence = await _evidence(request, reads, {e.actor for e in entries}, entries,
                                    proofs=format == "json")
 
         def full() -> dict[str, Any]:
@@ -372,7 +273,7 @@ class ProvenanceController(Controller):
 
         return _respond(format, full, lambda: [entries], evidence, visible)
 
-    async def _commitment(self, request: Request[Any, Any, Any], ledger: Ledger,
+    async def _commitment(self, request: Request[Any, Any, Any], reads: Reads,
                           agreement_id: str, commitment_id: str, year: str | None,
                           from_: str | None, to: str | None, fmt: str) -> Response[Any]:
         try:
@@ -385,7 +286,7 @@ class ProvenanceController(Controller):
             return None if cm is None else cm.provider
 
         return await self._item(
-            request, ledger, agreement_id, "commitment", commitment_id, fmt, "commitment",
+            request, reads, agreement_id, "commitment", commitment_id, fmt, "commitment",
             owner, lambda w, ev, vis: commitment_answer(w, ev, commitment_id, window=win,
                                                          visible=vis),
             extra_family="fulfilment" if win is not None else None,
@@ -402,10 +303,10 @@ class ProvenanceController(Controller):
          operation_class=ProvenanceOperation,
          responses=problem_responses(400, 401, 403, 404, 503))
     async def commitment(self, request: Request[Any, Any, Any],
-                         ledger: NamedDependency[Ledger], agreement_id: AgreementId,
+                         reads: NamedDependency[Reads], agreement_id: AgreementId,
                          commitment_id: ItemId, year: Year = None, from_: From = None,
                          to: To = None, format: Format = "json") -> Response[Any]:
-        return await self._commitment(request, ledger, agreement_id, commitment_id, year,
+        return await self._commitment(request, reads, agreement_id, commitment_id, year,
                                       from_, to, format)
 
     @get("/commitments/{agreement_id:str}/{commitment_id:str}",
@@ -414,10 +315,10 @@ class ProvenanceController(Controller):
          operation_class=ProvenanceOperation,
          responses=problem_responses(400, 401, 403, 404, 503))
     async def commitment_short(self, request: Request[Any, Any, Any],
-                               ledger: NamedDependency[Ledger], agreement_id: AgreementId,
+                               reads: NamedDependency[Reads], agreement_id: AgreementId,
                                commitment_id: ItemId, year: Year = None, from_: From = None,
                                to: To = None, format: Format = "json") -> Response[Any]:
-        return await self._commitment(request, ledger, agreement_id, commitment_id, year,
+        return await self._commitment(request, reads, agreement_id, commitment_id, year,
                                       from_, to, format)
 
     @get("/agreements/{agreement_id:str}/expectations/{expectation_id:str}",
@@ -426,7 +327,7 @@ class ProvenanceController(Controller):
          operation_class=ProvenanceOperation,
          responses=problem_responses(400, 401, 403, 404, 503))
     async def expectation(self, request: Request[Any, Any, Any],
-                          ledger: NamedDependency[Ledger], agreement_id: AgreementId,
+                          reads: NamedDependency[Reads], agreement_id: AgreementId,
                           expectation_id: ItemId,
                           format: Format = "json") -> Response[Any]:
         def owner(w: Walk) -> str | None:
@@ -434,7 +335,7 @@ class ProvenanceController(Controller):
             return None if x is None else x.holder
 
         return await self._item(
-            request, ledger, agreement_id, "expectation", expectation_id, format,
+            request, reads, agreement_id, "expectation", expectation_id, format,
             "expectation", owner,
             lambda w, ev, vis: expectation_answer(w, ev, expectation_id, visible=vis))
 
@@ -443,7 +344,7 @@ class ProvenanceController(Controller):
          summary="A role's proposal, acceptance, refusal, relinquishment or end",
          operation_class=ProvenanceOperation,
          responses=problem_responses(400, 401, 403, 404, 503))
-    async def role(self, request: Request[Any, Any, Any], ledger: NamedDependency[Ledger],
+    async def role(self, request: Request[Any, Any, Any], reads: NamedDependency[Reads],
                    agreement_id: AgreementId, role_id: ItemId,
                    format: Format = "json") -> Response[Any]:
         def owner(w: Walk) -> str | None:
@@ -451,7 +352,7 @@ class ProvenanceController(Controller):
             return None if r is None else r.proposed_by
 
         return await self._item(
-            request, ledger, agreement_id, "role", role_id, format, "role", owner,
+            request, reads, agreement_id, "role", role_id, format, "role", owner,
             lambda w, ev, vis: role_answer(w, ev, role_id, visible=vis))
 
     @get("/agreements/{agreement_id:str}/indicators/{indicator_id:str}",
@@ -460,7 +361,7 @@ class ProvenanceController(Controller):
          operation_class=ProvenanceOperation,
          responses=problem_responses(400, 401, 403, 404, 503))
     async def indicator(self, request: Request[Any, Any, Any],
-                        ledger: NamedDependency[Ledger], agreement_id: AgreementId,
+                        reads: NamedDependency[Reads], agreement_id: AgreementId,
                         indicator_id: ItemId,
                         format: Format = "json") -> Response[Any]:
         def owner(w: Walk) -> str | None:
@@ -468,7 +369,7 @@ class ProvenanceController(Controller):
             return None if i is None else i.defined_by
 
         return await self._item(
-            request, ledger, agreement_id, "indicator", indicator_id, format, "indicator",
+            request, reads, agreement_id, "indicator", indicator_id, format, "indicator",
             owner, lambda w, ev, vis: indicator_answer(w, ev, indicator_id, visible=vis))
 
     @get("/organizations/{org_id:str}", operation_id="GetOrganizationProvenance",
@@ -480,7 +381,7 @@ class ProvenanceController(Controller):
          operation_class=ProvenanceOperation,
          responses=problem_responses(400, 401, 403, 404, 503))
     async def organization(self, request: Request[Any, Any, Any],
-                           ledger: NamedDependency[Ledger], org_id: OrgId,
+                           reads: NamedDependency[Reads], org_id: OrgId,
                            from_: Annotated[str | None, QueryParameter(
                                name="from", max_length=40)] = None,
                            to: Bound = None,
@@ -491,20 +392,12 @@ class ProvenanceController(Controller):
             hi = parse_bound(to, name="to", end=True) if to else None
         except ValueError as exc:
             raise _bad(str(exc), "from") from None
-        rows = await ledger.pool.fetch(
-            f"SELECT {_COLUMNS} FROM events e WHERE actor = $1 "
-            "AND ($2::timestamptz IS NULL OR recorded_at >= $2) "
-            "AND ($3::timestamptz IS NULL OR recorded_at <= $3) "
-            "ORDER BY position LIMIT $4",
-            org_id, _ts(lo), _ts(hi), limit)
-        mine = [_entry(r) for r in rows]
-        registered = await ledger.pool.fetchval(
-            "SELECT 1 FROM events WHERE stream = $1 LIMIT 1", f"org/{org_id}")
-        if registered is None and not mine:
+        mine = await reads.entries_by(org_id, _ts(lo), _ts(hi), limit)
+        if not mine and not await reads.has_stream(f"org/{org_id}"):
             raise NotFound(f"no organization {org_id!r}", field="org_id")
         agreements = sorted({e.stream for e in mine if e.stream_kind == "agreement"})
         needs_streams = format != "json" or principal_of(request).kind == "trust"
-        streams = await _streams(ledger.pool, agreements) if needs_streams else {}
+        streams = await reads.entries_of(agreements) if needs_streams else {}
         visible: Visible = everything
         consent: dict[str, Any] = _consent_json(None, [])
         if principal_of(request).kind == "trust":
@@ -528,7 +421,7 @@ class ProvenanceController(Controller):
                                     | {"agreement_id": s.split("/", 1)[1], "events": n}
                                     for (s, fam), n in sorted(_count_hidden(
                                         mine, visible).items())]}
-        evidence = await _evidence(ledger, [org_id], mine, proofs=format == "json")
+        evidence = await _evidence(request, reads, [org_id], mine, proofs=format == "json")
         chosen = {e.position for e in mine}
 
         def full() -> dict[str, Any]:
@@ -552,7 +445,7 @@ class ProvenanceController(Controller):
                      "continues.",
          operation_class=ProvenanceOperation,
          responses=problem_responses(400, 401, 403, 503))
-    async def search(self, request: Request[Any, Any, Any], ledger: NamedDependency[Ledger],
+    async def search(self, request: Request[Any, Any, Any], reads: NamedDependency[Reads],
                      category: Annotated[str | None, QueryParameter(max_length=64)] = None,
                      org: Annotated[str | None, QueryParameter(max_length=64)] = None,
                      from_: Annotated[str | None, QueryParameter(name="from",
@@ -568,20 +461,12 @@ class ProvenanceController(Controller):
             win = window(None, from_, to)
         except ValueError as exc:
             raise _bad(str(exc), "from") from None
-        rows = await ledger.pool.fetch(
-            """
-            SELECT DISTINCT e.stream FROM events e
-            WHERE e.type IN ('commitment.offered', 'commitment.amended')
-              AND ($1::text IS NULL OR e.statement->'data'->>'category' = $1)
-              AND ($2::text IS NULL OR e.stream IN (
-                    SELECT a.stream FROM events a
-                    WHERE a.actor = $2 AND a.stream LIKE 'agreement/%'))
-              AND ($3::text IS NULL OR e.stream > $3)
-            ORDER BY e.stream LIMIT $4
-            """, category, org, None if after is None else f"agreement/{after}", limit + 1)
-        names = [r["stream"] for r in rows[:limit]]
-        more = len(rows) > limit
-        streams = await _streams(ledger.pool, names)
+        found_streams = await reads.commitment_streams(
+            category=category, org=org, after=None if after is None else f"agreement/{after}",
+            limit=limit + 1)
+        names = found_streams[:limit]
+        more = len(found_streams) > limit
+        streams = await reads.entries_of(names)
         walks = {s.split("/", 1)[1]: walk(streams[s]) for s in names}
         trust = principal_of(request).kind == "trust"
         views = {aid: ConsentView(w.state, principal_of(request).subject, today())
@@ -597,7 +482,7 @@ class ProvenanceController(Controller):
         for aid, cid in found:
             chosen |= item_positions(walks[aid], "commitment", cid)
         picked = [e for s in names for e in streams[s] if e.position in chosen]
-        evidence = await _evidence(ledger, {e.actor for e in picked}, [], proofs=False)
+        evidence = await _evidence(request, reads, {e.actor for e in picked}, [], proofs=False)
         consent = ({"applies": True, "trust_id": principal_of(request).subject,
                     "date": today(), "withheld_commitments": withheld} if trust
                    else _consent_json(None, []))

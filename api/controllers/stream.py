@@ -11,20 +11,28 @@ A client resumes with ``Last-Event-ID`` (or ``?after=``): it gets every entry wh
 position is greater, read from the database, then the live ones. Without either it gets
 the entries recorded after it connected; ``after=-1`` replays the whole log.
 
-One :class:`StreamHub` per app wakes every open stream. It holds the app's only
-listener connection (``LISTEN ledger_log``: every commit notifies its last position),
-opened at start-up (it also tells the agreements' read cache when the log grows, see
-:meth:`StreamHub.watermark`); when that connection drops the hub polls the log size
-every second and listens again as soon as it can. A stream holds no database
+One :class:`StreamHub` per app wakes every open stream. It learns of other processes'
+commits from the process's one :class:`~ledger.reads.LogFollower` (``LISTEN
+ledger_log``, kept on the app's state and shared with the projection runner; it also
+tells the agreements' read cache when the log grows, see :meth:`StreamHub.watermark`);
+when the follower's connection drops it polls the log size every second and listens
+again as soon as it can. A stream holds no database
 connection while idle: it reads through the pool when woken, and streams that wait at
 the same place share one query. Idle streams get a comment every 15 s (heartbeat;
 ``LEDGER_SSE_HEARTBEAT_SECONDS`` changes it).
 
-Who sees what (the agreements controller's rule, decided per agreement from its folded
-state, cached per agreement id): auditor and trust tokens everything; everyone the
-organization streams (the public register) and the entries of public agreements;
-organization tokens also the agreements their organization is a party to, was a party
-to, or is invited to.
+Who sees what is ``ledger.access``'s policy, decided per entry: auditor tokens
+everything; everyone the organization streams (the public register) and the entries of
+public agreements; organization tokens also the agreements their organization is a
+party to, was a party to, or is invited to; trust tokens the entries a consent in
+force covers, decided on the agreement's current state (a withdrawal applies to the
+next entry sent).
+
+Revocation: a stream ends when its token is revoked — checked before each batch of
+entries it would send (one query shared by the streams woken together) and every
+second while it idles, so a revoked token receives nothing more and its idle streams
+end within about a second. A trust's ``?agreement=`` stream ends once no consent to it
+is left in that agreement.
 
 Shutdown: the lifespan (:func:`stream_lifespan`) stops the hub, which ends the open
 streams. uvicorn waits for open responses to finish *before* it runs the lifespan's
@@ -41,13 +49,12 @@ import logging
 import os
 import signal
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Annotated, Any
 
-import asyncpg
 import msgspec
 from litestar import Controller, Litestar, Request, get
 from litestar.datastructures import State
@@ -55,39 +62,39 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import Stream
 
-from ledger.db import APP_ROLE, DATABASE_DOWN, connection_usable
+from ledger.access import agreement_access, entry_visible
 from ledger.domain import AgreementState, evolve, fact_from_stored, initial_state
 from ledger.domain.values import ID_PATTERN
 from ledger.errors import Unavailable
+from ledger.reads import LISTENER_NAME, TRANSIENT, LogFollower, Reads, StoredEvent
 from ledger.runtime import Ledger
-from ledger.store import NOTIFY_CHANNEL, StoredEvent
 
-from ..auth import Principal
+from ..auth import Principal, optional_principal, today
 from ..problems import RequestMalformed, problem_responses
 from .agreements import (
+    CurrentStates,
     fold_events,
     load_agreement,
     members,
-    optional_principal,
     require_agreement_reader,
+    seen,
 )
 
-__all__ = ["StreamController", "StreamHub", "stream_lifespan"]
+__all__ = ["LISTENER_NAME", "StreamController", "StreamHub", "stream_lifespan"]
 
 HEARTBEAT_SECONDS = 15.0
 POLL_SECONDS = 1.0
 START_TIMEOUT_SECONDS = 10.0
+REVOCATION_SECONDS = 1.0  # how often open streams' tokens are checked while idle
 RETRY_MS = 2000  # the reconnection delay suggested to clients
 PAGE = 500
 MAX_POSITION = 2**63 - 1  # events.position is a PostgreSQL bigint
 MAX_AGREEMENTS_CACHED = 4096
 MAX_ENCODED_CACHED = 4096
-LISTENER_NAME = "ledger-stream-listener"  # application_name of the listener connection
 
 _log = logging.getLogger("api.stream")
 
-# What "the database is unreachable" looks like; a stream waits it out and retries.
-_TRANSIENT: tuple[type[BaseException], ...] = (*DATABASE_DOWN, Unavailable)
+_TRANSIENT = TRANSIENT  # the database is unreachable: a stream waits it out and retries
 
 
 class _Peek(msgspec.Struct):
@@ -138,47 +145,63 @@ class StreamHub:
 
     ``head`` is the last position known to be committed (-1 for an empty log); every
     position up to it is committed, since positions are gapless and given in commit
-    order.
+    order. The hub learns it from this process's commits and from the process's
+    :class:`LogFollower` (``follower``: the app's; without one the hub runs its own).
     """
 
     def __init__(self, ledger: Ledger, *, heartbeat: float = HEARTBEAT_SECONDS,
-                 poll: float = POLL_SECONDS) -> None:
+                 poll: float = POLL_SECONDS, reads: Reads | None = None,
+                 follower: LogFollower | None = None,
+                 states: CurrentStates | None = None) -> None:
         self.ledger = ledger
+        self.reads = reads if reads is not None else Reads(ledger.pool)
+        self.states = states if states is not None else CurrentStates()
+        self._owns_follower = follower is None
+        self.follower = follower if follower is not None else LogFollower(
+            ledger.dsn, self.reads, heartbeat=heartbeat, poll=poll)
         self.heartbeat = heartbeat
         self.poll = poll
         self.head = -1
-        self.listening = False
-        self.live: int | None = None  # the listening session, once caught up (watermark)
-        self._sessions = 0
         self.closing = False
         self._changed = asyncio.Event()
-        self._ready = asyncio.Event()
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._inflight: dict[tuple[int, str | None], asyncio.Task[_Read]] = {}
+        self._watched: Counter[str] = Counter()  # token ids of the open streams
+        self._revoked: set[str] = set()  # those found revoked
+        self._revocation_check: asyncio.Task[None] | None = None
+        self._revocations: asyncio.Task[None] | None = None
         self._folded: OrderedDict[str, _Folded] = OrderedDict()
         self._encoded: OrderedDict[int, bytes] = OrderedDict()
         ledger.store.on_commit.append(self._on_commit)  # this process's commits: no wait
+        self.follower.subscribe(self._advance)
+
+    @property
+    def listening(self) -> bool:
+        return self.follower.listening
+
+    @property
+    def live(self) -> int | None:
+        """The follower's listening session, once caught up (see ``watermark``)."""
+        return self.follower.live
 
     # --- lifecycle -----------------------------------------------------------------
 
     def start(self) -> None:
-        """Start listening in the background (once; the app does it at start-up)."""
-        if self._task is None and not self.closing:
-            self._task = asyncio.get_running_loop().create_task(
-                self._supervise(), name="ledger-stream-hub")
+        """Start following the log, and watching the open streams' tokens for
+        revocations, in the background (once; the app does it)."""
+        if not self.closing:
+            self.follower.start()
+            if self._revocations is None:
+                self._revocations = asyncio.get_running_loop().create_task(
+                    self._watch_revocations(), name="ledger-stream-revocations")
 
     async def ensure_started(self) -> None:
-        """Start listening (if not yet) and wait until ``head`` is known."""
+        """Start following (if not yet) and wait until ``head`` is known."""
         if self.closing:
             raise Unavailable("the server is shutting down")
         self.start()
-        if not self._ready.is_set():
-            try:
-                await asyncio.wait_for(asyncio.shield(self._ready.wait()),
-                                       START_TIMEOUT_SECONDS)
-            except TimeoutError:
-                raise Unavailable("the log cannot be read; retry later") from None
+        if not await self.follower.wait_ready(START_TIMEOUT_SECONDS):
+            raise Unavailable("the log cannot be read; retry later")
+        self._advance(self.follower.head)
 
     def end_streams(self) -> None:
         """Make every open stream end (and refuse new ones)."""
@@ -186,16 +209,19 @@ class StreamHub:
         self._wake()
 
     async def stop(self) -> None:
-        """End the streams and close the listener connection."""
+        """End the streams (and stop the follower, if it is the hub's own)."""
         with contextlib.suppress(ValueError):
             self.ledger.store.on_commit.remove(self._on_commit)
         self.end_streams()
-        self._stop.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        self.follower.unsubscribe(self._advance)
+        for task in (self._revocations, self._revocation_check):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, *_TRANSIENT):
+                    await task
+        self._revocations = self._revocation_check = None
+        if self._owns_follower:
+            await self.follower.stop()
 
     # --- waking ----------------------------------------------------------------------
 
@@ -204,7 +230,7 @@ class StreamHub:
         return self._changed
 
     def watermark(self) -> tuple[int, int] | None:
-        """``(session, head)`` while the hub listens and has caught up, else None.
+        """``(session, head)`` while the follower listens and has caught up, else None.
 
         Equal watermarks taken at two moments mean the hub learnt of no commit in
         between: none of this process (``on_commit`` runs after each commit, before the
@@ -226,83 +252,6 @@ class StreamHub:
 
     def _on_commit(self, size: int) -> None:
         self._advance(size - 1)
-
-    def _on_notify(self, conn: object, pid: int, channel: str, payload: str) -> None:
-        with contextlib.suppress(ValueError):
-            self._advance(int(payload))
-
-    async def _poll_once(self) -> bool:
-        try:
-            self._advance(await self.ledger.store.size() - 1)
-        except _TRANSIENT as exc:
-            _log.warning("stream hub: cannot read the log size: %s", exc)
-            return False
-        self._ready.set()
-        return True
-
-    async def _supervise(self) -> None:
-        """Listen while the listener connection lives; poll while it is down."""
-        while not self._stop.is_set():
-            try:
-                await self._listen_or_poll()
-            except Exception:  # a bug: keep the streams alive on polling
-                _log.exception("stream hub: unexpected error")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), self.poll)
-
-    async def _listen_or_poll(self) -> None:
-        """Listen until the connection is lost; then (or if it cannot be opened) poll
-        once and wait a poll interval before trying again."""
-        conn = await self._listen()
-        if conn is not None:
-            try:
-                self.listening = True
-                if await self._poll_once():  # what committed before LISTEN took hold
-                    self._sessions += 1
-                    self.live = self._sessions
-                    await self._watch(conn)
-            finally:
-                self.live = None
-                self.listening = False
-                await _close_quietly(conn)
-            if self._stop.is_set():
-                return
-            _log.warning("stream hub: listener connection lost; polling every %s s",
-                         self.poll)
-        await self._poll_once()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), self.poll)
-
-    async def _listen(self) -> asyncpg.Connection | None:
-        try:
-            conn = await asyncpg.connect(self.ledger.dsn, timeout=5, server_settings={
-                "application_name": LISTENER_NAME})
-        except (*_TRANSIENT, asyncpg.PostgresError) as exc:
-            _log.warning("stream hub: cannot open the listener connection: %s", exc)
-            return None
-        try:
-            await conn.execute(f"SET ROLE {APP_ROLE}")
-            await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
-        except (*_TRANSIENT, asyncpg.PostgresError) as exc:
-            _log.warning("stream hub: cannot LISTEN %s: %s", NOTIFY_CHANNEL, exc)
-            await _close_quietly(conn)
-            return None
-        return conn
-
-    async def _watch(self, conn: asyncpg.Connection) -> None:
-        """Return when the connection is lost (checked at once when the server closes
-        it, else every heartbeat) or the hub stops."""
-        lost = asyncio.Event()
-        conn.add_termination_listener(lambda _: lost.set())
-        while not self._stop.is_set() and connection_usable(conn):
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(lost.wait(), self.heartbeat)
-            if lost.is_set():
-                return
-            try:
-                await asyncio.wait_for(conn.fetchval("SELECT 1"), 5)
-            except (*_TRANSIENT, asyncpg.PostgresError):
-                return
 
     # --- reading ---------------------------------------------------------------------
 
@@ -327,18 +276,13 @@ class StreamHub:
     async def _read(self, scanned: int, stream: str | None) -> _Read:
         head = self.head  # committed, hence visible to the query below
         if stream is None:
-            rows = await self.ledger.store.read_log(scanned + 1, PAGE)
+            rows = await self.reads.read_log(scanned + 1, PAGE)
         else:
-            rows = await self._read_stream(stream, scanned)
+            version = await self.reads.version_at(stream, scanned)
+            rows = await self.reads.read_stream(stream, after_version=version, limit=PAGE)
         if len(rows) == PAGE:
             return rows, rows[-1].position
         return rows, max(head, rows[-1].position if rows else scanned)
-
-    async def _read_stream(self, stream: str, scanned: int) -> list[StoredEvent]:
-        version = await self.ledger.pool.fetchval(
-            "SELECT coalesce(max(version), 0) FROM events WHERE stream = $1 "
-            "AND position <= $2", stream, scanned)
-        return await self.ledger.store.read_stream(stream, after_version=version, limit=PAGE)
 
     def encoded(self, e: StoredEvent) -> bytes:
         """The SSE bytes of an entry, encoded once for every stream that sends it."""
@@ -349,9 +293,63 @@ class StreamHub:
                 self._encoded.popitem(last=False)
         return data
 
+    # --- revoked tokens end their streams ---------------------------------------------
+
+    def watch(self, token_id: str) -> None:
+        """A stream opened with this token (see ``revoked``)."""
+        self._watched[token_id] += 1
+
+    def unwatch(self, token_id: str) -> None:
+        self._watched[token_id] -= 1
+        if self._watched[token_id] <= 0:
+            del self._watched[token_id]
+
+    def revoked(self, token_id: str | None) -> bool:
+        """Whether the token was found revoked (its streams end at once)."""
+        return token_id is not None and token_id in self._revoked
+
+    async def revoked_now(self, token_id: str) -> bool:
+        """Whether the token is revoked, asked of the database now: one query for
+        every watched token, shared by the streams asking at the same moment."""
+        task = self._revocation_check
+        if task is None or task.done():
+            task = self._revocation_check = asyncio.get_running_loop().create_task(
+                self._check_revocations())
+        try:
+            await asyncio.shield(task)
+        except _TRANSIENT as exc:  # the next check decides
+            _log.warning("stream: cannot check token revocations: %s", exc)
+        return token_id in self._revoked
+
+    async def _check_revocations(self) -> None:
+        watched = list(self._watched)
+        if not watched:
+            return
+        new = await self.reads.revoked_tokens(watched) - self._revoked
+        if new:
+            self._revoked |= new
+            self._wake()  # idle streams of those tokens end now
+
+    async def _watch_revocations(self) -> None:
+        """Every ``REVOCATION_SECONDS``, look for revoked tokens among the open
+        streams' (so an idle stream ends within about that long)."""
+        while not self.closing:
+            await asyncio.sleep(REVOCATION_SECONDS)
+            if self._watched:
+                await self.revoked_now("")
+
+    async def trust_may_open(self, principal: Principal, agreement_id: str) -> bool:
+        """Whether a consent in force still opens the agreement to this trust."""
+        events = await load_agreement(self.reads, agreement_id)
+        return agreement_access(principal.reader(), fold_events(events),
+                                [seen(e) for e in events], today()).some
+
     # --- who may read what -------------------------------------------------------------
 
     async def may_read(self, principal: Principal | None, e: StoredEvent) -> bool:
+        """The reading policy (``ledger.access``) for one entry. A trust is decided on
+        the agreement's current state, so a consent withdrawn applies to the next entry
+        sent; an organization on the state the hub folded up to the entry (or later)."""
         if principal is not None and principal.reads_everything():
             return True
         kind, _, key = e.stream.partition("/")
@@ -359,6 +357,9 @@ class StreamHub:
             return True
         if kind != "agreement":
             return False
+        if principal is not None and principal.kind == "trust":
+            current = await self.states.get(self.reads, key, self.watermark())
+            return entry_visible(principal.reader(), seen(e), current.state, today())
         state = await self.agreement_state(key, e.version)
         if state.public:
             return True
@@ -379,7 +380,7 @@ class StreamHub:
         async with folded.lock:
             stream = f"agreement/{agreement_id}"
             while folded.version < version:
-                page = await self.ledger.store.read_stream(
+                page = await self.reads.read_stream(
                     stream, after_version=folded.version, limit=PAGE)
                 for e in page:
                     folded.state = evolve(folded.state, fact_from_stored(e))
@@ -387,13 +388,6 @@ class StreamHub:
                 if len(page) < PAGE:
                     break
         return folded.state
-
-
-async def _close_quietly(conn: asyncpg.Connection) -> None:
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(conn.close(), 5)
-    if connection_usable(conn):
-        conn.terminate()
 
 
 # --- the app's side ------------------------------------------------------------------
@@ -430,7 +424,8 @@ def _end_streams_on_signals(hub: StreamHub) -> Callable[[], None]:
 async def stream_lifespan(app: Litestar) -> AsyncIterator[None]:
     """Own the app's :class:`StreamHub` (after the ledger's lifespan, before its end)."""
     heartbeat = float(os.environ.get("LEDGER_SSE_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS))
-    hub = StreamHub(app.state.ledger, heartbeat=heartbeat)
+    hub = StreamHub(app.state.ledger, heartbeat=heartbeat, reads=app.state.reads,
+                    follower=app.state.follower, states=app.state.current_states)
     app.state.stream_hub = hub
     hub.start()
     restore = _end_streams_on_signals(hub)
@@ -453,30 +448,44 @@ async def _entries(hub: StreamHub, principal: Principal | None, stream: str | No
     a heartbeat whenever nothing was sent for ``hub.heartbeat`` seconds."""
     loop = asyncio.get_running_loop()
     scanned = after  # every entry up to here was sent or is not for this client
-    yield b"retry: %d\n\n" % RETRY_MS
-    sent_at = loop.time()
-    while not hub.closing:
-        if loop.time() - sent_at >= hub.heartbeat:
-            yield b": heartbeat\n\n"
-            sent_at = loop.time()
-        if hub.head <= scanned:
-            changed = hub.waiter()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(),
-                                       max(0.0, sent_at + hub.heartbeat - loop.time()))
-            continue
-        try:
-            rows, upto = await hub.read_after(scanned, stream)
-            for e in rows:
-                if await hub.may_read(principal, e):
-                    yield hub.encoded(e)
-                    sent_at = loop.time()
-                scanned = e.position
-        except _TRANSIENT as exc:  # wait for the database to come back
-            _log.warning("stream: cannot read the log: %s", exc)
-            await asyncio.sleep(hub.poll)
-            continue
-        scanned = max(scanned, upto)
+    token = None if principal is None else principal.token_id
+    trust_agreement = (stream.partition("/")[2] if stream is not None and principal
+                       is not None and principal.kind == "trust" else None)
+    if token is not None:
+        hub.watch(token)
+    try:
+        yield b"retry: %d\n\n" % RETRY_MS
+        sent_at = loop.time()
+        while not hub.closing and not hub.revoked(token):
+            if loop.time() - sent_at >= hub.heartbeat:
+                yield b": heartbeat\n\n"
+                sent_at = loop.time()
+            if hub.head <= scanned:
+                changed = hub.waiter()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(),
+                                           max(0.0, sent_at + hub.heartbeat - loop.time()))
+                continue
+            try:
+                rows, upto = await hub.read_after(scanned, stream)
+                if rows and token is not None and await hub.revoked_now(token):
+                    return  # revoked: nothing more goes out
+                for e in rows:
+                    if await hub.may_read(principal, e):
+                        yield hub.encoded(e)
+                        sent_at = loop.time()
+                    scanned = e.position
+                if rows and trust_agreement is not None and principal is not None \
+                        and not await hub.trust_may_open(principal, trust_agreement):
+                    return  # no consent to it is left in this agreement
+            except _TRANSIENT as exc:  # wait for the database to come back
+                _log.warning("stream: cannot read the log: %s", exc)
+                await asyncio.sleep(hub.poll)
+                continue
+            scanned = max(scanned, upto)
+    finally:
+        if token is not None:
+            hub.unwatch(token)
 
 
 def _start_position(last_event_id: str | None, after: int | None, head: int) -> int:
@@ -509,9 +518,10 @@ class StreamController(Controller):
             "the exact signed envelope. Resume with the Last-Event-ID header or ?after= "
             "(every entry whose position is greater); without either, entries recorded "
             "after connecting; after=-1 replays the whole log. ?agreement= keeps one "
-            "agreement's entries. Auditor and trust tokens see everything; others the "
-            "organization streams, public agreements, and (organization tokens) the "
-            "agreements their organization is, was or is invited to be a party to. A "
+            "agreement's entries. Auditor tokens see everything; others the "
+            "organization streams, public agreements, (organization tokens) the "
+            "agreements their organization is, was or is invited to be a party to, and "
+            "(trust tokens) the entries a consent in force covers. A "
             "comment is sent every 15 s while idle."
         ),
         response_description=(
@@ -536,8 +546,9 @@ class StreamController(Controller):
         stream = None
         if agreement is not None:
             stream = f"agreement/{agreement}"
-            await require_agreement_reader(request, fold_events(
-                await load_agreement(ledger, agreement)))
+            events = await load_agreement(stream_hub.reads, agreement)
+            await require_agreement_reader(request, stream_hub.reads, fold_events(events),
+                                           events)
         await stream_hub.ensure_started()
         start = _start_position(last_event_id, after, stream_hub.head)
         return Stream(_entries(stream_hub, principal, stream, start),

@@ -32,7 +32,8 @@ def register(sub: Any) -> None:
     who = create.add_mutually_exclusive_group(required=True)
     who.add_argument("--org", metavar="ID", help="reads what concerns this organization")
     who.add_argument("--auditor", metavar="NAME", help="reads everything")
-    who.add_argument("--trust", metavar="NAME", help="reads everything")
+    who.add_argument("--trust", metavar="NAME",
+                     help="reads what the organizations consented to share with this trust")
     who.add_argument("--registration", metavar="NOTE",
                      help="admits one organization's registration, once (NOTE: for whom)")
     create.add_argument("--json", action="store_true", help="print JSON")

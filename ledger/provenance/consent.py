@@ -7,13 +7,17 @@ receives an agreement event only if that organization gave, in this agreement, a
 ``scope`` (a list of event families, ``docs/EVENTS.md``) names the event's family, the
 first segment of its type (``commitment.offered`` → ``commitment``).
 
-Two exceptions, both because they are not any party's confidential data:
+Three exceptions, all because they are not any party's confidential data:
 
 * the register of organizations and keys (``org/<id>`` streams) is public by design;
+* an agreement its parties marked public is readable by anyone, a trust included;
 * the consent events addressed to the requesting trust are the basis of the export
   itself, so the trust always sees them.
 
 Auditors are not subject to consent: they read under their own mandate, not a consent.
+
+Every route applies this rule through ``ledger.access`` (the one reading policy), not
+only the provenance answers.
 
 When an organization's data is refused, the reason is one of ``missing`` (it never
 consented to this trust in this agreement), ``withdrawn``, ``expired`` or
@@ -57,7 +61,11 @@ def _in_force(c: Consent, today: str) -> bool:
 def coverage(state: AgreementState, org: str, trust_id: str, family: str,
              today: str) -> Coverage:
     """Whether ``org`` consented, in this agreement, to share ``family`` data with
-    ``trust_id`` on ``today`` (``YYYY-MM-DD``)."""
+    ``trust_id`` on ``today`` (``YYYY-MM-DD``). An agreement its parties marked public
+    needs no consent: anyone reads it."""
+    if state.public:
+        return Coverage(org, family, True, None, None,
+                        f"agreement {state.agreement_id} is public")
     mine = sorted((c for c in state.consents.values()
                    if c.org == org and c.trust_id == trust_id), key=lambda c: c.id)
     if not mine:
@@ -92,7 +100,13 @@ class ConsentView:
         self.trust_id = trust_id
         self.today = today
         self._memo: dict[tuple[str, str], Coverage] = {}
-        self._own = {cid for cid, c in state.consents.items() if c.trust_id == trust_id}
+        self._own = frozenset(cid for cid, c in state.consents.items()
+                              if c.trust_id == trust_id)
+
+    @property
+    def own(self) -> frozenset[str]:
+        """The ids of the consents addressed to this trust (in force or not)."""
+        return self._own
 
     def check(self, org: str, family: str) -> Coverage:
         key = (org, family)
@@ -104,11 +118,17 @@ class ConsentView:
 
     def visible(self, entry: Entry) -> bool:
         """May the trust receive this entry?"""
-        if entry.stream_kind == "org":
+        return self.sees(entry.stream_kind, entry.actor, entry.family,
+                         entry.data.get("consent_id"))
+
+    def sees(self, stream_kind: str, actor: str, family: str, consent_id: object) -> bool:
+        """May the trust receive an event of ``family`` signed by ``actor`` in a stream
+        of ``stream_kind`` (``consent_id``: the one a consent event names)?"""
+        if stream_kind == "org":
             return True
-        if entry.family == "consent" and entry.data.get("consent_id") in self._own:
+        if family == "consent" and consent_id in self._own:
             return True
-        return self.check(entry.actor, entry.family).ok
+        return self.check(actor, family).ok
 
     def withheld(self, entries: Iterable[Entry]) -> list[dict[str, Any]]:
         """The organizations and families whose events were left out, with the reason and

@@ -48,16 +48,16 @@ async def test_checkpoint_verifies_with_the_log_key(client, auditor):
     assert cp.size == 5
 
 
-async def test_entries_page_through_the_log_with_exact_leaves(client, trust):
+async def test_entries_page_through_the_log_with_exact_leaves(client, auditor, trust):
     envelopes = await append_events(client, 7)
-    r = await client.get("/v1/log/entries", params={"start": 0, "limit": 3}, headers=trust)
+    r = await client.get("/v1/log/entries", params={"start": 0, "limit": 3}, headers=auditor)
     assert r.status_code == 200
     page = r.json()
     assert [e["index"] for e in page["entries"]] == [0, 1, 2] and page["next"] == 3
     seen = list(page["entries"])
     while page["next"] is not None:
         r = await client.get("/v1/log/entries", params={"start": page["next"], "limit": 3},
-                             headers=trust)
+                             headers=auditor)
         page = r.json()
         seen += page["entries"]
     assert [e["index"] for e in seen] == list(range(7))
@@ -66,8 +66,16 @@ async def test_entries_page_through_the_log_with_exact_leaves(client, trust):
         assert index == entry["index"]
         assert envelope == canonical_bytes(env.to_json())
         assert msgspec.json.decode(envelope) == entry["envelope"] == env.to_json()
+        assert b64.decode(entry["leaf_hash"]) == merkle.hash_leaf(b64.decode(entry["leaf"]))
     r = await client.get("/v1/log/entries", params={"start": 7}, headers=trust)
     assert r.json() == {"entries": [], "next": None}
+    # a trust without consent: the public register in full, the private agreement's
+    # entries as leaf hashes only (the log stays verifiable, its content stays private)
+    hashed = (await client.get("/v1/log/entries", headers=trust)).json()["entries"]
+    assert hashed[0] == seen[0]
+    for entry, full in zip(hashed[1:], seen[1:], strict=True):
+        assert entry == {"index": full["index"], "leaf": None, "envelope": None,
+                         "leaf_hash": full["leaf_hash"]}
 
 
 async def test_inclusion_proofs_verify_against_the_checkpoint(client, auditor):

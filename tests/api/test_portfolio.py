@@ -157,12 +157,18 @@ async def test_each_side_keeps_its_own_values_and_totals_per_unit(client, audito
     assert theatre["totals"] == {"given": {"CAD": "6000"},
                                  "received": {"CAD": "24000", "hour": "90.5"}}
 
-    r = await client.get("/v1/organizations/festival/commitments",
-                         headers=token_for(client, "trust", "witness"))
+    r = await client.get("/v1/organizations/festival/commitments", headers=auditor)
     assert r.status_code == 200, r.text
     festival = r.json()
     assert set(by_id(festival["given"])) == {"campagne"} and festival["received"] == []
     assert festival["totals"] == {"given": {"hour": "120"}, "received": {}}
+
+    # a trust reads what consents cover: none here (ledger.access)
+    r = await client.get("/v1/organizations/festival/commitments",
+                         headers=token_for(client, "trust", "witness"))
+    assert r.status_code == 200, r.text
+    assert r.json() == {"org_id": "festival", "given": [], "received": [],
+                        "totals": {"given": {}, "received": {}}}
 
 
 async def test_only_the_organization_itself_auditors_and_trusts_read_it(client):

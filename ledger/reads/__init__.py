@@ -1,0 +1,29 @@
+"""The read layer: every query the server answers from (``Reads``, over one pool), the
+process's one follower of the log (``LogFollower``) and the key-history cache.
+
+Writes are ``ledger.store``'s; HTTP is ``api``'s. Nothing under ``api/`` holds SQL or
+talks to the driver: it calls these.
+"""
+
+from __future__ import annotations
+
+from .errors import DATABASE_DOWN, READ_ERRORS, TEXT_NOT_STORABLE
+from .events import StoredEvent
+from .follower import LISTENER_NAME, NOTIFY_CHANNEL, TRANSIENT, LogFollower
+from .keycache import KeyCache
+from .reads import AgreementRow, ProvenanceContext, Reads
+
+__all__ = [
+    "DATABASE_DOWN",
+    "LISTENER_NAME",
+    "NOTIFY_CHANNEL",
+    "READ_ERRORS",
+    "TEXT_NOT_STORABLE",
+    "TRANSIENT",
+    "AgreementRow",
+    "KeyCache",
+    "LogFollower",
+    "ProvenanceContext",
+    "Reads",
+    "StoredEvent",
+]
