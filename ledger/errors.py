@@ -18,6 +18,7 @@ __all__ = [
     "ConcurrencyConflict",
     "EventTooLarge",
     "ForeignKey",
+    "HistoryMismatch",
     "LedgerError",
     "Malformed",
     "MalformedEnvelope",
@@ -258,6 +259,13 @@ class Unavailable(LedgerError):
 
     code = "unavailable"
     title = "Ledger temporarily unavailable"
+
+
+class HistoryMismatch(VerificationFailed):
+    """The stored history disagrees with itself or with a signed checkpoint."""
+
+    code = "history-mismatch"
+    title = "Stored history disagrees with the signed checkpoints"
 
 
 def error_classes() -> dict[str, type[LedgerError]]:

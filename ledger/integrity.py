@@ -23,8 +23,7 @@ import asyncpg
 
 from .db import APP_ROLE
 from .envelope import decode_envelope
-from .errors import LedgerError, VerificationFailed
-from .log import HistoryMismatch
+from .errors import HistoryMismatch, LedgerError, VerificationFailed
 
 __all__ = ["HISTORY_TABLES", "DerivedColumnForged", "HistoryUnprotected", "verify_derived_columns",
            "verify_protections"]

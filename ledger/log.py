@@ -31,7 +31,7 @@ from .checkpoint import (
     sign_checkpoint,
 )
 from .envelope import decode_envelope
-from .errors import LedgerError, NotFound, VerificationFailed
+from .errors import HistoryMismatch, LedgerError, NotFound
 from .keys import (
     Ed25519PrivateKey,
     generate_private_key,
@@ -48,13 +48,6 @@ __all__ = ["HistoryMismatch", "LogKeyMismatch", "SignedCheckpoint", "Transparenc
            "ledger_log_key", "load_or_create_log_key", "recorded_log_key", "rotate_log_key"]
 
 _log = logging.getLogger("ledger.log")
-
-
-class HistoryMismatch(VerificationFailed):
-    """The stored history disagrees with itself or with a signed checkpoint."""
-
-    code = "history-mismatch"
-    title = "Stored history disagrees with the signed checkpoints"
 
 
 @dataclass(frozen=True, slots=True)
