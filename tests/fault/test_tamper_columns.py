@@ -43,7 +43,8 @@ async def forge_payload(dsn: str, position: int) -> None:
         async with Superuser(conn):
             payload = bytes(await conn.fetchval(
                 "SELECT payload FROM events WHERE position = $1", position))
-            forged = payload.replace(b'"profile":{"n":', b'"profile":{"n":9', 1)
+            forged = payload.replace(b'"profile":{"description":"',
+                                     b'"profile":{"description":"forged ', 1)
             assert forged != payload
             await conn.execute(
                 "UPDATE events SET payload = $1, statement = convert_from($1, 'UTF8')::jsonb "
