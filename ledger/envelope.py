@@ -30,6 +30,7 @@ __all__ = [
     "decode_envelope_signed",
     "pae",
     "seal",
+    "signed_payload",
 ]
 
 PAYLOAD_TYPE = "application/vnd.mutualisation-ledger.statement.v1+json"
@@ -70,6 +71,25 @@ class Envelope(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
                 s.keyid.isascii() and s.sig.isascii() for s in self.signatures):
             return _sorted.encode(self)  # members sorted by name, as in to_json()
         return canonical_bytes(self.to_json())
+
+
+class _SignedPayload(msgspec.Struct, frozen=True):
+    payload: bytes  # msgspec reads base64 into bytes
+
+
+_signed_payload = msgspec.json.Decoder(_SignedPayload)
+
+
+def signed_payload(envelope: bytes) -> bytes:
+    """The payload bytes a stored (admitted, canonical) envelope signs.
+
+    Why: the ``events`` table keeps the payload beside the envelope for queries, but a
+    column is only a copy; whatever the server serves or folds reads the statement
+    from the signed envelope, so a copy changed behind the ledger's back is never
+    served (docs/SECURITY.md). One decode of the envelope, no signature check: the
+    envelope was verified when it was admitted.
+    """
+    return _signed_payload.decode(envelope).payload
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:

@@ -15,6 +15,7 @@ import msgspec
 
 from .. import merkle
 from ..admission import Receipt
+from ..envelope import signed_payload
 from ..errors import NotFound
 from ..leaf import encode_leaf, from_micros
 from ..statement import Statement, format_time
@@ -56,13 +57,15 @@ class StoredEvent:
 
 
 
-EVENT_COLUMNS = "position, recorded_at_us, stream, version, event_hash, envelope, payload"
+#: The columns an entry is read from. Not the ``payload`` column: the payload served
+#: is the one the stored envelope signs (``signed_payload``), never a copy of it.
+EVENT_COLUMNS = "position, recorded_at_us, stream, version, event_hash, envelope"
 
 
 def row_event(r: asyncpg.Record) -> StoredEvent:
+    envelope = bytes(r["envelope"])
     return StoredEvent(r["position"], r["recorded_at_us"], r["stream"], r["version"],
-                       bytes(r["event_hash"]).hex(), bytes(r["envelope"]),
-                       bytes(r["payload"]))
+                       bytes(r["event_hash"]).hex(), envelope, signed_payload(envelope))
 
 
 NODES_SQL = ("SELECT n.level, n.idx, n.hash FROM merkle_nodes n "

@@ -17,6 +17,7 @@ import msgspec
 from .. import merkle
 from ..admission import Head
 from ..db import applied_migrations
+from ..envelope import signed_payload
 from ..errors import NotFound
 from ..integrity import HistoryUnprotected, verify_protections
 from ..leaf import from_micros
@@ -51,12 +52,12 @@ class ProvenanceContext:
 
 
 _ENTRY_COLUMNS = ("e.position, e.recorded_at_us, e.stream, e.version, e.event_hash, "
-                  "e.payload, e.leaf_hash")
+                  "e.envelope, e.leaf_hash")
 _decode = msgspec.json.Decoder(Statement)
 
 
 def _entry(r: asyncpg.Record) -> Entry:
-    st = _decode.decode(r["payload"])
+    st = _decode.decode(signed_payload(bytes(r["envelope"])))  # never the payload column
     return Entry(r["position"], format_time(from_micros(r["recorded_at_us"])), r["stream"],
                  r["version"], bytes(r["event_hash"]).hex(), st.type, st.data, st.actor,
                  st.key, st.issued_at, bytes(r["leaf_hash"]))

@@ -130,3 +130,25 @@ async def test_readyz_fails_while_a_trigger_is_disabled(database: str, tmp_path:
             assert (await client.get("/readyz")).status_code == 200
         finally:
             await conn.close()
+
+
+async def test_a_payload_column_forged_while_running_is_never_served(database: str,
+                                                                     tmp_path: Path):
+    """Forged after the start-up check passed (triggers off for a moment, then on
+    again): every read serves the statement the envelope signs, never the column."""
+    settings = settings_for(tmp_path / "home", database)
+    await build_history(settings, database)
+    conn = await asyncpg.connect(database)
+    try:
+        stream = await conn.fetchval("SELECT stream FROM events WHERE position = $1", TARGET)
+        last = await conn.fetchval("SELECT max(position) FROM events WHERE stream = $1",
+                                   stream)  # its last profile is the one shown
+    finally:
+        await conn.close()
+    org_id = stream.removeprefix("org/")
+    app = create_app(settings, dsn=database, background=False, projections=False)
+    async with AsyncTestClient(app) as client:
+        await forge_payload(database, last)
+        organization = (await client.get(f"/v1/organizations/{org_id}")).json()
+        assert "forged" not in str(organization["profile"]), organization
+        assert organization["profile"]["description"].isdigit(), organization
