@@ -8,6 +8,10 @@ stream's last version and log position. ``Tracked`` holds the domain state with
 those, and ``apply_fact`` is the only way anything reaches it, so the runner (page by
 page) and the rebuild (whole log) fold identically.
 
+It also indexes fulfilments by commitment and measures by indicator, so that one
+commitment's or indicator's row is made from its own fulfilments or measures and not
+from a scan of the agreement's whole record (which grows every month).
+
 ``evolve`` mutates the state it is given: a ``Tracked`` owns its state, and whoever
 abandons a half-applied page must drop it (the runner reloads it from the events).
 """
@@ -24,7 +28,8 @@ from ledger.domain.state import Signature
 
 from .history import describe
 
-__all__ = ["AGREEMENT_PREFIX", "Tracked", "apply_fact", "decode_fact", "fold_event"]
+__all__ = ["AGREEMENT_PREFIX", "Tracked", "apply_fact", "decode_fact", "fold_event",
+           "fold_fact", "owner_before"]
 
 #: Streams the projection reads; every other stream (``org/...``) is skipped.
 AGREEMENT_PREFIX = "agreement/"
@@ -57,13 +62,17 @@ def decode_fact(payload: bytes, position: int) -> Fact:
 class Tracked:
     """One agreement as the read models see it: the domain state and its extras."""
 
-    __slots__ = ("inviters", "last_position", "last_recorded_us", "last_version",
-                 "ratifications", "state")
+    __slots__ = ("fulfilments_of", "inviters", "last_position", "last_recorded_us",
+                 "last_version", "measures_of", "ratifications", "state")
 
     def __init__(self) -> None:
         self.state: AgreementState = initial_state()
         self.ratifications: dict[tuple[str, int], Signature] = {}
         self.inviters: dict[str, str] = {}  # org -> who invited it last (kept after joining)
+        # commitment id -> its fulfilment ids; indicator id -> its measurement ids (in
+        # the order first recorded; an id recorded again under another owner moves)
+        self.fulfilments_of: dict[str, dict[str, None]] = {}
+        self.measures_of: dict[str, dict[str, None]] = {}
         self.last_version = 0  # of the last event seen in the stream, applied or not
         self.last_position = -1
         self.last_recorded_us = 0
@@ -84,6 +93,46 @@ def _drafted(t: Tracked, fact: Fact) -> None:
         t.inviters[org] = fact.actor
 
 
+def _index(index: dict[str, dict[str, None]], item: str, owner: str,
+           before: str | None) -> None:
+    if before is not None and before != owner:
+        index.get(before, {}).pop(item, None)
+    index.setdefault(owner, {})[item] = None
+
+
+def _fulfilled(t: Tracked, fact: Fact, before: str | None) -> None:
+    fid = fact.data["fulfilment_id"]
+    _index(t.fulfilments_of, fid, t.state.fulfilments[fid].commitment_id, before)
+
+
+def _measured(t: Tracked, fact: Fact, before: str | None) -> None:
+    mid = fact.data["measurement_id"]
+    _index(t.measures_of, mid, t.state.measures[mid].indicator_id, before)
+
+
+def owner_before(s: AgreementState, fact: Fact) -> str | None:
+    """For a fulfilment or measure recorded again under its id (which the rules refuse,
+    but the log may hold): the commitment or indicator it belonged to before ``fact``."""
+    data: Any = fact.data  # as signed: not necessarily an object
+    if not isinstance(data, dict):
+        return None
+    if fact.type == "fulfilment.recorded":
+        fid = data.get("fulfilment_id")
+        f = s.fulfilments.get(fid) if isinstance(fid, str) else None
+        return None if f is None else f.commitment_id
+    if fact.type == "indicator.measured":
+        mid = data.get("measurement_id")
+        m = s.measures.get(mid) if isinstance(mid, str) else None
+        return None if m is None else m.indicator_id
+    return None
+
+
+#: The indexes kept per event type (given the owner before the event).
+_INDEXES: Final[dict[str, Callable[[Tracked, Fact, str | None], None]]] = {
+    "fulfilment.recorded": _fulfilled,
+    "indicator.measured": _measured,
+}
+
 #: What the read models keep that the domain state forgets, per event type.
 _EXTRAS: Final[dict[str, Callable[[Tracked, Fact], None]]] = {
     "agreement.ratified": _ratified,
@@ -101,6 +150,8 @@ def apply_fact(t: Tracked, fact: Fact, recorded_us: int) -> tuple[bool, int, int
     s = t.state
     terms_before, force_before, version_before = (s.terms_version, s.in_force_version,
                                                   s.version)
+    index = _INDEXES.get(fact.type)
+    before = None if index is None else owner_before(s, fact)
     s = t.state = evolve(s, fact)
     version = fact.stream_version
     applied = s.version == version and version_before != version
@@ -108,6 +159,8 @@ def apply_fact(t: Tracked, fact: Fact, recorded_us: int) -> tuple[bool, int, int
         extra = _EXTRAS.get(fact.type)
         if extra is not None:
             extra(t, fact)
+        if index is not None:
+            index(t, fact, before)
     t.last_version = version
     t.last_position = -1 if fact.position is None else fact.position
     t.last_recorded_us = recorded_us
@@ -121,7 +174,13 @@ def fold_event(t: Tracked, agreement_id: str, payload: bytes, position: int,
     a rebuild alike."""
     p = _decode(payload)
     fact = Fact(p.type, p.data, p.actor, p.issued_at, p.version, p.key, position)
+    return fold_fact(t, agreement_id, fact, recorded_us)
+
+
+def fold_fact(t: Tracked, agreement_id: str, fact: Fact, recorded_us: int) -> tuple[Any, ...]:
+    """``fold_event`` of an event already decoded (``decode_fact``)."""
     applied, terms_before, force_before = apply_fact(t, fact, recorded_us)
     s = t.state
-    return (agreement_id, p.version, position, applied, s.terms_version,
+    position = -1 if fact.position is None else fact.position
+    return (agreement_id, fact.stream_version, position, applied, s.terms_version,
             describe(fact, s, applied, terms_before, force_before))
