@@ -37,6 +37,7 @@ import random
 import statistics
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from _setup import LEDGER_ID, admin_dsn, fresh_database, machine, signers
 from _workload import Decided, Life
@@ -56,22 +57,25 @@ ORGS = 6
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
+def _do(life: Life, command: Any, **fields: Any) -> None:
+    """Decide ``command(**fields)`` at the life's next time."""
+    life.do(lambda at: command(**fields, at=at))
+
+
 def _founding(life: Life) -> None:
     """Five events: drafted with one invitee, joined, two commitments, an indicator."""
     first, other = life.parties
-    life.do(lambda at: d.DraftAgreement(
-        agreement_id=life.id, title=f"Mutualisation {life.id}", binding=False,
-        purpose="Partager nos locaux.", invited=[other], actor=first, at=at))
-    life.do(lambda at: d.JoinAgreement(actor=other, at=at))
+    _do(life, d.DraftAgreement, agreement_id=life.id, title=f"Mutualisation {life.id}",
+        binding=False, purpose="Partager nos locaux.", invited=[other], actor=first)
+    _do(life, d.JoinAgreement, actor=other)
     for cid, org, receiver, unit in (("c-salle", first, "collective", "hour"),
                                      ("c-materiel", other, first, "month")):
-        life.do(lambda at, cid=cid, org=org, receiver=receiver, unit=unit: d.OfferCommitment(
-            commitment_id=cid, category="premises", description="Salle et matériel",
-            quantity=Quantity("400", unit), period=Period("2026-01-01", "2099-12-31"),
-            receiver=receiver, value=Quantity("1200", "CAD"), actor=org, at=at))
-    life.do(lambda at: d.DefineIndicator(indicator_id="heures", name="Heures", unit="hour",
-                                         method="Somme mensuelle", target="100", actor=first,
-                                         at=at))
+        _do(life, d.OfferCommitment, commitment_id=cid, category="premises",
+            description="Salle et matériel", quantity=Quantity("400", unit),
+            period=Period("2026-01-01", "2099-12-31"), receiver=receiver,
+            value=Quantity("1200", "CAD"), actor=org)
+    _do(life, d.DefineIndicator, indicator_id="heures", name="Heures", unit="hour",
+        method="Somme mensuelle", target="100", actor=first)
 
 
 def _month(life: Life, month: int) -> None:
@@ -81,20 +85,17 @@ def _month(life: Life, month: int) -> None:
     period = Period(f"{year}-{m:02d}-01", f"{year}-{m:02d}-28")
     for cid, cm in sorted(life.state.commitments.items()):
         fid = f"f-{cid}-{month}"
-        life.do(lambda at, cm=cm, fid=fid: d.RecordFulfilment(
-            fulfilment_id=fid, commitment_id=cm.id, quantity=Quantity("3", cm.quantity.unit),
-            period=period, actor=cm.provider, at=at))
+        _do(life, d.RecordFulfilment, fulfilment_id=fid, commitment_id=cm.id,
+            quantity=Quantity("3", cm.quantity.unit), period=period, actor=cm.provider)
         for org in receiving_orgs(life.state, cm):
             if life.rng.random() < 0.08:
-                life.do(lambda at, org=org, fid=fid: d.ContestFulfilment(
-                    fulfilment_id=fid, reason="Salle non disponible", actor=org, at=at))
+                _do(life, d.ContestFulfilment, fulfilment_id=fid,
+                    reason="Salle non disponible", actor=org)
             else:
-                life.do(lambda at, org=org, fid=fid: d.ConfirmFulfilment(
-                    fulfilment_id=fid, actor=org, at=at))
-    life.do(lambda at: d.RecordMeasurement(
-        measurement_id=f"m-{month}", indicator_id="heures", period=period,
-        value=str(life.rng.randint(1, 90)), evidence_sha256=f"{m:02x}" * 32,
-        actor=life.parties[0], at=at))
+                _do(life, d.ConfirmFulfilment, fulfilment_id=fid, actor=org)
+    _do(life, d.RecordMeasurement, measurement_id=f"m-{month}", indicator_id="heures",
+        period=period, value=str(life.rng.randint(1, 90)), evidence_sha256=f"{m:02x}" * 32,
+        actor=life.parties[0])
 
 
 def histories(agreements: int, length: int) -> list[list[Decided]]:
