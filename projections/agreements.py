@@ -38,11 +38,11 @@ from ledger.domain.state import (
     receiving_orgs,
 )
 from ledger.domain.state_hash import expectation_hash
-from ledger.domain.values import AMOUNT_PATTERN, DATE_PATTERN, STAGES, Quantity
+from ledger.domain.values import DATE_PATTERN, STAGES, Quantity
 from ledger.leaf import from_micros
 
 from . import sql
-from .fold import Tracked, owner_before
+from .fold import Tracked, amount, owner_before
 
 __all__ = [
     "AGREEMENT",
@@ -62,7 +62,6 @@ __all__ = [
 #: One list of row tuples per table of ``sql.TABLES``.
 Rows = tuple[list[tuple[Any, ...]], ...]
 
-_AMOUNT: Final = re.compile(AMOUNT_PATTERN)
 _DATE: Final = re.compile(DATE_PATTERN)
 _ORDINAL: Final = {name: i for i, name in enumerate(STAGES, 1)}
 _ZERO: Final = Decimal(0)
@@ -81,11 +80,10 @@ def _ts(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
-# Dates and amounts repeat (periods, usual quantities): their conversions are cached.
-# The values are immutable; the caches are emptied when they grow past _CACHE_MAX.
+# Dates repeat (periods): their conversions are cached. The values are immutable; the
+# cache is emptied when it grows past _CACHE_MAX.
 _CACHE_MAX: Final = 4096
 _days: dict[Any, date | None] = {}
-_amounts: dict[Any, Decimal | None] = {}
 
 
 def _day(text: Any) -> date | None:
@@ -107,18 +105,7 @@ def _day(text: Any) -> date | None:
     return value
 
 
-def _dec(text: Any) -> Decimal | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        return _amounts[text]
-    except KeyError:
-        pass
-    value = Decimal(text) if _AMOUNT.match(text) else None
-    if len(_amounts) >= _CACHE_MAX:
-        _amounts.clear()
-    _amounts[text] = value
-    return value
+_dec = amount
 
 
 def _value(q: Quantity | None) -> tuple[Decimal | None, str | None]:
@@ -198,20 +185,9 @@ def _fulfilment(aid: str, f: Fulfilment) -> tuple[Any, ...]:
 
 def _done(t: Tracked, c: Commitment) -> tuple[int, Decimal, Decimal]:
     """How many fulfilments count towards ``c`` (those in its current unit), their total
-    and the confirmed part of it: from ``c``'s own fulfilments (``Tracked`` indexes them)."""
-    fulfilments = t.state.fulfilments
-    count, total, sure = 0, _ZERO, _ZERO
-    for fid in t.fulfilments_of.get(c.id, ()):
-        f = fulfilments[fid]
-        amount = _dec(f.quantity.amount)
-        if amount is None or f.quantity.unit != c.quantity.unit:
-            continue  # a fulfilment in a unit the commitment no longer has
-        count += 1
-        total += amount
-        kinds = [p.kind for p in f.positions.values()]
-        if kinds and "contested" not in kinds:
-            sure += amount
-    return count, total, sure
+    and the confirmed part of it (``Tracked`` keeps the tallies as it folds)."""
+    tally = t.tallies.get(c.id, {}).get(c.quantity.unit)
+    return (0, _ZERO, _ZERO) if tally is None else (tally.count, tally.total, tally.confirmed)
 
 
 def _commitment(aid: str, t: Tracked, c: Commitment, rows: list[tuple[Any, ...]],

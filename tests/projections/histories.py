@@ -48,12 +48,15 @@ steps = st.lists(st.tuples(st.integers(0, 1), st.sampled_from(_KINDS), st.intege
 #: mostly the monthly kinds (the others now and then, suspension and the end included).
 _GOING = [k for k in _KINDS if k not in ("terminate", "suspend", "withdraw")]
 _MONTHLY = ["fulfil"] * 6 + ["confirm"] * 6 + ["contest", "value"] + ["measure"] * 3
-long_steps = st.tuples(
-    st.lists(st.tuples(st.just(0), st.sampled_from(_GOING), st.integers(0, 5),
-                       st.integers(0, 3)), min_size=30, max_size=40),
-    st.lists(st.tuples(st.just(0), st.sampled_from(_MONTHLY * 8 + _GOING), st.integers(0, 5),
-                       st.integers(0, 3)), min_size=150, max_size=300),
-).map(lambda two: two[0] + two[1])
+
+
+def _one_agreement(kinds: list[str], least: int, most: int) -> st.SearchStrategy[list[Step]]:
+    return st.lists(st.tuples(st.just(0), st.sampled_from(kinds), st.integers(0, 5),
+                              st.integers(0, 3)), min_size=least, max_size=most)
+
+
+long_steps = st.builds(list.__add__, _one_agreement(_GOING, 30, 40),
+                       _one_agreement(_MONTHLY * 8 + _GOING, 150, 300))
 
 
 def _pick(items: Any, i: int) -> Any:

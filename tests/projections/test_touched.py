@@ -2,11 +2,13 @@
 events and events the domain cannot read included), folding one event at a time, every
 row that differs between the agreement's rows before and after the event lies where the
 entities ``touched`` names keep their rows, and an agreement's rows are exactly the rows
-of its entities, each within its own scope. No database: this is the contract the
+of its entities, each within its own scope; the running tallies equal a scan of the
+whole state. No database: this is the contract the
 runner's writes rely on (the rebuild-equivalence tests check the tables themselves)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -23,7 +25,14 @@ from projections.agreements import (
     scope,
     touched,
 )
-from projections.fold import AGREEMENT_PREFIX, Tracked, decode_fact, fold_fact
+from projections.fold import (
+    AGREEMENT_PREFIX,
+    Tracked,
+    amount,
+    decode_fact,
+    fold_fact,
+    is_confirmed,
+)
 from tests.projections.builders import World
 from tests.projections.histories import ORGS, Step, apply_steps, long_steps, steps
 
@@ -58,9 +67,30 @@ def _fold_checking(w: World) -> int:
                     r for k, r in now.items() if k not in was]:
                 assert _within(row, table, scopes), (fact.type, sql.TABLES[table].name, row)
         checked += 1
+        _tallies_are_sums(t)
     for aid, t in states.items():
         _entities_partition_the_rows(aid, t)
     return checked
+
+
+def _tallies_are_sums(t: Tracked) -> None:
+    """What the fold keeps as it goes equals what a scan of the whole state gives: each
+    commitment's fulfilments in its unit, total and confirmed part (same value and
+    scale), each indicator's measures and the latest of them."""
+    s = t.state
+    for c in s.commitments.values():
+        mine = [f for f in s.fulfilments.values() if f.commitment_id == c.id
+                and f.quantity.unit == c.quantity.unit and amount(f.quantity.amount) is not None]
+        total = sum((amount(f.quantity.amount) or 0 for f in mine), Decimal(0))
+        sure = sum((amount(f.quantity.amount) or 0 for f in mine if is_confirmed(f)),
+                   Decimal(0))
+        tally = t.tallies.get(c.id, {}).get(c.quantity.unit)
+        got = (0, Decimal(0), Decimal(0)) if tally is None else (
+            tally.count, tally.total, tally.confirmed)
+        assert [str(x) for x in got] == [str(len(mine)), str(total), str(sure)], c.id
+    for i in s.indicators:
+        measures = [m.id for m in s.measures.values() if m.indicator_id == i]
+        assert sorted(t.measures_of.get(i, {})) == sorted(measures), i
 
 
 def _entities_partition_the_rows(aid: str, t: Tracked) -> None:
