@@ -58,7 +58,9 @@ class ProjectionRunner:
     """Keeps the read models of ``pool``'s ledger in step with its log.
 
     ``page_size``: log entries per transaction. ``cache_size``: agreements kept folded in
-    memory (least recently used beyond that are dropped and refolded when touched).
+    memory (least recently used beyond that are dropped and refolded when touched); the
+    only cache the runner keeps, so its memory is bounded by ``cache_size`` agreements
+    between steps (and at most ``page_size`` more while a step folds its page).
     ``poll_interval``: seconds between checks when no notification arrives.
     ``batch_delay``: seconds to wait after a notification before applying, so that
     under a stream of commits one step applies all of them (a step's fixed cost, a
