@@ -142,14 +142,15 @@ def _index(index: dict[str, dict[str, None]], item: str, owner: str,
 
 
 def _fulfilment(s: AgreementState, fact: Fact) -> Fulfilment | None:
-    data: Any = fact.data  # as signed: not necessarily an object
-    fid = data.get("fulfilment_id") if isinstance(data, dict) else None
-    return s.fulfilments.get(fid) if isinstance(fid, str) else None
+    try:
+        return s.fulfilments.get(fact.data["fulfilment_id"])
+    except (TypeError, KeyError, IndexError):  # data as signed: not necessarily an object
+        return None
 
 
 def is_confirmed(f: Fulfilment) -> bool:
     """Confirmed by a receiver and contested by none."""
-    return bool(f.positions) and all(p.kind != "contested" for p in f.positions.values())
+    return bool(f.positions) and "contested" not in {p.kind for p in f.positions.values()}
 
 
 def _count(t: Tracked, f: Fulfilment, confirmed: bool) -> None:
@@ -190,13 +191,13 @@ def _fulfilled(t: Tracked, fact: Fact, before: Any) -> None:
 
 
 def _positioned(t: Tracked, fact: Fact, before: Any) -> None:
-    f = _fulfilment(t.state, fact)
+    f, was = before  # the same object: a position changes it in place
     if f is None:
         return
     now = is_confirmed(f)
-    if now and not before:
+    if now and not was:
         _count(t, f, True)
-    elif before and not now:
+    elif was and not now:
         _recount(t, f.commitment_id)
 
 
@@ -221,9 +222,9 @@ def owner_before(s: AgreementState, fact: Fact) -> str | None:
     return None
 
 
-def _confirmed_before(s: AgreementState, fact: Fact) -> bool:
+def _confirmed_before(s: AgreementState, fact: Fact) -> tuple[Fulfilment | None, bool]:
     f = _fulfilment(s, fact)
-    return f is not None and is_confirmed(f)
+    return f, f is not None and is_confirmed(f)
 
 
 #: The indexes and tallies kept per event type: what to note of the state before the
