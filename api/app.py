@@ -9,6 +9,10 @@ Configuration (environment, read by :meth:`ApiConfig.from_env`)::
     LEDGER_MAX_BODY_BYTES            largest request body (default 1 MiB)
     LEDGER_MAX_EVENTS_PER_REQUEST    most events in one POST /v1/events (default 500)
     LEDGER_WRITES_PER_KEY_PER_SECOND accepted writes per signing key per second (1000)
+    LEDGER_APPENDS_PER_ADDRESS_PER_SECOND  appended events per client address per second (5000)
+    LEDGER_APPENDS_PER_TOKEN_PER_SECOND    appended events per bearer token per second (5000)
+    LEDGER_OPEN_REGISTRATION         1: registering an organization needs no registration
+                                     token (default 0: it needs one, see ``ledger token``)
 """
 
 from __future__ import annotations
@@ -25,22 +29,27 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 
 from ledger.config import Settings
 from ledger.runtime import Ledger, open_ledger, resolve_database
-from ledger.store import Check
 from projections import ProjectionRunner
 
-from .append_route import install_append_route
-from .controllers import EventsController, HealthController, LogController, OrganizationsController
+from .append_route import events_router
+from .controllers import HealthController, LogController, OrganizationsController
 from .controllers.agreements import AgreementsController, StreamsController
 from .controllers.events import KeyRateLimiter, WritePolicy
 from .controllers.portfolio import PortfolioController
 from .controllers.provenance import ProvenanceController
 from .controllers.stream import StreamController, stream_lifespan
+from .docs_ui import SwaggerUIPlugin, assets_router, to_the_docs
 from .metrics import Metrics, metrics_middleware
 from .problems import exception_handlers
+from .ratelimit import (
+    DEFAULT_APPENDS_PER_ADDRESS_PER_SECOND,
+    DEFAULT_APPENDS_PER_TOKEN_PER_SECOND,
+    ClientRateLimiter,
+)
+from .security_headers import add_security_headers
 
 __all__ = ["ApiConfig", "LedgerFactory", "create_app"]
 
@@ -58,6 +67,9 @@ class ApiConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_events: int = DEFAULT_MAX_EVENTS
     writes_per_key_per_second: int = DEFAULT_WRITES_PER_KEY_PER_SECOND
+    appends_per_address_per_second: int = DEFAULT_APPENDS_PER_ADDRESS_PER_SECOND
+    appends_per_token_per_second: int = DEFAULT_APPENDS_PER_TOKEN_PER_SECOND
+    open_registration: bool = False
 
     @classmethod
     def from_env(cls) -> ApiConfig:
@@ -67,10 +79,16 @@ class ApiConfig:
             max_events=int(env.get("LEDGER_MAX_EVENTS_PER_REQUEST", DEFAULT_MAX_EVENTS)),
             writes_per_key_per_second=int(env.get("LEDGER_WRITES_PER_KEY_PER_SECOND",
                                                   DEFAULT_WRITES_PER_KEY_PER_SECOND)),
+            appends_per_address_per_second=int(env.get(
+                "LEDGER_APPENDS_PER_ADDRESS_PER_SECOND", DEFAULT_APPENDS_PER_ADDRESS_PER_SECOND)),
+            appends_per_token_per_second=int(env.get(
+                "LEDGER_APPENDS_PER_TOKEN_PER_SECOND", DEFAULT_APPENDS_PER_TOKEN_PER_SECOND)),
+            open_registration=env.get("LEDGER_OPEN_REGISTRATION", "0").strip().lower()
+            in ("1", "true", "yes"),
         )
 
 
-def _default_factory(settings: Settings, dsn: str | None, *, check: Check | None,
+def _default_factory(settings: Settings, dsn: str | None, *,
                      background: bool, verify_history: bool = True) -> LedgerFactory:
     @contextlib.asynccontextmanager
     async def factory() -> AsyncIterator[Ledger]:
@@ -79,7 +97,7 @@ def _default_factory(settings: Settings, dsn: str | None, *, check: Check | None
             # DATABASE_URL, or an embedded server (blocking start: off the event loop)
             url: str = dsn if dsn is not None else await asyncio.to_thread(
                 stack.enter_context, resolve_database(settings))
-            async with open_ledger(settings, url, check=check, background=background,
+            async with open_ledger(settings, url, background=background,
                                    verify_history=verify_history) as ledger:
                 yield ledger
         finally:
@@ -99,7 +117,6 @@ def create_app(
     dsn: str | None = None,
     ledger_factory: LedgerFactory | None = None,
     config: ApiConfig | None = None,
-    check: Check | None = None,
     background: bool = True,
     debug: bool = False,
     verify_history: bool = True,
@@ -112,14 +129,14 @@ def create_app(
     * ``open_ledger`` on ``settings.database_url``, or on an embedded PostgreSQL.
 
     ``settings`` defaults to ``Settings.from_env()`` and ``config`` to
-    ``ApiConfig.from_env()``. ``check`` is the domain rule hook passed to the store;
-    ``background=False`` turns the checkpointer off (checkpoints are then signed on
-    demand by ``GET /v1/log/checkpoint`` when none exists yet, or by the caller).
+    ``ApiConfig.from_env()``. ``background=False`` turns the checkpointer off
+    (checkpoints are then signed on demand by ``GET /v1/log/checkpoint`` when none
+    exists yet, or by the caller).
     """
     config = config or ApiConfig.from_env()
     if ledger_factory is None:
         ledger_factory = _default_factory(settings or Settings.from_env(), dsn,
-                                          check=check, background=background,
+                                          background=background,
                                           verify_history=verify_history)
     factory = ledger_factory
 
@@ -148,19 +165,24 @@ def create_app(
 
     state: dict[str, Any] = {
         "metrics": Metrics(),
-        "write_policy": WritePolicy(config.max_events,
-                                    KeyRateLimiter(config.writes_per_key_per_second)),
+        "write_policy": WritePolicy(
+            config.max_events, KeyRateLimiter(config.writes_per_key_per_second),
+            ClientRateLimiter(config.appends_per_address_per_second,
+                              config.appends_per_token_per_second),
+            registration_required=not config.open_registration),
     }
     app = Litestar(
-        route_handlers=[EventsController, OrganizationsController, LogController,
+        route_handlers=[events_router(), OrganizationsController, LogController,
                         HealthController, AgreementsController, StreamsController,
-                        StreamController, PortfolioController, ProvenanceController],
+                        StreamController, PortfolioController, ProvenanceController,
+                        assets_router(), to_the_docs],
         dependencies={
             "ledger": Provide(_provide_ledger, sync_to_thread=False),
         },
         lifespan=[lifespan, stream_lifespan],
         state=State(state),
         middleware=[metrics_middleware],
+        before_send=[add_security_headers],
         exception_handlers=exception_handlers(),
         request_max_body_size=config.max_body_bytes,
         openapi_config=OpenAPIConfig(
@@ -172,9 +194,8 @@ def create_app(
                 "type is https://mutualisation-ledger.org/problems/<code>."
             ),
             path="/schema",
-            render_plugins=[ScalarRenderPlugin(path=["/", "/scalar"])],
+            render_plugins=[SwaggerUIPlugin(path=["/", "/swagger"])],
         ),
         debug=debug,
     )
-    install_append_route(app, config.max_body_bytes)
     return app

@@ -1,41 +1,43 @@
-"""``POST /v1/events`` answered in front of Litestar's routing, when it succeeds.
+"""``POST /v1/events`` answered by a middleware of its own route, every answer once.
 
-Why: appends are the hot path, and on the benchmark machine Litestar's request
-machinery (routing, middleware, parameter resolution, response objects) took about a
-quarter of each append's time on the one event loop, enough to hold single-event
-appends over HTTP at ~2,000/s with 16 clients (``docs/PERFORMANCE.md``). This route does
-exactly what the controller's handler does (``append_events``, shared) and sends the
-same 201 answer, counted in the same metrics.
+Why: appends are the hot path, and Litestar's per-request machinery behind the
+routing (the request object, parameter and dependency resolution, the response
+object) took about a quarter of each append's time on the one event loop
+(``docs/PERFORMANCE.md``). This middleware sits on the route (Litestar routes the
+request, runs the app's middleware and before-send hooks as for any route) and does
+the append itself from the ASGI messages: it reads the body, runs ``append_events``
+(shared with the controller's handler) once, and sends the 201 answer, or the problem
+document of the error it raised, made by the same handler Litestar would call
+(:func:`api.problems.problem_for`). Nothing is run twice: a refused append is
+answered from its one run.
 
-Anything else goes to Litestar unchanged, so every refusal keeps one implementation:
-a request without a ``Content-Length`` or larger than the body limit is handed over
-before its body is read; a request whose append raised is handed over with its body
-(read again from memory), and the controller's handler runs it again, which answers
-with the same problem document: a refused append wrote nothing, so running it again
-is what a client retry would do. The controller also keeps documenting the route in
-the OpenAPI schema.
+A request without a ``Content-Length``, or declaring more than the route's body limit,
+goes on unread to the controller's handler, which reads the body under Litestar's
+limit (``413`` beyond it) and runs the same ``append_events`` once. The controller
+also documents the route in the OpenAPI schema.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from litestar import Litestar
+from litestar import Request, Router
 from litestar.enums import ScopeType
+from litestar.handlers import HTTPRouteHandler
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from .controllers.events import append_events
+from .controllers.events import EventsController, append_events
+from .problems import problem_for
+from .ratelimit import Caller
 
-__all__ = ["install_append_route"]
+__all__ = ["AppendMiddleware", "events_router"]
 
-PATH = "/v1/events"
 _HEADERS = [(b"content-type", b"application/json")]
 
 
-def install_append_route(app: Litestar, max_body: int) -> None:
-    """Put the route in front of ``app``'s ASGI handler (lifespan untouched)."""
-    app.asgi_handler = _append_route(app, app.asgi_handler, max_body)
+def events_router() -> Router:
+    """``EventsController`` with the append middleware on its route."""
+    return Router(path="/", route_handlers=[EventsController], middleware=[AppendMiddleware])
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -48,17 +50,25 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-def _append_route(app: Litestar, litestar: ASGIApp, max_body: int) -> ASGIApp:
-    async def route(scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] != ScopeType.HTTP or scope["path"] != PATH
-                or scope.get("method") != "POST"):
-            await litestar(scope, receive, send)
+class AppendMiddleware:
+    """ASGI middleware of the ``POST /v1/events`` route (see the module's docstring)."""
+
+    __slots__ = ("app",)
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app  # the route's handler, behind Litestar's exception handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or scope["method"] != "POST":
+            await self.app(scope, receive, send)
             return
+        handler = scope["route_handler"]
+        limit = (handler.resolve_request_max_body_size()
+                 if isinstance(handler, HTTPRouteHandler) else None)
         length = _content_length(scope)
-        if length is None or length > max_body:
-            await litestar(scope, receive, send)
+        if length is None or limit is None or length > limit:
+            await self.app(scope, receive, send)
             return
-        start = time.perf_counter()
         chunks: list[bytes] = []
         while True:
             message = await receive()
@@ -67,34 +77,17 @@ def _append_route(app: Litestar, litestar: ASGIApp, max_body: int) -> ASGIApp:
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 break
-        body = b"".join(chunks)
-        state: Any = app.state
+        state: Any = scope["litestar_app"].state
         try:
-            answer = await append_events(state.ledger, state.write_policy, body)
-        except Exception:  # every refusal is answered by Litestar (see above)
-            await litestar(scope, _replay(body), send)
+            answer = await append_events(state.ledger, state.write_policy, b"".join(chunks),
+                                         Caller.from_scope(scope))
+        except Exception as exc:  # a refusal (or a bug): answered as Litestar would
+            request: Request[Any, Any, Any] = Request(scope, receive)
+            await problem_for(request, exc).to_asgi_response(None, request)(
+                scope, receive, send)
             return
-        start_message: Any = {"type": "http.response.start", "status": 201,
-                              "headers": [*_HEADERS, (b"content-length", b"%d" % len(answer))]}
-        body_message: Any = {"type": "http.response.body", "body": answer}
-        await send(start_message)
-        await send(body_message)
-        metrics = getattr(state, "metrics", None)
-        if metrics is not None:
-            metrics.observe_request("POST", PATH, 201, time.perf_counter() - start)
-
-    return route
-
-
-def _replay(body: bytes) -> Receive:
-    """A ``receive`` that gives ``body`` once, then waits as a quiet client would."""
-    sent = False
-
-    async def receive() -> Any:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return {"type": "http.disconnect"}
-
-    return receive
+        start: Any = {"type": "http.response.start", "status": 201,
+                      "headers": [*_HEADERS, (b"content-length", b"%d" % len(answer))]}
+        body: Any = {"type": "http.response.body", "body": answer}
+        await send(start)
+        await send(body)

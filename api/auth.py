@@ -7,7 +7,10 @@ is ``ml_`` + 32 random bytes in URL-safe base64. Three kinds:
 ``auditor``  reads everything;
 ``trust``    reads everything (e.g. a trust service or witness).
 
-Writes need no token: each event is authenticated by its own signatures.
+A ``registration`` token reads nothing: it is the operator's admission credential for
+one organization's registration, presented on ``POST /v1/events`` and consumed by the
+store (``ledger.tokens.use_registration_token``). Other writes need no token: each
+event is authenticated by its own signatures.
 
 Guards for handlers: :func:`require_kinds` (any of the given kinds) and
 :func:`require_org_reader` (the organization named by a path parameter, or an
@@ -23,7 +26,7 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from ledger.tokens import KINDS, Kind, lookup_token
+from ledger.tokens import READ_KINDS, Kind, lookup_token
 
 from .problems import Forbidden, TokenInvalid, TokenMissing
 
@@ -84,8 +87,9 @@ def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
 
 
 def require_kinds(*kinds: Kind) -> Guard:
-    """A guard admitting valid tokens of the given kinds (all kinds if none given)."""
-    allowed = frozenset(kinds or KINDS)
+    """A guard admitting valid tokens of the given kinds (all reading kinds if none
+    given: a registration token reads nothing)."""
+    allowed = frozenset(kinds or READ_KINDS)
 
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         principal = await authenticate(connection)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import asyncpg
@@ -25,9 +25,11 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.types import ExceptionHandlersMap
 
-from ledger import errors
+from ledger import admission, errors
+from ledger.db import DATABASE_DOWN
 from ledger.errors import LedgerError
-from ledger.log import HistoryMismatch
+from ledger.integrity import HistoryUnprotected
+from ledger.log import HistoryMismatch, LogKeyMismatch
 from ledger.runtime import OriginMismatch
 from ledger.store import UNAVAILABLE_DETAIL
 
@@ -44,6 +46,7 @@ __all__ = [
     "TokenInvalid",
     "TokenMissing",
     "exception_handlers",
+    "problem_for",
     "problem_responses",
     "status_of",
 ]
@@ -112,8 +115,13 @@ _STATUS: Mapping[type[LedgerError], int] = {
     errors.Rejected: 422,
     errors.NotFound: 404,
     RateLimited: 429,
+    admission.RegistrationRefused: 403,
+    admission.RegistrationTokenRequired: 401,
+    admission.RegistrationTokenInvalid: 401,
     errors.Unavailable: 503,
     HistoryMismatch: 500,
+    HistoryUnprotected: 500,
+    LogKeyMismatch: 500,
     OriginMismatch: 500,
 }
 
@@ -121,6 +129,9 @@ _SIGNATURE_SCHEME = 'DSSE realm="mutualisation-ledger"'
 _AUTH_SCHEME: dict[type[LedgerError], str] = {
     TokenMissing: 'Bearer realm="mutualisation-ledger"',
     TokenInvalid: 'Bearer realm="mutualisation-ledger", error="invalid_token"',
+    admission.RegistrationTokenRequired: 'Bearer realm="mutualisation-ledger"',
+    admission.RegistrationTokenInvalid:
+        'Bearer realm="mutualisation-ledger", error="invalid_token"',
 }
 
 
@@ -218,37 +229,47 @@ def _text_not_storable(request: Request[Any, Any, Any],
 
 
 def _any_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    if isinstance(exc, _DATABASE_DOWN):
+    if isinstance(exc, DATABASE_DOWN):
         return _unavailable(request, exc)
     return _internal_error(request, exc)
 
 
-_DATABASE_DOWN: tuple[type[Exception], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.InterfaceError,
-    asyncpg.InternalClientError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.CrashShutdownError,
-)
 
 
-def exception_handlers() -> ExceptionHandlersMap:
-    """Handlers for the app: Litestar looks them up along the exception's MRO."""
-    handlers: dict[Any, Any] = {
+_Handler = Callable[[Request[Any, Any, Any], Any], Response[dict[str, Any]]]
+
+
+def _handlers() -> dict[type[Exception], _Handler]:
+    handlers: dict[type[Exception], _Handler] = {
         LedgerError: _ledger_error,
         ValidationException: _validation_error,
         HTTPException: _http_error,
         Exception: _any_exception,
-        500: _any_exception,
     }
-    for cls in _DATABASE_DOWN:
+    for cls in DATABASE_DOWN:
         handlers[cls] = _unavailable
     handlers[asyncpg.CharacterNotInRepertoireError] = _text_not_storable
     return handlers
+
+
+_HANDLERS = _handlers()
+
+
+def exception_handlers() -> ExceptionHandlersMap:
+    """Handlers for the app: Litestar looks them up along the exception's MRO."""
+    handlers: dict[Any, Any] = {**_HANDLERS, 500: _any_exception}
+    return handlers
+
+
+def problem_for(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    """The answer to ``exc``, for code that answers outside Litestar's handler chain
+    (the append route's middleware): the handler of the nearest class in the MRO, as
+    Litestar picks it for an exception that is not an HTTPException."""
+    for cls in type(exc).__mro__:
+        handler = _HANDLERS.get(cls)
+        if handler is not None:
+            return handler(request, exc)
+    return _any_exception(request, exc)  # unreachable: Exception is in the map
 
 
 _DESCRIPTIONS = {

@@ -61,7 +61,7 @@ async def ledger_workload(dsn: str, n: int, c: int) -> dict[str, float]:
                 o = orgs[k % n]
                 head = await store.head(o.stream)
                 env = o.event(o.stream, head.version + 1, head.hash,
-                              "organization.profile_updated", {"profile": {"n": k}})
+                              "organization.profile_updated", {"profile": {"description": str(k)}})
                 await store.append([env])
 
         t = time.perf_counter()

@@ -186,7 +186,8 @@ async def main(n: int, samples: int) -> None:
             headers = {"Authorization": f"Bearer {token}"}
             settings = Settings(database_url=dsn, home=home, origin=LEDGER_ID,
                                 log_key_path=home / "log-key.pem", limits=Limits())
-            app = create_app(settings, dsn=dsn, config=ApiConfig(), background=False)
+            app = create_app(settings, dsn=dsn, config=ApiConfig(open_registration=True),
+                             background=False)
             t = time.perf_counter()
             async with AsyncTestClient(app) as client:
                 print(f"app started (history verified) in {time.perf_counter() - t:.1f} s")

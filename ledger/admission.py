@@ -11,6 +11,12 @@ The store splits the work in two so that the expensive part stays outside the lo
 
 Both raise typed ``LedgerError``s tagged with the index of the event in the batch.
 The offline auditor replays the same functions over an exported bundle.
+
+Registering an organization also needs the operator's admission credential, a
+single-use registration token (``RegistrationGate``): ``registration_to_admit`` says,
+for a placed batch, which registration the token must admit, and the store uses the
+token in the transaction that writes it (``ledger.tokens.use_registration_token``).
+The auditor needs no token: a registration in the log was admitted.
 """
 
 from __future__ import annotations
@@ -45,9 +51,15 @@ __all__ = [
     "Head",
     "Limits",
     "Receipt",
+    "RegistrationGate",
+    "RegistrationRefused",
+    "RegistrationTokenInvalid",
+    "RegistrationTokenRequired",
+    "RegistrationTokenUsed",
     "admit",
     "introduced_keys",
     "prepare",
+    "registration_to_admit",
     "verify_candidate_signatures",
 ]
 
@@ -109,6 +121,10 @@ class Candidate:
     statement: Statement
     event_hash: str
     signer_keys: tuple[str, ...]
+    #: The clock-skew refusal of a new event, held back until the store knows whether
+    #: the payload is already in the log: a replay answers its original receipt
+    #: whenever it comes (a retry after a lost answer must be safe, even much later).
+    skew: LedgerError | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,8 +248,13 @@ def prepare_unverified(
     now_us: int,
     public_key: Callable[[str], bytes | None],
     limits: Limits = Limits(),
+    defer_skew: bool = False,
 ) -> tuple[list[Candidate], list[SignatureJob]]:
-    """Decode a batch and list its signature checks, without running them."""
+    """Decode a batch and list its signature checks, without running them.
+
+    With ``defer_skew`` an ``issued_at`` outside the clock window does not refuse the
+    batch here: the error rides on the candidate and :func:`admit` raises it only for
+    an event that is not already stored (the store's path; a replay is answered)."""
     decoded = []
     for i, raw in enumerate(raws):
         try:
@@ -248,25 +269,31 @@ def prepare_unverified(
     out: list[Candidate] = []
     all_jobs: list[SignatureJob] = []
     for i, (env, payload, st) in enumerate(decoded):
+        held: LedgerError | None = None
         try:
             issued = parse_time(st.issued_at, field="issued_at")
             skew = abs(micros(issued) - now_us)
             if skew > limits.max_skew_us:
-                raise ClockSkew(
+                held = ClockSkew(
                     f"issued_at {st.issued_at} is {skew / 1e6:.0f} s from the ledger's "
                     f"clock; at most {limits.max_skew_us / 1e6:.0f} s allowed",
                     field="issued_at",
                 )
+                if not defer_skew:
+                    raise held
             signers, jobs = signature_jobs(env, payload, st, lookup, i)
         except LedgerError as exc:
             # Report the lowest failing index: an earlier event may have a bad signature.
             earlier = first_bad_signature(all_jobs)
             if earlier is not None:
                 raise bad_signature_error(earlier) from None
-            raise exc.at(i) from None
+            # An event refused here (a key nobody knows) cannot be a replay: its held
+            # clock skew, when it has one, is still the first fault named.
+            raise (held or exc).at(i) from None
         all_jobs.extend(jobs)
         out.append(
-            Candidate(env, env.canonical(), payload, st, event_hash(payload), signers)
+            Candidate(env, env.canonical(), payload, st, event_hash(payload), signers,
+                      held)
         )
     return out, all_jobs
 
@@ -296,7 +323,6 @@ def admit(
     existing: Mapping[str, Receipt],
     next_position: int,
     recorded_at_us: int,
-    check: Callable[[Statement, int], None] | None = None,
 ) -> list[Admitted | Receipt]:
     """Place a verified batch in the log, all or nothing.
 
@@ -304,8 +330,8 @@ def admit(
     stream); ``existing`` the receipts of events of this batch already stored (an
     idempotent retry returns them unchanged). ``registry`` must contain every key the
     batch's signatures name; it is updated in place with the batch's key events, so pass
-    a copy if the batch may still be refused. ``check(statement, position)`` runs the
-    domain rules for non-organization streams.
+    a copy if the batch may still be refused. The agreement rules run before, on the
+    candidates (the store's ``validator``).
     """
     heads = dict(heads)
     out: list[Admitted | Receipt] = []
@@ -315,6 +341,8 @@ def admit(
             if cand.event_hash in existing:
                 out.append(existing[cand.event_hash])
                 continue
+            if cand.skew is not None:
+                raise cand.skew
             st = cand.statement
             head = heads.get(st.stream, Head(0, None))
             _check_chain(st, head)
@@ -325,8 +353,6 @@ def admit(
                                      field="signatures")
             if st.stream_kind == "org":
                 check_org_statement(st, registry, position)
-            elif check is not None:
-                check(st, position)
         except LedgerError as exc:
             raise exc.at(i) from None
         registry.apply(st, position)
@@ -357,3 +383,66 @@ def _check_chain(st: Statement, head: Head) -> None:
             stream=st.stream, current_version=head.version, head_hash=head.hash,
             field="prev",
         )
+
+
+# --- admission credential for registrations ------------------------------------------
+
+
+class RegistrationRefused(LedgerError):
+    """A registration the admission policy refuses (nothing of the batch is written)."""
+
+    code = "registration-refused"
+    title = "Registration refused"
+
+
+class RegistrationTokenRequired(RegistrationRefused):
+    code = "registration-token-required"
+    title = "Registering an organization needs a registration token"
+
+
+class RegistrationTokenInvalid(RegistrationRefused):
+    code = "registration-token-invalid"
+    title = "This is not a valid registration token"
+
+
+class RegistrationTokenUsed(RegistrationRefused):
+    code = "registration-token-used"
+    title = "This registration token was already used"
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationGate:
+    """The admission policy for one write request: whether registering an organization
+    needs a token (``required``), and the token the writer presented, if any."""
+
+    required: bool = True
+    token: str | None = None
+
+
+def registration_to_admit(gate: RegistrationGate | None,
+                          placed: Sequence[Admitted | Receipt]) -> Admitted | None:
+    """The new registration of a placed batch that ``gate.token`` must admit, or None
+    when the batch needs no token (no new registration, or registration is open).
+
+    A retry of a stored registration is a Receipt here, not a new registration: it
+    returns its original receipt whatever token comes with it. One token admits one
+    organization, so a batch registering two needs two requests.
+    """
+    if gate is None or not gate.required:
+        return None
+    new = [(i, item) for i, item in enumerate(placed)
+           if isinstance(item, Admitted) and item.candidate.statement.type == ORG_REGISTERED
+           and item.candidate.statement.stream_kind == "org"]
+    if not new:
+        return None
+    index, first = new[0]
+    if gate.token is None:
+        raise RegistrationTokenRequired(
+            "registering an organization needs a registration token from the ledger's "
+            "operator (ledger token create --registration NOTE), sent as "
+            "'Authorization: Bearer <token>'", field="type").at(index)
+    if len(new) > 1:
+        raise RegistrationTokenRequired(
+            "one registration token admits one organization; send each registration "
+            "in its own request, with its own token", field="type").at(new[1][0])
+    return first

@@ -18,19 +18,22 @@ short form, the rest as ``\\u00xx`` in lower-case hex), everything else as UTF-8
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable
 from typing import Any
 
 import msgspec
 
-from .errors import MalformedStatement, NonCanonicalPayload
+from .errors import MalformedStatement, NonCanonicalPayload, TooDeep
 
 __all__ = [
+    "MAX_DEPTH",
     "MAX_SAFE_INTEGER",
     "NOT_PLAIN",
     "canonical_bytes",
     "canonical_json_bytes",
+    "check_depth",
     "encode_sorted",
     "is_canonical",
     "is_plain",
@@ -39,6 +42,39 @@ __all__ = [
 ]
 
 MAX_SAFE_INTEGER = 2**53 - 1
+
+#: How deep arrays and objects may nest in any JSON the ledger reads (a request, an
+#: envelope, a signed statement: the statement object itself is level 1). Documented in
+#: docs/PROTOCOL.md. Why a limit: decoders recurse, and past about a thousand levels they
+#: fail in ways a caller cannot word; no event of ours needs more than a handful.
+MAX_DEPTH = 32
+
+_ESCAPED = re.compile(rb"\\.", re.DOTALL)
+_STRING = re.compile(rb'"[^"]*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def json_depth(data: bytes) -> int:
+    """How deep arrays and objects nest in JSON text (brackets inside strings ignored);
+    for text that is not JSON, a number that the decoder's own refusal makes moot."""
+    brackets = _STRING.sub(b"", _ESCAPED.sub(b"", data)).translate(None, _NOT_BRACKETS)
+    depth = deepest = 0
+    for byte in brackets:
+        if byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def check_depth(data: bytes, what: str = "payload") -> None:
+    """Refuse JSON nested deeper than ``MAX_DEPTH`` with ``TooDeep``, before any decoder
+    recurses into it. Two counts in C settle the usual case (fewer opening brackets
+    than the limit); only then are the brackets walked."""
+    if data.count(b"[") + data.count(b"{") > MAX_DEPTH and json_depth(data) > MAX_DEPTH:
+        raise TooDeep(f"{what} nests arrays and objects more than {MAX_DEPTH} levels deep "
+                      f"(the limit, docs/PROTOCOL.md)", field=what if what == "payload" else None)
 
 _SHORT_ESCAPES = {
     0x08: "\\b",
@@ -301,7 +337,9 @@ def parse_canonical(data: bytes) -> Any:
     This is how the ledger reads every signed payload: bytes that are not canonical
     (whitespace, member order, escapes, duplicate names, floats...) are refused rather
     than silently normalized, so that what is stored is exactly what was signed.
+    JSON nested deeper than ``MAX_DEPTH`` is refused with ``TooDeep``.
     """
+    check_depth(data)
     if is_plain(data):
         value = _parse_plain(data)
         if value is not NOT_PLAIN:

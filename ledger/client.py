@@ -53,6 +53,19 @@ class ClientError(LedgerError):
         self.problem = problem
         self.type = str(problem.get("type", ""))
 
+    @property
+    def problem_code(self) -> str:
+        """The problem's stable code: the last segment of its ``type`` URI
+        (``not-found``, ``token-missing``, …), or ``client-error`` if it has none."""
+        code = self.type.rstrip("/").rsplit("/", 1)[-1]
+        return code if self.type and code else "client-error"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out.update(code=self.problem_code, status=self.status,
+                   title=str(self.problem.get("title") or self.title))
+        return out
+
     def diagnostics(self) -> str:
         where = f" (event #{self.index})" if self.index is not None else ""
         field = f", field {self.field!r}" if self.field else ""
@@ -95,8 +108,8 @@ class LedgerClient:
 
     def _request(self, method: str, path: str, body: Any = None,
                  query: dict[str, Any] | None = None, accept: str = "application/json",
-                 ) -> tuple[int, bytes]:
-        url = self.url + path
+                 token: str | None = None) -> tuple[int, bytes]:
+        url = self.url + urllib.parse.quote(path, safe="/:@")
         if query:
             url += "?" + urllib.parse.urlencode(
                 {k: v for k, v in query.items() if v is not None})
@@ -104,8 +117,9 @@ class LedgerClient:
         headers = {"Accept": accept}
         if data is not None:
             headers["Content-Type"] = "application/json"
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
+        bearer = token or self.token
+        if bearer:
+            headers["Authorization"] = f"Bearer {bearer}"
         delay = 0.2
         for attempt in range(self.retries + 1):
             req = urllib.request.Request(url, data=data, method=method, headers=headers)
@@ -235,11 +249,12 @@ class LedgerClient:
 
     # --- writes ----------------------------------------------------------------------
 
-    def submit(self, envelopes: list[Envelope]) -> list[Receipt]:
+    def submit(self, envelopes: list[Envelope], token: str | None = None) -> list[Receipt]:
         """POST the envelopes; one receipt each. Raises Conflict (with the re-read head)
-        on 409, ClientError on any other refusal."""
+        on 409, ClientError on any other refusal. ``token`` replaces the client's own
+        bearer token for this request (a registration token)."""
         body = {"events": [e.to_json() for e in envelopes]}
-        status, payload = self._request("POST", "/v1/events", body)
+        status, payload = self._request("POST", "/v1/events", body, token=token)
         if status == 409:
             problem = _problem(payload, status)
             stream = problem.get("stream") or _stream_of(envelopes, problem.get("index"))
@@ -257,19 +272,31 @@ class LedgerClient:
             raise LedgerError("this client has no organization key to sign with")
         return self.signer
 
-    def register(self, name: str, **profile: Any) -> Receipt:
-        """Register the signer's organization (self-signed, first key)."""
+    def register(self, name: str, registration_token: str | None = None,
+                 **profile: Any) -> Receipt:
+        """Register the signer's organization (self-signed, first key), admitted by the
+        operator's single-use ``registration_token`` (``ledger token create
+        --registration``) unless the ledger's registration is open. ``profile``: the
+        members of the organization profile (docs/EVENTS.md)."""
         signer = self._require_signer()
         signer.ledger_id = self.origin()
-        [receipt] = self.submit([signer.registration(name, **profile)])
+        [receipt] = self.submit([signer.registration(name, **profile)],
+                                token=registration_token)
         return receipt
 
     def act(self, agreement_id: str, command: Any) -> list[Receipt]:
         """Decide ``command`` on the locally verified state, sign the events on top of
         the verified head, and submit them. ``command.actor`` must be the signer."""
+        return self.act_with(agreement_id, lambda _state: command)
+
+    def act_with(self, agreement_id: str,
+                 build: Callable[[AgreementState], Any]) -> list[Receipt]:
+        """As ``act``, with the command built from the locally verified state (for
+        members the signer computes itself, such as an expectation's content hash)."""
         signer = self._require_signer()
         signer.ledger_id = self.origin()
         state, head = self.agreement_state(agreement_id)
+        command = build(state)
         new = decide(command, state)
         if not new:
             return []
@@ -285,13 +312,13 @@ class LedgerClient:
 
     def ratify(self, agreement_id: str, at: str | None = None) -> list[Receipt]:
         """Ratify the agreement's current terms, with the state hash computed here from
-        the verified history (never taken from the server)."""
+        the verified history (never taken from the server), on the very state the
+        ratification is signed on top of (one read of the history, not two)."""
         signer = self._require_signer()
-        state, _ = self.agreement_state(agreement_id)
-        command = RatifyAgreement(terms_version=state.terms_version,
-                                  state_hash=state_hash(state), actor=signer.org_id,
-                                  at=at or signer.now())
-        return self.act(agreement_id, command)
+        when = at or signer.now()
+        return self.act_with(agreement_id, lambda state: RatifyAgreement(
+            terms_version=state.terms_version, state_hash=state_hash(state),
+            actor=signer.org_id, at=when))
 
 
 def _only(record: KeyRecord) -> Callable[[str], bytes | None]:

@@ -3,7 +3,9 @@
 ``DATABASE_URL``      PostgreSQL DSN (15+); unset = embedded PostgreSQL under LEDGER_HOME
 ``LEDGER_HOME``       data directory (embedded database, log key); default: user data dir
 ``LEDGER_ORIGIN``     the ledger id / log origin, fixed at first start
-``LEDGER_LOG_KEY``    path of the log operator's Ed25519 key (default LEDGER_HOME/log-key.pem)
+``LEDGER_LOG_KEY``    path of the log operator's Ed25519 key (default LEDGER_HOME/log-key.pem);
+                      made at first start, then it must stay the key the ledger recorded
+                      (a new one only by ``ledger log rotate-key``)
 ``LEDGER_MAX_EVENT_BYTES``  limit on one event's payload (default 65536)
 ``LEDGER_MAX_SKEW_SECONDS`` allowed distance of issued_at from the clock (default 600)
 ``LEDGER_CHECKPOINT_INTERVAL`` seconds between checkpoints at most (default 1.0)

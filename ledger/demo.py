@@ -8,12 +8,15 @@ computing the state hash from the history it verified itself), then record a
 fulfilment the receiver confirms and measure an indicator.
 
 Each organization signs with its own key, generated here, through its own client.
+Each registers with a single-use registration token from the ledger's operator (the
+admission step): ``registration_tokens`` maps the demo's organizations to theirs
+(``ledger demo`` makes them itself when the server runs on this machine).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -56,9 +59,13 @@ def _person(org: str, role: str) -> str:
 
 
 def run_demo(url: str, *, suffix: str = "",
-             progress: Callable[[str], None] | None = None) -> DemoResult:
+             progress: Callable[[str], None] | None = None,
+             registration_tokens: Mapping[str, str] | None = None) -> DemoResult:
     """Record the scenario on the ledger at ``url``; ``suffix`` makes ids unique so the
-    demo can run more than once against the same ledger."""
+    demo can run more than once against the same ledger. ``registration_tokens``: the
+    token admitting each organization of ``ORGS`` (none needed when the ledger's
+    registration is open)."""
+    tokens = dict(registration_tokens or {})
     ids = {org: org + suffix for org in ORGS}
     aid = AGREEMENT + suffix
     clients = {org: LedgerClient(url, signer=Signer(ids[org], generate_private_key(), ""))
@@ -76,10 +83,13 @@ def run_demo(url: str, *, suffix: str = "",
         return _now()
 
     for org, name in ORGS.items():
-        receipt = clients[org].register(name, region="Capitale-Nationale",
-                                        sector="culture")
-        result.steps.append((ids[org], "registers with its first key", receipt.stream,
-                             receipt.position))
+        receipt = clients[org].register(name, registration_token=tokens.get(org),
+                                        region="Capitale-Nationale", sector="culture")
+        what = ("registers with its first key, admitted by its registration token"
+                if tokens.get(org) else "registers with its first key")
+        result.steps.append((ids[org], what, receipt.stream, receipt.position))
+        if progress is not None:
+            progress(f"{ids[org]}: {what}")
 
     ca, tf, fr = ids[CA], ids[TF], ids[FR]
     step(CA, "drafts the agreement", d.DraftAgreement(

@@ -15,8 +15,8 @@ import msgspec
 
 from . import b64
 from .b64 import _ZERO_LOW4, canonical_form
-from .canonical import canonical_bytes
-from .errors import MalformedEnvelope, UnknownPayloadType
+from .canonical import canonical_bytes, check_depth
+from .errors import MalformedEnvelope, TooDeep, UnknownPayloadType
 from .keys import Ed25519PrivateKey, key_id
 from .statement import Statement, _field_of
 
@@ -126,8 +126,8 @@ class _Signature64(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class _Binary(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """The envelope with its base64 members decoded by msgspec (in C, several times
-    faster than ``binascii``); their spelling is checked on the text separately."""
+    """The envelope with its base64 members decoded by msgspec (in C, faster than
+    ``binascii``); their spelling is checked on the text separately."""
 
     payloadType: str
     payload: bytes
@@ -149,6 +149,7 @@ def decode_envelope_signed(
     (``tests/property/test_core_props.py``).
     """
     if type(value) is bytes:
+        check_depth(value, "envelope")
         try:
             env = _decoder.decode(value)
         except (msgspec.ValidationError, msgspec.DecodeError, UnicodeError) as exc:
@@ -173,6 +174,7 @@ def decode_envelope_signed(
             if isinstance(value, Envelope):
                 env = value
             elif isinstance(value, bytes):
+                check_depth(value, "envelope")
                 env = _decoder.decode(value)
             else:
                 env = msgspec.convert(value, Envelope)
@@ -193,8 +195,9 @@ def decode_canonical(data: bytes) -> tuple[str, bytes, list[tuple[str, bytes]]] 
     canonical (``tests/property/test_core_props.py`` holds it to the reference path).
     """
     try:
+        check_depth(data, "envelope")
         binary = _binary_decoder.decode(data)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, TooDeep):
         return None
     signatures = binary.signatures
     if binary.payloadType != PAYLOAD_TYPE or not 1 <= len(signatures) <= MAX_SIGNATURES:

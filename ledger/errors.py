@@ -28,6 +28,7 @@ __all__ = [
     "PrevHashMismatch",
     "Rejected",
     "RevokedKey",
+    "TooDeep",
     "Unavailable",
     "UnknownKey",
     "UnknownPayloadType",
@@ -108,6 +109,11 @@ class UnknownPayloadType(Malformed):
 class NonCanonicalPayload(Malformed):
     code = "payload-not-canonical"
     title = "Payload is not canonical JSON"
+
+
+class TooDeep(Malformed):
+    code = "json-too-deep"
+    title = "JSON nested too deep"
 
 
 class MalformedStatement(Malformed):

@@ -15,13 +15,21 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 
 from . import merkle
 from .admission import verify_candidate_signatures
-from .checkpoint import Checkpoint, make_vkey, sign_checkpoint
+from .checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    make_vkey,
+    open_checkpoint,
+    parse_vkey,
+    sign_checkpoint,
+)
 from .envelope import decode_envelope
 from .errors import LedgerError, NotFound, VerificationFailed
 from .keys import (
@@ -36,7 +44,8 @@ from .registry import KeyRecord, Registry
 from .statement import event_hash, parse_statement
 from .store import LOG_LOCK, PostgresStore, fetch_nodes
 
-__all__ = ["HistoryMismatch", "SignedCheckpoint", "TransparencyLog", "load_or_create_log_key"]
+__all__ = ["HistoryMismatch", "LogKeyMismatch", "SignedCheckpoint", "TransparencyLog",
+           "ledger_log_key", "load_or_create_log_key", "recorded_log_key", "rotate_log_key"]
 
 _log = logging.getLogger("ledger.log")
 
@@ -53,6 +62,98 @@ class SignedCheckpoint:
     size: int
     root_hash: bytes
     note: str
+
+
+class LogKeyMismatch(LedgerError):
+    """The log key file is missing or is not the key this ledger signs with."""
+
+    code = "log-key-mismatch"
+    title = "The log key is not this ledger's"
+
+
+# ledger_meta rows naming the log's vkey: ``log_key/000001`` at first start, one more
+# per rotation; the highest is the key in use. ledger_meta is append-only.
+_LOG_KEY_PREFIX = "log_key/"
+_ROTATE_HINT = ("restore the key file, or start a new key with `ledger log rotate-key` "
+                "(docs/DEPLOYMENT.md)")
+
+
+async def recorded_log_key(conn: asyncpg.Connection) -> tuple[int, str] | None:
+    """(rotation number, vkey) of the log key this ledger signs with, or None."""
+    row = await conn.fetchrow(
+        "SELECT name, value FROM ledger_meta WHERE name LIKE $1 ORDER BY name DESC LIMIT 1",
+        _LOG_KEY_PREFIX + "%")
+    if row is None:
+        return None
+    return int(row["name"][len(_LOG_KEY_PREFIX):]), str(row["value"])
+
+
+async def _record_log_key(conn: asyncpg.Connection, number: int, vkey: str) -> None:
+    await conn.execute(
+        "INSERT INTO ledger_meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        f"{_LOG_KEY_PREFIX}{number:06d}", vkey)
+
+
+async def ledger_log_key(conn: asyncpg.Connection, path: Path, origin: str) -> Ed25519PrivateKey:
+    """The log key of this ledger, from ``path``; refuses any other (LogKeyMismatch).
+
+    At first start the key is made (if the file is missing) and its vkey recorded. A
+    ledger that recorded none (made before keys were recorded) takes the file's key
+    only if it verifies the last signed checkpoint. Afterwards the file must hold the
+    recorded key: a missing file is never replaced by a new key here (only
+    ``rotate_log_key`` does that, on the operator's explicit command).
+    """
+    recorded = await recorded_log_key(conn)
+    if recorded is not None:
+        if not path.exists():
+            raise LogKeyMismatch(f"the log key file {path} is missing; this ledger signs "
+                                 f"with {recorded[1]}: {_ROTATE_HINT}")
+        key = load_private_key(path)
+        if make_vkey(origin, raw_public_key(key)) != recorded[1]:
+            raise LogKeyMismatch(f"the log key in {path} is not this ledger's "
+                                 f"({recorded[1]}): {_ROTATE_HINT}")
+        return key
+    last = await conn.fetchval("SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1")
+    if last is not None:
+        if not path.exists():
+            raise LogKeyMismatch(f"the log key file {path} is missing and this ledger has "
+                                 f"signed checkpoints: {_ROTATE_HINT}")
+        key = load_private_key(path)
+        try:
+            open_checkpoint(last, parse_vkey(make_vkey(origin, raw_public_key(key))))
+        except CheckpointError:
+            raise LogKeyMismatch(f"the log key in {path} did not sign this ledger's "
+                                 f"checkpoints: {_ROTATE_HINT}") from None
+    else:
+        key = load_or_create_log_key(path)
+    await _record_log_key(conn, 1, make_vkey(origin, raw_public_key(key)))
+    return await ledger_log_key(conn, path, origin)  # as recorded (two first starts race)
+
+
+async def rotate_log_key(conn: asyncpg.Connection, path: Path,
+                         origin: str) -> tuple[str, Path | None]:
+    """Make a new log key at ``path`` and record it as this ledger's; the previous file
+    (if any) is kept beside it as ``<name>.retired-<UTC time>``. Returns (new vkey,
+    where the previous file went)."""
+    recorded = await recorded_log_key(conn)
+    number = 1 if recorded is None else recorded[0] + 1
+    kept: Path | None = None
+    if path.exists():
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        kept = path.with_name(f"{path.name}.retired-{stamp}")
+        path.rename(kept)
+    key = generate_private_key()
+    vkey = make_vkey(origin, raw_public_key(key))
+    try:
+        save_private_key(key, path)
+        await _record_log_key(conn, number, vkey)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        if kept is not None:
+            kept.rename(path)
+        raise
+    _log.warning("rotated the log key: %s (rotation %d)", vkey, number)
+    return vkey, kept
 
 
 def load_or_create_log_key(path: Path) -> Ed25519PrivateKey:

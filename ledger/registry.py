@@ -18,6 +18,7 @@ import msgspec
 from . import b64
 from .errors import ForeignKey, MalformedStatement, Rejected, RevokedKey, UnknownKey
 from .keys import key_id as compute_key_id
+from .profile import check_name, check_profile
 from .statement import Statement
 
 __all__ = [
@@ -197,11 +198,17 @@ def check_org_statement(st: Statement, registry: Registry, position: int) -> Non
                            "this public key is already registered", field="data.public_key")
         if not data.name.strip():
             raise MalformedStatement("name must not be empty", field="data.name")
+        check_name(data.name)
+        check_profile(data.profile)
         return
     if st.version == 1:
         raise Rejected("organization.not-registered",
                        f"{org} must first register (organization.registered)", field="type")
-    if st.type == ORG_KEY_ADDED:
+    if st.type == ORG_PROFILE_UPDATED:
+        if data.name is not None:
+            check_name(data.name)
+        check_profile(data.profile)
+    elif st.type == ORG_KEY_ADDED:
         raw = _public_key(data.public_key)
         if compute_key_id(raw) in registry.keys:
             raise Rejected("key.already-registered",

@@ -6,20 +6,32 @@ running ledger, and it always tears down what it started, in reverse order.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 
 import asyncpg
 
 from .config import Settings
-from .db import EmbeddedPostgres, connect_pool, upgrade
+from .db import EmbeddedPostgres, close_pool, connect_pool, upgrade
 from .errors import LedgerError
-from .log import TransparencyLog, load_or_create_log_key
-from .store import Check, PostgresStore
+from .integrity import verify_derived_columns, verify_protections
+from .keys import Ed25519PrivateKey
+from .log import TransparencyLog, ledger_log_key
+from .roles import runtime_login
+from .store import PostgresStore
 from .validation import AgreementRules
 
-__all__ = ["Ledger", "OriginMismatch", "open_ledger", "resolve_database", "stored_origin"]
+__all__ = ["POOL_CLOSE_TIMEOUT", "Ledger", "OriginMismatch", "open_ledger", "resolve_database",
+           "stored_origin"]
+
+# Every step of closing a ledger is bounded (seconds): a bug that leaks a connection
+# or a task that ignores its cancellation cannot keep the process from stopping.
+POOL_CLOSE_TIMEOUT = 10.0
+STEP_TIMEOUT = 10.0
+_log = logging.getLogger("ledger.runtime")
 
 
 class OriginMismatch(LedgerError):
@@ -37,12 +49,13 @@ class Ledger:
 
 
 @contextlib.contextmanager
-def resolve_database(settings: Settings):  # type: ignore[no-untyped-def]
-    """Yield an admin DSN: DATABASE_URL, or an embedded server stopped on exit."""
+def resolve_database(settings: Settings, *, verbose: bool = False):  # type: ignore[no-untyped-def]
+    """Yield an admin DSN: DATABASE_URL, or an embedded server stopped on exit (its
+    own log lines shown only when ``verbose``)."""
     if settings.database_url:
         yield settings.database_url
         return
-    server = EmbeddedPostgres(settings.home / "pgdata")
+    server = EmbeddedPostgres(settings.home / "pgdata", verbose=verbose)
     try:
         yield server.start()
     finally:
@@ -65,9 +78,18 @@ async def stored_origin(dsn: str, wanted: str) -> str:
     return origin
 
 
+async def _log_key(dsn: str, settings: Settings) -> Ed25519PrivateKey:
+    """The ledger's own log key (``ledger.log.ledger_log_key``: another is refused)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await ledger_log_key(conn, settings.log_key_path, settings.origin)
+    finally:
+        await conn.close()
+
+
 @contextlib.asynccontextmanager
-async def open_ledger(settings: Settings, dsn: str, *, check: Check | None = None,
-                      verify_history: bool = True, background: bool = True,
+async def open_ledger(settings: Settings, dsn: str, *, verify_history: bool = True,
+                      background: bool = True,
                       pool_size: int = 10, rules: bool = True) -> AsyncIterator[Ledger]:
     """Migrate, check the stored history against the last checkpoint, and run.
 
@@ -75,23 +97,43 @@ async def open_ledger(settings: Settings, dsn: str, *, check: Check | None = Non
     ``org/`` and ``agreement/`` streams, and agreement events the decider would make.
 
     Raises HistoryMismatch (and starts nothing) if the stored tree disagrees with the
-    last signed checkpoint.
+    last signed checkpoint, or a stored column with the signed envelope it is derived
+    from; HistoryUnprotected if a protection of history (trigger, grant) is missing or
+    disabled (``ledger.integrity``).
     """
     await upgrade(dsn)
     origin = await stored_origin(dsn, settings.origin)
+    log_key = await _log_key(dsn, settings)
+    dsn = await runtime_login(dsn)  # never the admin login from here on (ledger.roles)
     pool = await connect_pool(dsn, min_size=1, max_size=pool_size)
-    store = PostgresStore(pool, ledger_id=origin, limits=settings.limits, check=check)
-    if rules:
-        store.validator = AgreementRules(store)
-    log = TransparencyLog(store, load_or_create_log_key(settings.log_key_path),
-                          interval=settings.checkpoint_interval)
+    store: PostgresStore | None = None
+    log: TransparencyLog | None = None
     try:
+        store = PostgresStore(pool, ledger_id=origin, limits=settings.limits)
+        if rules:
+            store.validator = AgreementRules(store)
+        log = TransparencyLog(store, log_key, interval=settings.checkpoint_interval)
         if verify_history:
+            async with pool.acquire() as conn:
+                await verify_protections(conn)
             await log.verify_history()
+            async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+                await verify_derived_columns(conn)
         if background:
             log.start()
         yield Ledger(settings, dsn, pool, store, log)
     finally:
-        await log.stop()
-        await store.close()
-        await pool.close()
+        if log is not None:
+            await _bounded("the checkpointer", log.stop())
+        if store is not None:
+            await _bounded("the store", store.close())
+        await close_pool(pool, timeout=POOL_CLOSE_TIMEOUT)
+
+
+async def _bounded(what: str, closing: Awaitable[None]) -> None:
+    """Await one step of a shutdown for at most ``STEP_TIMEOUT`` seconds, so that a
+    stuck step is logged and skipped instead of holding the process for good."""
+    try:
+        await asyncio.wait_for(closing, STEP_TIMEOUT)
+    except TimeoutError:
+        _log.warning("%s did not stop within %g s; going on", what, STEP_TIMEOUT)

@@ -22,7 +22,14 @@ from typing import Any
 
 import msgspec
 
-from .canonical import NOT_PLAIN, canonical_bytes, is_plain, parse_canonical, plain_decoder
+from .canonical import (
+    NOT_PLAIN,
+    canonical_bytes,
+    check_depth,
+    is_plain,
+    parse_canonical,
+    plain_decoder,
+)
 from .errors import MalformedStatement
 
 __all__ = [
@@ -97,8 +104,9 @@ _HEX_DIGITS = b"0123456789abcdef"
 
 def is_hex64(text: str) -> bool:
     """``HEX64`` matches ``text``, told without the regular expression: every
-    statement after a stream's first names a hash, and the expression took a third of
-    the statement's validation."""
+    statement after a stream's first names a hash, and the expression was a large share
+    of the statement's validation (docs/PERFORMANCE.md, *Figures behind the code's
+    choices*)."""
     return (len(text) == 64 and text.isascii()
             and not text.encode("ascii").translate(None, _HEX_DIGITS))
 
@@ -161,8 +169,9 @@ _plain_statement = plain_decoder(Statement)
 def parse_statement(payload: bytes) -> Statement:
     """Decode and validate canonical payload bytes into a ``Statement``.
 
-    Raises ``NonCanonicalPayload`` or ``MalformedStatement``.
+    Raises ``NonCanonicalPayload``, ``MalformedStatement`` or ``TooDeep``.
     """
+    check_depth(payload)
     if is_plain(payload):
         st = _plain_statement(payload)
         if st is not NOT_PLAIN:

@@ -37,6 +37,7 @@ from .admission import (
     Head,
     Limits,
     Receipt,
+    RegistrationGate,
     SignatureJob,
     admit,
     bad_signature_error,
@@ -44,20 +45,20 @@ from .admission import (
     introduced_keys,
     prepare_unverified,
 )
-from .db import connection_usable
+from .db import DATABASE_DOWN, connection_usable
 from .envelope import Envelope, Opened, decode_envelope
 from .errors import BatchTooLarge, LedgerError, NotFound, Unavailable
 from .keys import key_id as compute_key_id
 from .leaf import encode_leaf, from_micros
 from .registry import ORG_KEY_ADDED, ORG_KEY_REVOKED, ORG_REGISTERED, KeyRecord, Registry
 from .statement import Statement, format_time
+from .tokens import admit_registration
 
-__all__ = ["LOG_LOCK", "LogEntry", "PostgresStore", "StoredEvent", "fetch_nodes"]
+__all__ = ["LOG_LOCK", "PostgresStore", "StoredEvent", "fetch_nodes"]
 
 LOG_LOCK = 0x4C454447_00000002  # "LEDG" + 2: held from first statement to commit
 NOTIFY_CHANNEL = "ledger_log"
 
-Check = Callable[[Statement, int], None]
 Validator = Callable[[list[Candidate]], Awaitable[None]]
 DEFAULT_LIMITS = Limits()
 _log = logging.getLogger("ledger.store")
@@ -66,18 +67,6 @@ _log = logging.getLogger("ledger.store")
 #: the server's log, never to the client).
 UNAVAILABLE_DETAIL = "the database cannot be reached; retry later"
 
-#: Driver errors that mean "the database is not there right now": answered as
-#: Unavailable (retry), never as a bug.
-DATABASE_DOWN: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.InterfaceError,
-    asyncpg.InternalClientError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.CrashShutdownError,
-)
 _GATHER_TURNS = 16  # at most this many turns of the event loop to gather a group
 PARALLEL_VERIFY_MIN = 32  # signatures; below this, verifying inline is faster
 
@@ -115,8 +104,6 @@ class StoredEvent:
                        self.recorded_at_us)
 
 
-LogEntry = StoredEvent
-
 _EVENT_COLUMNS = "position, recorded_at_us, stream, version, event_hash, envelope, payload"
 
 
@@ -130,6 +117,7 @@ def _row_event(r: asyncpg.Record) -> StoredEvent:
 class _Request:
     candidates: list[Candidate]
     future: asyncio.Future[list[Receipt]]
+    registration: RegistrationGate | None = None
 
 
 # Every statement under the lock probes indexes with a handful of values from arrays.
@@ -205,8 +193,7 @@ class PostgresStore:
     """The event store over an asyncpg pool. See the module docstring for the design.
 
     ``validator(candidates)`` runs before the lock (e.g. the agreement rules, see
-    ``ledger.validation``); ``check(statement, position)`` runs under the lock for
-    statements outside ``org/`` streams. Both refuse by raising a LedgerError.
+    ``ledger.validation``) and refuses by raising a LedgerError.
     """
 
     def __init__(
@@ -217,7 +204,6 @@ class PostgresStore:
         limits: Limits = DEFAULT_LIMITS,
         max_batch: int = 500,
         clock: Callable[[], float] = time.time,
-        check: Check | None = None,
         validator: Validator | None = None,
     ) -> None:
         self.pool = pool
@@ -226,7 +212,6 @@ class PostgresStore:
         self.limits = limits
         self.max_batch = max_batch
         self.clock = clock
-        self.check = check
         self._public_keys: dict[str, bytes] = {}
         self._queue: asyncio.Queue[_Request] | None = None
         self._sequencer: asyncio.Task[None] | None = None
@@ -268,11 +253,14 @@ class PostgresStore:
 
     # --- appending -------------------------------------------------------------------
 
-    async def append(self, envelopes: Sequence[bytes | dict[str, Any] | Envelope]) -> list[Receipt]:
+    async def append(self, envelopes: Sequence[bytes | dict[str, Any] | Envelope], *,
+                     registration: RegistrationGate | None = None) -> list[Receipt]:
         """Append a batch of signed envelopes, all or nothing; one receipt per envelope.
 
         Re-submitting envelopes already stored returns their original receipts.
         Raises a LedgerError naming the event (``index``) and field at fault.
+        ``registration`` is the request's admission policy for new organizations
+        (None: no token asked, as for the ledger's own tools and tests).
         """
         if not envelopes:
             return []
@@ -295,7 +283,7 @@ class PostgresStore:
         # the database round trips).
         candidates, jobs = prepare_unverified(
             decoded, ledger_id=self.ledger_id, now_us=now_us,
-            public_key=self._public_keys.get, limits=self.limits)
+            public_key=self._public_keys.get, limits=self.limits, defer_skew=True)
         bad = await self._check_signatures(jobs)
         if bad is not None:
             raise bad_signature_error(bad)
@@ -303,7 +291,7 @@ class PostgresStore:
             await self.validator(candidates)
         queue = self._ensure_sequencer()
         future: asyncio.Future[list[Receipt]] = asyncio.get_running_loop().create_future()
-        await queue.put(_Request(candidates, future))
+        await queue.put(_Request(candidates, future, registration))
         receipts = await future
         if self.validator is not None:
             committed = getattr(self.validator, "committed", None)
@@ -501,7 +489,8 @@ class PostgresStore:
             try:
                 placed = admit(req.candidates, heads=heads, registry=trial,
                                existing=existing, next_position=next_position,
-                               recorded_at_us=now_us, check=self.check)
+                               recorded_at_us=now_us)
+                await admit_registration(conn, req.registration, placed)
             except LedgerError as exc:
                 results.append(exc)
                 continue

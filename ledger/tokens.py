@@ -1,11 +1,17 @@
-"""Bearer tokens for reading, as stored: only their hashes.
+"""Bearer tokens, as stored: only their hashes.
 
 A token is ``ml_`` + 32 random bytes in URL-safe base64 (no padding). The ledger keeps
 only SHA-256(token), plus the token's first characters (``prefix``) so people can tell
-tokens apart in a list. Three kinds: ``org`` (reads what concerns the organization
-named by its subject), ``auditor`` and ``trust`` (read everything). Creating, listing,
-finding and revoking them is SQL over the tokens tables of migration 0002; the HTTP
-side (who may read what) is in ``api/auth.py``, the command line in ``ledger token``.
+tokens apart in a list. Four kinds: ``org`` (reads what concerns the organization
+named by its subject), ``auditor`` and ``trust`` (read everything), and
+``registration`` (admits one organization's registration, once: the operator's
+admission credential; its subject is a note saying for whom).
+
+Listing and finding tokens is SQL over the tokens tables of migrations 0002 and 0005;
+creating, revoking and using a registration token go through the SECURITY DEFINER
+functions of 0005, the only writes the runtime login may make to those tables. The
+HTTP side (who may read what) is in ``api/auth.py``, the command line in ``ledger
+token``.
 """
 
 from __future__ import annotations
@@ -13,30 +19,43 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 import asyncpg
 
+from .admission import (
+    Admitted,
+    Receipt,
+    RegistrationGate,
+    RegistrationTokenInvalid,
+    RegistrationTokenUsed,
+    registration_to_admit,
+)
 from .statement import ORG_ID_PATTERN
 
 __all__ = [
     "KINDS",
+    "READ_KINDS",
     "TOKEN_PREFIX",
     "Kind",
     "TokenError",
     "TokenRecord",
+    "admit_registration",
     "create_token",
     "find_token",
     "hash_token",
     "list_tokens",
     "lookup_token",
     "revoke_token",
+    "use_registration_token",
 ]
 
-Kind = Literal["org", "auditor", "trust"]
-KINDS: tuple[Kind, ...] = ("org", "auditor", "trust")
+Kind = Literal["org", "auditor", "trust", "registration"]
+KINDS: tuple[Kind, ...] = ("org", "auditor", "trust", "registration")
+READ_KINDS: tuple[Kind, ...] = ("org", "auditor", "trust")
 TOKEN_PREFIX = "ml_"
 PREFIX_CHARS = 10  # "ml_" + 7 characters (42 of the 256 random bits)
 _TOKEN_RE = re.compile(r"^ml_[A-Za-z0-9_-]{43}$")
@@ -56,6 +75,7 @@ class TokenRecord:
     subject: str
     created_at: datetime
     revoked_at: datetime | None = None
+    used_at: datetime | None = None  # when a registration token admitted its registration
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -65,6 +85,7 @@ class TokenRecord:
             "subject": self.subject,
             "created_at": self.created_at.isoformat(),
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "used_at": self.used_at.isoformat() if self.used_at else None,
         }
 
 
@@ -74,13 +95,14 @@ def hash_token(token: str) -> bytes:
 
 # --- storage (SQL over the tokens tables of migration 0002) ----------------------------
 
-_SELECT = ("SELECT t.id, t.prefix, t.kind, t.subject, t.created_at, r.revoked_at "
-           "FROM tokens t LEFT JOIN token_revocations r ON r.token_id = t.id ")
+_SELECT = ("SELECT t.id, t.prefix, t.kind, t.subject, t.created_at, r.revoked_at, u.used_at "
+           "FROM tokens t LEFT JOIN token_revocations r ON r.token_id = t.id "
+           "LEFT JOIN registration_token_uses u ON u.token_id = t.id ")
 
 
 def _record(row: asyncpg.Record) -> TokenRecord:
     return TokenRecord(row["id"], row["prefix"], row["kind"], row["subject"],
-                       row["created_at"], row["revoked_at"])
+                       row["created_at"], row["revoked_at"], row["used_at"])
 
 
 def _check_subject(kind: str, subject: str) -> None:
@@ -98,11 +120,10 @@ async def create_token(conn: asyncpg.Connection, kind: str,
     _check_subject(kind, subject)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token_id = secrets.token_hex(6)
-    row = await conn.fetchrow(
-        "INSERT INTO tokens (id, token_hash, prefix, kind, subject) VALUES ($1, $2, $3, $4, $5) "
-        "RETURNING id, prefix, kind, subject, created_at, NULL::timestamptz AS revoked_at",
+    created_at = await conn.fetchval(
+        "SELECT ledger_issue_token($1, $2, $3, $4, $5)",
         token_id, hash_token(token), token[:PREFIX_CHARS], kind, subject)
-    return token, _record(row)
+    return token, TokenRecord(token_id, token[:PREFIX_CHARS], kind, subject, created_at)
 
 
 async def lookup_token(conn: asyncpg.Connection | asyncpg.Pool, token: str) -> TokenRecord | None:
@@ -146,10 +167,48 @@ async def revoke_token(conn: asyncpg.Connection, ref: str) -> tuple[TokenRecord,
     record = await find_token(conn, ref)
     if record.revoked_at is not None:
         return record, False
-    revoked_at = await conn.fetchval(
-        "INSERT INTO token_revocations (token_id) VALUES ($1) "
-        "ON CONFLICT (token_id) DO NOTHING RETURNING revoked_at", record.id)
+    revoked_at = await conn.fetchval("SELECT ledger_revoke_token($1)", record.id)
     if revoked_at is None:  # revoked concurrently
         return await find_token(conn, record.id), False
     return TokenRecord(record.id, record.prefix, record.kind, record.subject,
-                       record.created_at, revoked_at), True
+                       record.created_at, revoked_at, record.used_at), True
+
+
+async def use_registration_token(conn: asyncpg.Connection, token: str, org_id: str,
+                                 event_hash: str) -> str:
+    """Record that ``token`` admitted the registration ``event_hash`` of ``org_id``, in
+    the caller's transaction. Answers ``ok``, or why not (nothing written): ``unknown``
+    (also for a malformed token), ``wrong-kind``, ``revoked`` or ``used``."""
+    if not _TOKEN_RE.match(token):
+        return "unknown"
+    status: str = await conn.fetchval(
+        "SELECT ledger_use_registration_token($1, $2, $3)",
+        hash_token(token), org_id, bytes.fromhex(event_hash))
+    return status
+
+
+_REFUSALS = {
+    "unknown": "unknown registration token",
+    "wrong-kind": "this token is not a registration token (ledger token create --registration)",
+    "revoked": "this registration token was revoked",
+}
+
+
+async def admit_registration(conn: asyncpg.Connection, gate: RegistrationGate | None,
+                             placed: Sequence[Admitted | Receipt]) -> None:
+    """Use the gate's token for the batch's new registration, if it has one, in the
+    caller's transaction; raise the typed refusal (nothing written) otherwise."""
+    item = registration_to_admit(gate, placed)
+    if item is None:
+        return
+    assert gate is not None and gate.token is not None  # registration_to_admit checked
+    index = placed.index(item)
+    st = item.candidate.statement
+    status = await use_registration_token(conn, gate.token, st.actor, item.candidate.event_hash)
+    if status == "ok":
+        return
+    if status == "used":
+        raise RegistrationTokenUsed(
+            "this registration token already admitted another registration; ask the "
+            "ledger's operator for a new one", field="type").at(index)
+    raise RegistrationTokenInvalid(_REFUSALS.get(status, status), field="type").at(index)

@@ -32,8 +32,8 @@ from ledger.domain.state import (
     Expectation,
     Fulfilment,
     Indicator,
+    Ratification,
     Role,
-    Signature,
     addressees,
     receiving_orgs,
 )
@@ -120,7 +120,10 @@ def agreement_status(s: AgreementState) -> str:
 
 
 def current_stage(s: AgreementState) -> str | None:
-    """The stage started last (stages may be taken in any order, and taken again)."""
+    """The stage started last (stages may be taken in any order, and taken again).
+
+    A scan of the timeline, which grows with every event: the rows read ``Tracked.stage``
+    instead, which the fold keeps (a test holds the two equal)."""
     for m in reversed(s.timeline):
         if m.kind == "stage_started":
             return m.detail
@@ -130,7 +133,7 @@ def current_stage(s: AgreementState) -> str | None:
 def _agreement(aid: str, t: Tracked) -> tuple[Any, ...]:
     s = t.state
     return (aid, s.title, s.purpose, s.binding, s.public, agreement_status(s),
-            s.status_reason or None, s.drafted_by, _ts(s.drafted_at), current_stage(s),
+            s.status_reason or None, s.drafted_by, _ts(s.drafted_at), t.stage,
             len(s.parties), s.terms_version, state_hash(s), terms_pending(s),
             s.in_force_version, s.in_force_hash, _ts(s.in_force_since), t.last_version,
             t.last_position, from_micros(t.last_recorded_us))
@@ -229,7 +232,7 @@ def _stages(aid: str, s: AgreementState, rows: list[tuple[Any, ...]],
         acks.extend((aid, name, org, _ts(at), org in s.parties) for org, at in st.acks.items())
 
 
-def _ratification(aid: str, t: Tracked, sig: Signature) -> tuple[Any, ...]:
+def _ratification(aid: str, t: Tracked, sig: Ratification) -> tuple[Any, ...]:
     in_force = any(x.org == sig.org and x.terms_version == sig.terms_version
                    for x in t.state.in_force_signatures)
     return (aid, sig.org, sig.terms_version, sig.state_hash, sig.key, sig.position,

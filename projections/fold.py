@@ -27,7 +27,7 @@ from typing import Any, Final
 import msgspec
 
 from ledger.domain import AgreementState, Fact, evolve, initial_state
-from ledger.domain.state import Fulfilment, Signature
+from ledger.domain.state import Fulfilment, Ratification
 from ledger.domain.values import AMOUNT_PATTERN
 
 from .history import describe
@@ -102,12 +102,13 @@ class Tracked:
     """One agreement as the read models see it: the domain state and its extras."""
 
     __slots__ = ("fulfilments_of", "inviters", "last_position", "last_recorded_us",
-                 "last_version", "measures_of", "ratifications", "state", "tallies")
+                 "last_version", "measures_of", "ratifications", "stage", "state", "tallies")
 
     def __init__(self) -> None:
         self.state: AgreementState = initial_state()
-        self.ratifications: dict[tuple[str, int], Signature] = {}
+        self.ratifications: dict[tuple[str, int], Ratification] = {}
         self.inviters: dict[str, str] = {}  # org -> who invited it last (kept after joining)
+        self.stage: str | None = None  # started last (the timeline grows with every event)
         # commitment id -> its fulfilment ids; indicator id -> its measurement ids (in
         # the order first recorded; an id recorded again under another owner moves)
         self.fulfilments_of: dict[str, dict[str, None]] = {}
@@ -127,6 +128,10 @@ def _ratified(t: Tracked, fact: Fact) -> None:
 
 def _invited(t: Tracked, fact: Fact) -> None:
     t.inviters[fact.data["org"]] = fact.actor
+
+
+def _stage_started(t: Tracked, fact: Fact) -> None:
+    t.stage = fact.data["stage"]
 
 
 def _drafted(t: Tracked, fact: Fact) -> None:
@@ -242,6 +247,7 @@ _EXTRAS: Final[dict[str, Callable[[Tracked, Fact], None]]] = {
     "agreement.ratified": _ratified,
     "party.invited": _invited,
     "agreement.drafted": _drafted,
+    "stage.started": _stage_started,
 }
 
 

@@ -124,7 +124,7 @@ async def rebuild(pool: asyncpg.Pool, *, name: str = sql.CHECKPOINT, page_size: 
     connections from ``pool`` and uses three if it may (one writes, two read ahead, so
     the server reads and stores while this process folds). The cyclic garbage collector
     is paused meanwhile: the fold makes no cycles, and a full collection would re-scan
-    every state it keeps (it cost a third of the time).
+    every state it keeps (docs/PERFORMANCE.md, *Figures behind the code's choices*).
     """
     readers = min(2, pool.get_max_size() - 1)
     if readers < 1:

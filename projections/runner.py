@@ -52,6 +52,8 @@ _RELOAD_SQL: Final = ("SELECT position, recorded_at_us, stream, payload FROM eve
                       "WHERE stream = ANY($1::text[]) AND position < $2 ORDER BY position")
 _PREFIX_LEN: Final = len(AGREEMENT_PREFIX)
 RUNNER_LOCK_CLASS: Final = 0x4C454447  # "LEDG": with hashtext(name), the leading runner's lock
+_RELEASE_TIMEOUT: Final = 5.0  # seconds to reset a connection given back to the pool
+_STOP_TIMEOUT: Final = 10.0  # seconds ``stop`` waits for the task to end
 
 
 class ProjectionRunner:
@@ -220,12 +222,21 @@ class ProjectionRunner:
                 self._run(), name=f"projection-{self.name}")
 
     async def stop(self) -> None:
-        """Stop the background task; a step in progress is rolled back."""
+        """Stop the background task; a step in progress is rolled back.
+
+        Bounded: a task that does not end within ``_STOP_TIMEOUT`` seconds of its
+        cancellation is left behind (logged) rather than holding up the shutdown; the
+        pool's bounded close then ends its connection."""
         if self._task is not None:
             task, self._task = self._task, None
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            done, _ = await asyncio.wait({task}, timeout=_STOP_TIMEOUT)
+            if not done:
+                _log.warning("projection %s: did not stop within %.0f s", self.name,
+                             _STOP_TIMEOUT)
+            elif not task.cancelled() and task.exception() is not None:
+                _log.error("projection %s: ended with an error", self.name,
+                           exc_info=task.exception())
 
     async def wait_for(self, position: int, timeout: float = 10.0) -> None:
         """Wait until the runner has applied the log up to ``position`` (exclusive).
@@ -271,7 +282,7 @@ class ProjectionRunner:
                 with contextlib.suppress(Exception):
                     await listener.remove_listener(NOTIFY_CHANNEL, self._notified)
                 with contextlib.suppress(Exception):
-                    await self.pool.release(listener)
+                    await self.pool.release(listener, timeout=_RELEASE_TIMEOUT)
 
     async def _lead(self, listener: asyncpg.Connection | None) -> bool:
         """Whether this background runner is the one that applies the log.
@@ -309,11 +320,14 @@ class ProjectionRunner:
         try:
             conn = await self.pool.acquire()
             await conn.add_listener(NOTIFY_CHANNEL, self._notified)
-        except Exception as exc:  # the database is not there: poll until it is
-            _log.warning("projection %s: cannot LISTEN, polling: %s", self.name, exc)
+        except BaseException as exc:  # a cancellation too: the connection goes back
             if conn is not None:
                 with contextlib.suppress(Exception):
-                    await self.pool.release(conn)
+                    await self.pool.release(conn, timeout=_RELEASE_TIMEOUT)
+            if not isinstance(exc, Exception):
+                raise
+            # the database is not there: poll until it is
+            _log.warning("projection %s: cannot LISTEN, polling: %s", self.name, exc)
             return None
         return conn
 

@@ -2,17 +2,20 @@
 
 With ``LEDGER_TEST_DATABASE_URL`` set (an admin DSN), tests use that server; otherwise
 an embedded PostgreSQL starts in a temporary directory and is stopped and deleted at
-the end of the run, even when tests fail.
+the end of the run, even when tests fail or the run is interrupted (Ctrl-C, SIGTERM).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import signal
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from types import FrameType
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -20,9 +23,14 @@ import pytest
 import pytest_asyncio
 
 from ledger.db import EmbeddedPostgres, connect_pool, upgrade
+from ledger.roles import runtime_role_name
 from ledger.store import PostgresStore
 
 LEDGER_ID = "test.mutualisation.example/ledger"
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 @pytest.fixture(scope="session")
@@ -31,12 +39,17 @@ def pg_admin_dsn() -> Iterator[str]:
     if env:
         yield env
         return
+    # SIGTERM (e.g. a CI time limit) interrupts the run as Ctrl-C does: pytest then
+    # tears the fixtures down, and this one stops the embedded server.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     tmp = Path(tempfile.mkdtemp(prefix="ledger-test-pg-"))
     server = EmbeddedPostgres(tmp / "data", delete=True)
     try:
         yield server.start()
     finally:
         server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)  # the server deletes data/, not its parent
+        signal.signal(signal.SIGTERM, previous)
 
 
 def with_database(dsn: str, name: str) -> str:
@@ -51,6 +64,8 @@ async def _drop(admin: str, name: str) -> None:
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
         )
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        # the runtime login the server made for it (role names are cluster-wide)
+        await conn.execute(f'DROP ROLE IF EXISTS "{runtime_role_name(name)}"')
     finally:
         await conn.close()
 

@@ -34,6 +34,7 @@ from ledger.domain import (
     render_markdown,
     state_hash,
 )
+from ledger.domain.document import mentioned_orgs
 from ledger.domain.state import in_force, terms_pending
 from ledger.errors import NotFound
 from ledger.runtime import Ledger
@@ -52,6 +53,7 @@ from ..agreement_schemas import (
 )
 from ..auth import Principal, authenticate
 from ..problems import Forbidden, OutOfRange, TokenMissing, problem_responses
+from .organizations import load_organization
 
 __all__ = ["AgreementsController", "StreamsController"]
 
@@ -341,7 +343,19 @@ class AgreementsController(Controller):
         await require_agreement_reader(request, current)
         chosen = _until(events, version, None)
         state = current if len(chosen) == len(events) else fold_events(chosen)
-        return render_markdown(state, lang=lang)
+        return render_markdown(state, lang=lang,
+                               names=await _registered_names(ledger, mentioned_orgs(state)))
+
+
+async def _registered_names(ledger: Ledger, orgs: set[str]) -> dict[str, str]:
+    """The registered name of each organization (as it stands now) that is known."""
+    names = {}
+    for org in sorted(orgs):
+        try:
+            names[org] = (await load_organization(ledger.store, org)).name
+        except NotFound:
+            continue
+    return names
 
 
 class StreamsController(Controller):

@@ -25,10 +25,13 @@ from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody
 
-from ledger.errors import BatchTooLarge
+from ledger.admission import RegistrationGate
+from ledger.canonical import MAX_DEPTH
+from ledger.errors import BatchTooLarge, TooDeep
 from ledger.runtime import Ledger
 
 from ..problems import RateLimited, RequestMalformed, problem_responses
+from ..ratelimit import Caller, ClientRateLimiter, check_append
 from ..schemas import EventsRequest, EventsRequestRaw, EventsResponse, ReceiptOut, inline_schema
 
 __all__ = ["EventsController", "KeyRateLimiter", "WritePolicy", "append_events"]
@@ -75,6 +78,8 @@ class WritePolicy:
 
     max_events: int
     limiter: KeyRateLimiter
+    clients: ClientRateLimiter | None = None  # per address and per token (api.ratelimit)
+    registration_required: bool = True  # a registration needs a registration token
 
 
 class _KeyIdPeek(msgspec.Struct):
@@ -99,6 +104,9 @@ def _decode_request(body: bytes) -> list[msgspec.Raw]:
         raise RequestMalformed(f"request: {exc}", field="events") from exc
     except msgspec.DecodeError as exc:
         raise RequestMalformed(f"invalid JSON: {exc}") from exc
+    except RecursionError as exc:  # an event nested too deep is refused by its decoder
+        raise TooDeep(f"request nests arrays and objects more than {MAX_DEPTH} levels "
+                      "deep (the limit, docs/PROTOCOL.md)") from exc
     if not raws:
         raise RequestMalformed("events must hold at least one envelope", field="events")
     return raws
@@ -142,30 +150,39 @@ class EventsController(Controller):
         description=(
             "Appends a batch of DSSE envelopes all or nothing; answers one receipt per "
             "event, in order. Re-sending events already stored returns their original "
-            "receipts (201 again). No token: the signatures authenticate each event."
+            "receipts (201 again). The signatures authenticate each event; registering "
+            "an organization also needs a single-use registration token from the "
+            "ledger's operator, as 'Authorization: Bearer <token>'. Appends are rate "
+            "limited per client address and per token (429 with Retry-After)."
         ),
         responses=problem_responses(400, 401, 403, 409, 413, 422, 429, 503),
     )
     async def append(self, request: Request[Any, Any, Any],
                      ledger: NamedDependency[Ledger]) -> Response[EventsResponse]:
         body = await append_events(ledger, request.app.state.write_policy,
-                                   await request.body())
+                                   await request.body(), Caller.from_scope(request.scope))
         return Response(body, status_code=201,  # type: ignore[arg-type]
                         media_type="application/json")
 
 
-async def append_events(ledger: Ledger, write_policy: WritePolicy, body: bytes) -> bytes:
+async def append_events(ledger: Ledger, write_policy: WritePolicy, body: bytes,
+                        caller: Caller | None = None) -> bytes:
     """The work of ``POST /v1/events``: the request body in, the 201 body out; raises
     the LedgerError that the problem handlers turn into the answer. Shared by the
-    handler above and the route in front of Litestar (``api.append_route``)."""
+    handler above and the route's middleware (``api.append_route``), which both pass
+    the ``caller`` (``Caller.from_scope``): its address and token are rate limited,
+    and its bearer token is the registration token of a registration."""
     raws = _decode_request(body)
     if len(raws) > write_policy.max_events:
         raise BatchTooLarge(
             f"{len(raws)} events in one request, limit {write_policy.max_events}",
             field="events")
+    check_append(write_policy.clients, caller, len(raws))
     keys = _signing_keys(raws)
     write_policy.limiter.check(keys)
-    receipts = await ledger.store.append([bytes(r) for r in raws])
+    gate = RegistrationGate(write_policy.registration_required,
+                            caller.token if caller is not None else None)
+    receipts = await ledger.store.append([bytes(r) for r in raws], registration=gate)
     write_policy.limiter.record(keys)
     return _response_encoder.encode(EventsResponse([
         ReceiptOut(r.position, r.stream, r.version, r.event_hash, r.recorded_at,

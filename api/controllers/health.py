@@ -1,5 +1,6 @@
 """``/healthz`` (the process answers), ``/readyz`` (database reachable, schema up to
-date) and ``/metrics`` (Prometheus text format). None of them needs a token."""
+date, history's triggers and grants in place) and ``/metrics`` (Prometheus text
+format). None of them needs a token."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from litestar import Controller, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 
-from ledger.db import applied_migrations, migrations
+from ledger.db import DATABASE_DOWN, applied_migrations, migrations
+from ledger.integrity import HistoryUnprotected, verify_protections
 from ledger.runtime import Ledger
 
 from ..metrics import CONTENT_TYPE, Metrics
@@ -20,14 +22,19 @@ from ..schemas import Health, Readiness
 __all__ = ["HealthController"]
 
 PROBE_TIMEOUT = 2.0
-_DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+_DB_ERRORS = (*DATABASE_DOWN, asyncpg.PostgresError)
 
 
-async def _probe(ledger: NamedDependency[Ledger]) -> tuple[list[int], int]:
+async def _probe(ledger: NamedDependency[Ledger]) -> tuple[list[int], int, str | None]:
     async with asyncio.timeout(PROBE_TIMEOUT), ledger.pool.acquire() as conn:
         applied = await applied_migrations(conn)
         last = await conn.fetchval("SELECT max(position) FROM events")
-    return applied, 0 if last is None else int(last) + 1
+        try:
+            await verify_protections(conn)
+            unprotected = None
+        except HistoryUnprotected as exc:
+            unprotected = exc.detail
+    return applied, 0 if last is None else int(last) + 1, unprotected
 
 
 class HealthController(Controller):
@@ -44,9 +51,11 @@ class HealthController(Controller):
          responses=problem_responses(503))
     async def readyz(self, ledger: NamedDependency[Ledger]) -> Readiness:
         try:
-            applied, size = await _probe(ledger)
+            applied, size, unprotected = await _probe(ledger)
         except _DB_ERRORS as exc:
             raise NotReady(f"database check failed: {type(exc).__name__}") from exc
+        if unprotected is not None:  # history could be rewritten: not ready
+            raise NotReady(unprotected)
         missing = sorted({m.version for m in migrations()} - set(applied))
         if missing:
             raise NotReady(f"migrations not applied: {missing}", missing=missing)

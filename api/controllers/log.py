@@ -31,7 +31,6 @@ TEXT = "text/plain"  # Litestar appends "; charset=utf-8"
 MAX_PAGE = 1000
 
 AUDIT = [require_kinds("auditor", "trust")]
-ANY_TOKEN = [require_kinds()]
 
 NonNegative = Annotated[int, QueryParameter(ge=0)]
 

@@ -81,7 +81,6 @@ __all__ = ["ConsentMissing", "ProvenanceController", "clock"]
 clock: Callable[[], float] = time.time
 
 PROVN = "text/provenance-notation"
-FORMATS = ("json", "prov-json", "provn")
 MAX_ITEMS = 1000
 
 Format = Annotated[str, QueryParameter(pattern="^(json|prov-json|provn)$",

@@ -55,7 +55,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import Stream
 
-from ledger.db import APP_ROLE, connection_usable
+from ledger.db import APP_ROLE, DATABASE_DOWN, connection_usable
 from ledger.domain import AgreementState, evolve, fact_from_stored, initial_state
 from ledger.domain.values import ID_PATTERN
 from ledger.errors import Unavailable
@@ -87,10 +87,7 @@ LISTENER_NAME = "ledger-stream-listener"  # application_name of the listener con
 _log = logging.getLogger("api.stream")
 
 # What "the database is unreachable" looks like; a stream waits it out and retries.
-_TRANSIENT: tuple[type[BaseException], ...] = (
-    OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError, Unavailable,
-)
+_TRANSIENT: tuple[type[BaseException], ...] = (*DATABASE_DOWN, Unavailable)
 
 
 class _Peek(msgspec.Struct):

@@ -9,6 +9,7 @@ from typing import Any
 from ..config import Settings
 from ..db import upgrade
 from ..runtime import resolve_database
+from .lang import say
 from .output import print_json
 
 
@@ -27,7 +28,7 @@ def run_upgrade(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"ok": True, "applied": applied})
     elif applied:
-        print("applied: " + ", ".join(applied))
+        print(say("appliquées : ", "applied: ") + ", ".join(applied))
     else:
-        print("database is up to date")
+        print(say("la base de données est à jour", "database is up to date"))
     return 0

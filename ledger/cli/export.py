@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..bundle import export_bundle
+from ..bundle_export import export_bundle
 from ..config import Settings
 from ..runtime import open_ledger, resolve_database
 from .output import Progress, print_json

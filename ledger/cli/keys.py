@@ -8,6 +8,7 @@ from typing import Any
 
 from .. import b64
 from ..keys import generate_private_key, key_id, raw_public_key, save_private_key
+from .lang import say
 from .output import print_json
 
 
@@ -21,7 +22,8 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     path: Path = args.out
     if path.exists():
-        raise FileExistsError(f"{path} exists; refusing to overwrite a key")
+        raise FileExistsError(say(f"{path} existe déjà ; une clé n'est jamais écrasée",
+                                  f"{path} exists; refusing to overwrite a key"))
     key = generate_private_key()
     save_private_key(key, path)
     info = {"path": str(path), "key_id": key_id(key),
@@ -29,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(info)
     else:
-        print(f"wrote {path} (mode 0600)")
-        print(f"key id:     {info['key_id']}")
-        print(f"public key: {info['public_key']}")
+        print(say(f"clé écrite dans {path} (mode 0600)", f"wrote {path} (mode 0600)"))
+        print(say("identifiant de clé : ", "key id:     ") + info["key_id"])
+        print(say("clé publique :       ", "public key: ") + info["public_key"])
     return 0

@@ -1,19 +1,27 @@
-"""``ledger log key`` / ``ledger log checkpoint``: the log's public facts, for auditors.
+"""``ledger log key`` / ``ledger log checkpoint``: the log's public facts, for auditors;
+``ledger log rotate-key``: the one way to give a ledger a new log key.
 
-Publish the vkey out of band (web site, annual report); auditors pin it.
+Publish the vkey out of band (web site, annual report); auditors pin it. The ledger
+records its log key at first start and refuses any other; after a rotation, publish
+the new vkey (docs/DEPLOYMENT.md, docs/AUDIT.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
+from pathlib import Path
 from typing import Any
+
+import asyncpg
 
 from ..checkpoint import make_vkey
 from ..config import Settings
+from ..db import upgrade
 from ..keys import raw_public_key
-from ..log import load_or_create_log_key
-from ..runtime import open_ledger, resolve_database
+from ..log import ledger_log_key, rotate_log_key
+from ..runtime import open_ledger, resolve_database, stored_origin
 from .output import print_json
 
 
@@ -27,16 +35,63 @@ def register(sub: Any) -> None:
                         "checkpoint")
     c.add_argument("--json", action="store_true")
     c.set_defaults(handler=run_checkpoint)
+    r = lsub.add_parser(
+        "rotate-key", help="make a new log key and record it as this ledger's (stop the "
+        "server first; publish the new vkey)",
+        description="Make a new log key at LEDGER_LOG_KEY and record it as this ledger's: "
+        "checkpoints signed from now on use it. The previous key file, if any, is kept "
+        "beside it (.retired-<time>). Stop `ledger serve` first, then publish the new "
+        "vkey to auditors. Example: ledger log rotate-key")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(handler=run_rotate_key)
 
 
 def run_key(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    key = load_or_create_log_key(settings.log_key_path)
-    vkey = make_vkey(settings.origin, raw_public_key(key))
+
+    async def go(dsn: str) -> str:
+        await upgrade(dsn)
+        await stored_origin(dsn, settings.origin)
+        conn = await asyncpg.connect(dsn)
+        try:
+            key = await ledger_log_key(conn, settings.log_key_path, settings.origin)
+        finally:
+            await conn.close()
+        return make_vkey(settings.origin, raw_public_key(key))
+
+    with resolve_database(settings) as dsn:
+        vkey = asyncio.run(go(dsn))
     if args.json:
         print_json({"vkey": vkey, "origin": settings.origin})
     else:
         print(vkey)
+    return 0
+
+
+def run_rotate_key(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+
+    async def go(dsn: str) -> tuple[str, Path | None]:
+        await upgrade(dsn)
+        await stored_origin(dsn, settings.origin)
+        conn = await asyncpg.connect(dsn)
+        try:
+            return await rotate_log_key(conn, settings.log_key_path, settings.origin)
+        finally:
+            await conn.close()
+
+    with resolve_database(settings) as dsn:
+        vkey, kept = asyncio.run(go(dsn))
+    if args.json:
+        print_json({"vkey": vkey, "key_file": str(settings.log_key_path),
+                    "previous_key_file": None if kept is None else str(kept)})
+        return 0
+    print(vkey)
+    print(f"new log key in {settings.log_key_path}"
+          + ("" if kept is None else f"; the previous key file is kept as {kept}"),
+          file=sys.stderr)
+    print("publish the new vkey to auditors: checkpoints signed from now on use it",
+          file=sys.stderr)
     return 0
 
 

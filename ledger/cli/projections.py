@@ -12,7 +12,8 @@ import asyncio
 from typing import Any
 
 from ..config import Settings
-from ..runtime import open_ledger, resolve_database
+from ..runtime import open_ledger
+from .local import existing_database
 from .output import Progress, print_json, table
 
 
@@ -38,7 +39,7 @@ def run_rebuild(args: argparse.Namespace) -> int:
                                pool_size=3) as led:
             return await rebuild(led.pool, progress=bar.update)
 
-    with resolve_database(settings) as dsn:
+    with existing_database(settings) as dsn:
         report = asyncio.run(go(dsn))
     bar.close()
     rate = report.events / report.seconds if report.seconds > 0 else 0.0
@@ -62,7 +63,7 @@ def run_status(args: argparse.Namespace) -> int:
                                pool_size=2) as led:
             return await status(led.pool)
 
-    with resolve_database(settings) as dsn:
+    with existing_database(settings) as dsn:
         st = asyncio.run(go(dsn))
     if args.json:
         print_json({"ok": True, "name": st.name, "position": st.position,

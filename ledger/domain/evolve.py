@@ -39,8 +39,8 @@ from .state import (
     Milestone,
     Party,
     Position,
+    Ratification,
     Role,
-    Signature,
     Stage,
     initial_state,
     stage_complete,
@@ -120,7 +120,7 @@ def _terminated(s: AgreementState, d: c.AgreementTerminated, f: c.Fact) -> None:
 
 
 def _ratified(s: AgreementState, d: c.AgreementRatified, f: c.Fact) -> None:
-    sig = Signature(
+    sig = Ratification(
         f.actor, d.terms_version, d.state_hash, f.issued_at, f.key, f.position, f.stream_version
     )
     s.signatures[f.actor] = sig
@@ -355,9 +355,41 @@ _APPLIERS: Final[dict[str, _Apply]] = {
     "consent.withdrawn": _consent_withdrawn,
 }
 
+#: Events the written agreement's chronology notes besides those their applier marks:
+#: type -> (milestone kind, the data member naming what it is about).
+_NOTED: Final[dict[str, tuple[str, str]]] = {
+    "porteur.named": ("porteur_named", "person_id"),
+    "role.proposed": ("role_proposed", "role_id"),
+    "role.accepted": ("role_accepted", "role_id"),
+    "role.declined": ("role_declined", "role_id"),
+    "role.relinquished": ("role_relinquished", "role_id"),
+    "expectation.stated": ("expectation_stated", "expectation_id"),
+    "expectation.revised": ("expectation_revised", "expectation_id"),
+    "expectation.withdrawn": ("expectation_withdrawn", "expectation_id"),
+    "expectation.acknowledged": ("expectation_acknowledged", "expectation_id"),
+    "commitment.offered": ("commitment_offered", "commitment_id"),
+    "commitment.amended": ("commitment_amended", "commitment_id"),
+    "commitment.withdrawn": ("commitment_withdrawn", "commitment_id"),
+    "fulfilment.recorded": ("fulfilment_recorded", "fulfilment_id"),
+    "fulfilment.confirmed": ("fulfilment_confirmed", "fulfilment_id"),
+    "fulfilment.contested": ("fulfilment_contested", "fulfilment_id"),
+    "indicator.defined": ("indicator_defined", "indicator_id"),
+    "indicator.measured": ("indicator_measured", "indicator_id"),
+}
+
+
+def _noted(apply: _Apply, kind: str, member: str) -> _Apply:
+    def noted(s: AgreementState, d: Any, f: c.Fact) -> None:
+        apply(s, d, f)
+        _mark(s, f, kind, getattr(d, member))
+
+    return noted
+
+
 #: type -> (lax data Struct, applier, does it make a new terms version)
 _TABLE: Final[dict[str, tuple[type[msgspec.Struct], _Apply, bool]]] = {
-    t: (lax(spec.data), _APPLIERS[t], spec.terms) for t, spec in c.EVENTS.items()
+    t: (lax(spec.data), _noted(_APPLIERS[t], *_NOTED[t]) if t in _NOTED else _APPLIERS[t],
+        spec.terms) for t, spec in c.EVENTS.items()
 }
 
 _convert = msgspec.convert

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["LABELS", "Lang"]
+__all__ = ["CURRENCIES", "LABELS", "UNITS", "Lang"]
 
 Lang = str  # "fr" | "en"
 
@@ -23,13 +23,19 @@ _FR: Final[dict[str, str]] = {
     "binding.false": "Protocole d'entente (n'engage pas juridiquement les parties)",
     "status": "Statut",
     "status.absent": "Non rédigée",
-    "status.active": "Active",
+    "status.draft": "En rédaction\u00a0: les termes n'ont pas encore été ratifiés par toutes "
+    "les parties",
+    "status.in_force": "En vigueur",
     "status.suspended": "Suspendue",
     "status.terminated": "Terminée",
     "force": "Vigueur",
     "force.yes": "En vigueur depuis le {since} (version des termes {v})",
-    "force.no": "Pas encore en vigueur\u00a0: toutes les parties n'ont pas ratifié "
-    "les mêmes termes",
+    "force.no": "Pas encore en vigueur\u00a0: aucune version des termes n'a encore été "
+    "ratifiée par toutes les parties",
+    "force.suspended": "Suspendue (la version {v} des termes avait été ratifiée par toutes "
+    "les parties)",
+    "force.terminated": "Plus en vigueur (la version {v} des termes avait été ratifiée par "
+    "toutes les parties)",
     "terms": "Version des termes",
     "terms.pending": "{v} — en attente de ratification par toutes les parties",
     "terms.ratified": "{v} — ratifiée par toutes les parties",
@@ -76,14 +82,14 @@ _FR: Final[dict[str, str]] = {
     "à s'équilibrer\u00a0: l'asymétrie est une occasion de complémentarité.",
     "commitments.none": "Aucun engagement n'a encore été pris.",
     "provider": "Fournisseur",
-    "receiver": "Receveur",
+    "receiver": "Bénéficiaire",
     "collective": "le collectif (toutes les parties)",
     "quantity": "Quantité",
     "period": "Période",
     "period.fmt": "du {start} au {end}",
     "conditions": "Conditions",
-    "value.provider": "Valeur déclarée par le fournisseur",
-    "value.receiver": "Valeur déclarée par le receveur ({org})",
+    "value.provider": "Valeur déclarée par {org}, fournisseur",
+    "value.receiver": "Valeur déclarée par {org}, bénéficiaire",
     "value.none": "non déclarée",
     "fair_value": "Juste valeur estimée (pour les bailleurs de fonds)",
     "method.market": "valeur marchande",
@@ -91,8 +97,16 @@ _FR: Final[dict[str, str]] = {
     "method.cost": "coût",
     "method": "Méthode",
     "fulfilments": "Réalisations",
-    "fulfilments.fmt": "{n} consignée(s), {total} au total\u00a0; {confirmed} confirmée(s) par "
-    "le receveur\u00a0; {contested} contestée(s)",
+    "fulfilments.fmt": "{recorded}, {total} au total\u00a0; {confirmed}\u00a0; {contested}",
+    "fulfilments.recorded.one": "{n} réalisation consignée",
+    "fulfilments.recorded.many": "{n} réalisations consignées",
+    "fulfilments.confirmed.one": "{n} confirmée par l'organisme bénéficiaire",
+    "fulfilments.confirmed.many": "{n} confirmées par l'organisme bénéficiaire",
+    "fulfilments.confirmed.none": "aucune confirmée par l'organisme bénéficiaire",
+    "fulfilments.contested.none": "aucune contestée",
+    "fulfilments.contested.one": "{n} contestée",
+    "fulfilments.contested.many": "{n} contestées",
+    "fulfilment.of": "engagement",
     "commitment.withdrawn": "Engagement retiré",
     "indicators": "Indicateurs",
     "indicator": "Indicateur",
@@ -105,7 +119,17 @@ _FR: Final[dict[str, str]] = {
     "stage": "Étape",
     "state": "État",
     "stage.not_started": "Non amorcée",
-    "stage.in_progress": "En cours ({n}/{m} parties)",
+    "stages.intro": "Les étapes suivent le cheminement des parties\u00a0; elles ne "
+    "conditionnent pas la vigueur de l'entente\u00a0: une étape peut se poursuivre, ou être "
+    "reprise, après la ratification. Une étape est complétée quand chaque partie en a "
+    "reconnu la fin.",
+    "stage.in_progress": "En cours\u00a0: fin reconnue par {n} des {m} parties (en attente "
+    "de\u00a0: {who})",
+    "stage.paused": "En pause, l'entente étant suspendue\u00a0: fin reconnue par {n} des {m} "
+    "parties",
+    "stage.interrupted": "Inachevée, l'entente ayant pris fin\u00a0: fin reconnue par {n} des "
+    "{m} parties",
+    "stage.round": " (reprise, tour {r})",
     "stage.complete": "Complétée le {on}",
     "stage.started": "Amorcée le",
     "timeline": "Chronologie",
@@ -140,6 +164,23 @@ _FR: Final[dict[str, str]] = {
     "l'entente est en vigueur",
     "ms.stage_started": "Étape amorcée par {actor}\u00a0: {detail}",
     "ms.stage_completed": "Étape complétée\u00a0: {detail}",
+    "ms.porteur_named": "{actor} nomme sa personne porteuse du projet\u00a0: {detail}",
+    "ms.role_proposed": "Rôle proposé par {actor}\u00a0: {detail}",
+    "ms.role_accepted": "Rôle accepté par {actor}\u00a0: {detail}",
+    "ms.role_declined": "Rôle refusé par {actor}\u00a0: {detail}",
+    "ms.role_relinquished": "Rôle abandonné par {actor}\u00a0: {detail}",
+    "ms.expectation_stated": "Attente énoncée par {actor}\u00a0: {detail}",
+    "ms.expectation_revised": "Attente révisée par {actor}\u00a0: {detail}",
+    "ms.expectation_withdrawn": "Attente retirée par {actor}\u00a0: {detail}",
+    "ms.expectation_acknowledged": "{actor} prend connaissance de l'attente {detail}",
+    "ms.commitment_offered": "Engagement offert par {actor}\u00a0: {detail}",
+    "ms.commitment_amended": "Engagement modifié par {actor}\u00a0: {detail}",
+    "ms.commitment_withdrawn": "Engagement retiré par {actor}\u00a0: {detail}",
+    "ms.fulfilment_recorded": "Réalisation consignée par {actor}\u00a0: {detail}",
+    "ms.fulfilment_confirmed": "Réalisation confirmée par {actor}\u00a0: {detail}",
+    "ms.fulfilment_contested": "Réalisation contestée par {actor}\u00a0: {detail}",
+    "ms.indicator_defined": "Indicateur défini par {actor}\u00a0: {detail}",
+    "ms.indicator_measured": "Mesure consignée par {actor}\u00a0: {detail}",
     "cat.human_resources": "Ressources humaines",
     "cat.premises": "Locaux",
     "cat.buildings": "Édifices",
@@ -173,12 +214,17 @@ _EN: Final[dict[str, str]] = {
     "binding.false": "Memorandum of understanding (not legally binding)",
     "status": "Status",
     "status.absent": "Not drafted",
-    "status.active": "Active",
+    "status.draft": "Being drafted: the terms have not been ratified by every party yet",
+    "status.in_force": "In force",
     "status.suspended": "Suspended",
     "status.terminated": "Terminated",
     "force": "In force",
     "force.yes": "In force since {since} (terms version {v})",
-    "force.no": "Not yet in force: the parties have not all ratified the same terms",
+    "force.no": "Not yet in force: no version of the terms has been ratified by every "
+    "party yet",
+    "force.suspended": "Suspended (terms version {v} had been ratified by every party)",
+    "force.terminated": "No longer in force (terms version {v} had been ratified by every "
+    "party)",
     "terms": "Terms version",
     "terms.pending": "{v} — awaiting ratification by every party",
     "terms.ratified": "{v} — ratified by every party",
@@ -225,14 +271,14 @@ _EN: Final[dict[str, str]] = {
     "a chance for complementarity.",
     "commitments.none": "No commitment has been made yet.",
     "provider": "Provider",
-    "receiver": "Receiver",
+    "receiver": "Recipient",
     "collective": "the collective (every party)",
     "quantity": "Quantity",
     "period": "Period",
     "period.fmt": "from {start} to {end}",
     "conditions": "Conditions",
-    "value.provider": "Value declared by the provider",
-    "value.receiver": "Value declared by the receiver ({org})",
+    "value.provider": "Value declared by {org}, provider",
+    "value.receiver": "Value declared by {org}, recipient",
     "value.none": "not declared",
     "fair_value": "Fair-value estimate (for funders)",
     "method.market": "market value",
@@ -240,8 +286,16 @@ _EN: Final[dict[str, str]] = {
     "method.cost": "cost",
     "method": "Method",
     "fulfilments": "Fulfilments",
-    "fulfilments.fmt": "{n} recorded, {total} in total; {confirmed} confirmed by the "
-    "receiver; {contested} contested",
+    "fulfilments.fmt": "{recorded}, {total} in total; {confirmed}; {contested}",
+    "fulfilments.recorded.one": "{n} fulfilment recorded",
+    "fulfilments.recorded.many": "{n} fulfilments recorded",
+    "fulfilments.confirmed.one": "{n} confirmed by the recipient",
+    "fulfilments.confirmed.many": "{n} confirmed by the recipient",
+    "fulfilments.confirmed.none": "none confirmed by the recipient",
+    "fulfilments.contested.none": "none contested",
+    "fulfilments.contested.one": "{n} contested",
+    "fulfilments.contested.many": "{n} contested",
+    "fulfilment.of": "commitment",
     "commitment.withdrawn": "Commitment withdrawn",
     "indicators": "Indicators",
     "indicator": "Indicator",
@@ -254,7 +308,16 @@ _EN: Final[dict[str, str]] = {
     "stage": "Stage",
     "state": "State",
     "stage.not_started": "Not started",
-    "stage.in_progress": "In progress ({n}/{m} parties)",
+    "stages.intro": "The stages follow the parties' own path; they do not condition the "
+    "agreement's force: a stage may go on, or be taken again, after ratification. A stage "
+    "is complete when every party has acknowledged its end.",
+    "stage.in_progress": "In progress: end acknowledged by {n} of {m} parties (awaiting: "
+    "{who})",
+    "stage.paused": "Paused while the agreement is suspended: end acknowledged by {n} of {m} "
+    "parties",
+    "stage.interrupted": "Unfinished, the agreement having ended: end acknowledged by {n} of "
+    "{m} parties",
+    "stage.round": " (taken again, round {r})",
     "stage.complete": "Completed on {on}",
     "stage.started": "Started on",
     "timeline": "Timeline",
@@ -288,6 +351,23 @@ _EN: Final[dict[str, str]] = {
     "ms.in_force": "Terms version {detail} ratified by every party: the agreement is in force",
     "ms.stage_started": "Stage started by {actor}: {detail}",
     "ms.stage_completed": "Stage completed: {detail}",
+    "ms.porteur_named": "{actor} names its project lead: {detail}",
+    "ms.role_proposed": "Role proposed by {actor}: {detail}",
+    "ms.role_accepted": "Role accepted by {actor}: {detail}",
+    "ms.role_declined": "Role declined by {actor}: {detail}",
+    "ms.role_relinquished": "Role relinquished by {actor}: {detail}",
+    "ms.expectation_stated": "Expectation stated by {actor}: {detail}",
+    "ms.expectation_revised": "Expectation revised by {actor}: {detail}",
+    "ms.expectation_withdrawn": "Expectation withdrawn by {actor}: {detail}",
+    "ms.expectation_acknowledged": "{actor} acknowledges expectation {detail}",
+    "ms.commitment_offered": "Commitment offered by {actor}: {detail}",
+    "ms.commitment_amended": "Commitment amended by {actor}: {detail}",
+    "ms.commitment_withdrawn": "Commitment withdrawn by {actor}: {detail}",
+    "ms.fulfilment_recorded": "Fulfilment recorded by {actor}: {detail}",
+    "ms.fulfilment_confirmed": "Fulfilment confirmed by {actor}: {detail}",
+    "ms.fulfilment_contested": "Fulfilment contested by {actor}: {detail}",
+    "ms.indicator_defined": "Indicator defined by {actor}: {detail}",
+    "ms.indicator_measured": "Measure recorded by {actor}: {detail}",
     "cat.human_resources": "Human resources",
     "cat.premises": "Premises",
     "cat.buildings": "Buildings",
@@ -312,3 +392,35 @@ _EN: Final[dict[str, str]] = {
 }
 
 LABELS: Final[dict[str, dict[str, str]]] = {"fr": _FR, "en": _EN}
+
+#: Units of quantities, indicators and values: language -> unit as written in the events
+#: -> (singular, plural). A unit not listed is shown as written.
+UNITS: Final[dict[str, dict[str, tuple[str, str]]]] = {
+    "fr": {
+        "hour": ("heure", "heures"), "day": ("jour", "jours"),
+        "evening": ("soirée", "soirées"), "week": ("semaine", "semaines"),
+        "month": ("mois", "mois"), "year": ("année", "années"),
+        "session": ("séance", "séances"), "meeting": ("rencontre", "rencontres"),
+        "event": ("événement", "événements"), "campaign": ("campagne", "campagnes"),
+        "person": ("personne", "personnes"),
+        "participant": ("participant·e", "participant·es"),
+        "volunteer": ("bénévole", "bénévoles"), "member": ("membre", "membres"),
+        "organization": ("organisme", "organismes"), "km": ("km", "km"),
+        "m2": ("m²", "m²"), "m²": ("m²", "m²"), "item": ("unité", "unités"),
+    },
+    "en": {
+        "hour": ("hour", "hours"), "day": ("day", "days"),
+        "evening": ("evening", "evenings"), "week": ("week", "weeks"),
+        "month": ("month", "months"), "year": ("year", "years"),
+        "session": ("session", "sessions"), "meeting": ("meeting", "meetings"),
+        "event": ("event", "events"), "campaign": ("campaign", "campaigns"),
+        "person": ("person", "people"), "participant": ("participant", "participants"),
+        "volunteer": ("volunteer", "volunteers"), "member": ("member", "members"),
+        "organization": ("organization", "organizations"), "km": ("km", "km"),
+        "m2": ("m²", "m²"), "m²": ("m²", "m²"), "item": ("item", "items"),
+    },
+}
+
+#: Currencies by ISO code: the symbol, after the amount in French (« 1 500 $ »), before
+#: it in English (« $1,500 »).
+CURRENCIES: Final[dict[str, str]] = {"CAD": "$", "EUR": "€"}

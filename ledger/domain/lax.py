@@ -1,8 +1,9 @@
 """Constraint-free mirrors of the event data Structs, for ``evolve`` only.
 
-Why: ``evolve`` must be cheap (``bench`` folds >= 200,000 events/s) and must not judge
-what ``decide`` already judged. Decoding with the catalogue's own Structs re-runs every
-pattern (about 0.5 µs per regex: a fulfilment took 3 µs to decode); the mirrors keep the
+Why: ``evolve`` must be cheap (``bench/projections.py`` holds the fold to its target)
+and must not judge what ``decide`` already judged. Decoding with the catalogue's own
+Structs re-runs every pattern, most of a fact's decoding time (docs/PERFORMANCE.md,
+*Figures behind the code's choices*); the mirrors keep the
 member names, types, defaults and ``forbid_unknown_fields`` (so a decoded fact is still
 safe to read) and drop the ``Annotated`` constraints. They are derived from the catalogue,
 never written by hand, so the two cannot drift. Nested Structs get mirrors too; ``evolve``

@@ -1,14 +1,15 @@
 """The state of one agreement, as folded from its stream, and questions asked of it.
 
-Why mutable records: ``bench`` folds long streams and each event must cost a few
-microseconds, so ``evolve`` updates the state it is given in place and returns it (the
-fold owns the state). ``decide`` and everything else here only read. Records are msgspec
-Structs with ``gc=False``: they hold only strings, numbers, value Structs and dicts of
-those, so they can never be part of a reference cycle, and leaving them out of the
-cyclic garbage collector halves the cost of a long fold (full collections otherwise
-re-scan every record). Records that never change once made (a signature, a measure, a
-position on a fulfilment, a milestone) are frozen. ``INITIAL`` is never
-mutated: ``evolve`` replaces it with a fresh ``initial_state()`` before its first write.
+Why mutable records: ``bench`` folds long streams and each event must cost little, so
+``evolve`` updates the state it is given in place and returns it (the fold owns the
+state). ``decide`` and everything else here only read. Records are msgspec Structs with
+``gc=False``: they hold only strings, numbers, value Structs and dicts of those, so they
+can never be part of a reference cycle, and leaving them out of the cyclic garbage
+collector saves much of a long fold's time (full collections otherwise re-scan every
+record; docs/PERFORMANCE.md, *Figures behind the code's choices*). Records that never
+change once made (a ratification, a measure, a position on a fulfilment, a milestone)
+are frozen. ``INITIAL`` is never mutated: ``evolve`` replaces it with a fresh
+``initial_state()`` before its first write.
 Deep-copy a state (``copy.deepcopy``) to keep an older one.
 
 Derived facts (is an expectation shared? is a stage complete? is the agreement in
@@ -36,8 +37,8 @@ __all__ = [
     "Milestone",
     "Party",
     "Position",
+    "Ratification",
     "Role",
-    "Signature",
     "Stage",
     "Status",
     "addressees",
@@ -171,7 +172,7 @@ class Consent(msgspec.Struct, gc=False):
     reason: str = ""
 
 
-class Signature(msgspec.Struct, frozen=True, gc=False):
+class Ratification(msgspec.Struct, frozen=True, gc=False):
     """One party's ratification of one terms version, with where the log holds it."""
 
     org: str
@@ -216,11 +217,11 @@ class AgreementState(msgspec.Struct, weakref=True):  # weakly held: state_hash's
     measures: dict[str, Measure] = {}
     consents: dict[str, Consent] = {}
     terms_version: int = 0
-    signatures: dict[str, Signature] = {}  # latest per org
+    signatures: dict[str, Ratification] = {}  # latest per org
     in_force_version: int | None = None
     in_force_hash: str | None = None
     in_force_since: str | None = None
-    in_force_signatures: tuple[Signature, ...] = ()
+    in_force_signatures: tuple[Ratification, ...] = ()
     timeline: list[Milestone] = []
 
 

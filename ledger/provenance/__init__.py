@@ -1,7 +1,7 @@
 """Provenance: who asserted what, when, with which key, and how it is anchored in the log.
 
 Pure functions (no I/O, no clock) that a data trust's or an auditor's questions
-(DOMAIN.md §3, docs/PROVENANCE.md) are answered with:
+(docs/DOMAIN.md §3, docs/PROVENANCE.md) are answered with:
 
 * ``records``: log entries (``Entry``), key histories folded from ``org/<id>`` streams,
   the latest checkpoint;
@@ -33,7 +33,15 @@ from .consent import ConsentView, Coverage, coverage
 from .evidence import NOT_CHECKPOINTED, Evidence, checkpoint_json, event_record, proof_positions
 from .order import check_order
 from .provdoc import ProvDoc, dumps_json, to_prov_json, to_provn
-from .records import CheckpointInfo, Entry, KeyInfo, OrgKeys, apply_org_entry, key_verdict, org_keys
+from .records import (
+    CheckpointInfo,
+    Entry,
+    KeyValidity,
+    OrgKeys,
+    apply_org_entry,
+    key_verdict,
+    org_keys,
+)
 from .times import Window, parse_bound, window
 from .walk import Step, Walk, walk
 
@@ -44,7 +52,7 @@ __all__ = [
     "Coverage",
     "Entry",
     "Evidence",
-    "KeyInfo",
+    "KeyValidity",
     "OrgKeys",
     "ProvDoc",
     "Step",

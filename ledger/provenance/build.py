@@ -1,4 +1,5 @@
-"""The ledger's history as a W3C PROV document (DOMAIN.md §2.9, docs/PROVENANCE.md).
+"""The ledger's history as a W3C PROV document (docs/DOMAIN.md §2.9,
+docs/PROVENANCE.md).
 
 * Each organization is an ``agent`` of ``prov:type`` ``prov:Organization``; each signing
   key an ``agent`` (``mut:SigningKey``) that ``actedOnBehalfOf`` its organization for

@@ -139,9 +139,6 @@ class ProvDoc:
             found.start = start
         return found
 
-    def has(self, kind: str, ident: str) -> bool:
-        return (kind, ident) in self.elements
-
     def relate(self, kind: str, *args: str | None, attrs: tuple[Attr, ...] = ()) -> None:
         formals = FORMALS[kind]
         padded = tuple(args) + (None,) * (len(formals) - len(args))

@@ -29,7 +29,7 @@ __all__ = [
     "ORG_REGISTERED",
     "CheckpointInfo",
     "Entry",
-    "KeyInfo",
+    "KeyValidity",
     "OrgKeys",
     "apply_org_entry",
     "key_verdict",
@@ -90,7 +90,7 @@ class CheckpointInfo(msgspec.Struct, frozen=True):
     note: str
 
 
-class KeyInfo(msgspec.Struct, gc=False):
+class KeyValidity(msgspec.Struct, gc=False):
     """One signing key of an organization and its validity range (log positions)."""
 
     key_id: str
@@ -114,7 +114,7 @@ class OrgKeys(msgspec.Struct, gc=False):
 
     org: str
     version: int = 0
-    keys: dict[str, KeyInfo] = {}
+    keys: dict[str, KeyValidity] = {}
 
 
 def _key_id(public_key: Any) -> str | None:
@@ -137,13 +137,13 @@ def apply_org_entry(keys: OrgKeys, entry: Entry) -> None:
     if entry.actor != keys.org:
         return
     if entry.type == ORG_REGISTERED:
-        keys.keys[entry.key] = KeyInfo(entry.key, keys.org, entry.position, entry.position,
+        keys.keys[entry.key] = KeyValidity(entry.key, keys.org, entry.position, entry.position,
                                        entry.recorded_at)
     elif entry.type == ORG_KEY_ADDED:
         kid = _key_id(entry.data.get("public_key"))
         if kid is not None and kid not in keys.keys:
             label = entry.data.get("label", "")
-            keys.keys[kid] = KeyInfo(kid, keys.org, entry.position + 1, entry.position,
+            keys.keys[kid] = KeyValidity(kid, keys.org, entry.position + 1, entry.position,
                                      entry.recorded_at,
                                      label if isinstance(label, str) else "")
     elif entry.type == ORG_KEY_REVOKED:

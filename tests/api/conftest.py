@@ -30,7 +30,8 @@ pytestmark = pytest.mark.pg
 T = TypeVar("T")
 PROBLEM = "https://mutualisation-ledger.org/problems/"
 
-TEST_CONFIG = ApiConfig(max_body_bytes=256 * 1024, max_events=20, writes_per_key_per_second=1000)
+TEST_CONFIG = ApiConfig(max_body_bytes=256 * 1024, max_events=20, writes_per_key_per_second=1000,
+                        open_registration=True)  # tests/integration/test_admission*.py close it
 
 
 def settings_for(home: Path, dsn: str) -> Settings:

@@ -21,11 +21,11 @@ async def test_profile_and_keys_with_validity_ranges(client):
     acme = org("centre-arts")
     other = org("lieu-b")
     k2 = generate_private_key()
-    reg = acme.registration("Centre d'arts", city="Lille", email="a@example.org")
+    reg = acme.registration("Centre d'arts", region="Lille", website="https://a.example.org")
     add = acme.key_addition(2, hash_of(reg), k2, label="backup")
     update = acme.event("org/centre-arts", 3, hash_of(add), "organization.profile_updated",
-                        {"name": "Centre d'arts de Lille", "profile": {"city": "Lyon",
-                                                                       "email": None}})
+                        {"name": "Centre d'arts de Lille", "profile": {"region": "Lyon",
+                                                                       "website": None}})
     revoke = acme.key_revocation(4, hash_of(update), acme.key_id, reason="compromised")
     r = await client.post("/v1/events",
                           json=body(other.registration("B"), reg, add, update, revoke))
@@ -36,7 +36,7 @@ async def test_profile_and_keys_with_validity_ranges(client):
     doc = r.json()
     assert doc["id"] == "centre-arts"
     assert doc["name"] == "Centre d'arts de Lille"
-    assert doc["profile"] == {"city": "Lyon"}
+    assert doc["profile"] == {"region": "Lyon"}
     assert (doc["registered_at"], doc["version"], doc["head_hash"]) == (1, 4, hash_of(revoke))
     first, second = doc["keys"]
     assert first == {"key_id": acme.key_id, "public_key": b64.encode(raw_public_key(acme.key)),

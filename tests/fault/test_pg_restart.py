@@ -349,7 +349,7 @@ async def test_sequencer_recovers_when_its_idle_connection_is_terminated(
     chain.head = (await store.append([reg]))[0].event_hash
     killed = await _terminate_sessions(pg_admin_dsn, database)
     await asyncio.sleep(0.3)  # the driver sees the connections close
-    env = chain.next("organization.profile_updated", {"profile": {"n": 2}})
+    env = chain.next("organization.profile_updated", {"profile": {"description": "2"}})
     errors: list[str] = []
     deadline = time.monotonic() + 3  # a working store succeeds on its first retry
     while True:
@@ -386,7 +386,8 @@ class _FailingPool:
 async def test_driver_error_of_a_restart_is_503(database: str, tmp_path: Path):
     settings = Settings(database_url=database, home=tmp_path, origin=LEDGER_ID,
                         log_key_path=tmp_path / "log-key.pem", limits=Limits())
-    app = create_app(settings, dsn=database, config=ApiConfig(), background=False)
+    app = create_app(settings, dsn=database, config=ApiConfig(open_registration=True),
+                     background=False)
     async with AsyncTestClient(app) as client:
         a = org("drv-a")
         agreement = Agreement(a, "drv-a")

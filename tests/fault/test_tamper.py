@@ -77,7 +77,8 @@ async def build_history(settings: Settings, dsn: str) -> tuple[int, list[int]]:
 
         def profiles(s, n):  # type: ignore[no-untyped-def]
             ch = chains[s.org_id]
-            return [ch.next("organization.profile_updated", {"profile": {"n": ch.version + 1}})
+            return [ch.next("organization.profile_updated",
+                            {"profile": {"description": str(ch.version + 1)}})
                     for _ in range(n)]
 
         await led.store.append(profiles(a, 4))                           # 3..6
@@ -133,7 +134,7 @@ async def forge_row(conn: asyncpg.Connection, *, with_nodes: bool) -> int:
     index, recorded_us = last["position"] + 1, last["recorded_at_us"] + 1
     victim = org("tamper-a")
     st = victim.statement("org/tamper-a", head["version"] + 1, bytes(head["event_hash"]).hex(),
-                          "organization.profile_updated", {"profile": {"forged": True}})
+                          "organization.profile_updated", {"profile": {"description": "forged"}})
     st = type(st)(**{**st.to_json(), "key": head["key_id"]})
     sealed = seal(st, generate_private_key())
     env = Envelope(sealed.payloadType, sealed.payload,

@@ -361,6 +361,29 @@ async def test_too_large_batch(world):
         await capped.close()
 
 
+@pytest.mark.parametrize("depth", [1000, 5000])
+async def test_payload_nested_too_deep(world, depth):
+    """Under the size limit, nested past the documented depth: refused, typed."""
+    pair = world.valid_pair()
+    st = forge(world.a.key, version=3, prev=hash_of(pair[1]), data={"n": 3})
+    st_bytes = b64.decode(st.payload)
+    payload = st_bytes.replace(b'"data":{"n":3}',
+                               b'"data":{"n":' + b"[" * depth + b"]" * depth + b"}")
+    assert payload != st_bytes and len(payload) < 64 * 1024
+    deep = sign_bytes(world.a.key, payload)
+    exc = await assert_refused(world, [*pair, deep], errors.TooDeep, field="payload")
+    assert "32" in exc.detail
+    await assert_pair_still_appends(world, pair)
+
+
+async def test_envelope_nested_too_deep(world):
+    pair = world.valid_pair()
+    deep = b'{"payloadType":' + b"[" * 5000 + b"]" * 5000 + b"}"
+    await assert_refused(world, [pair[0].canonical(), pair[1].canonical(), deep],
+                         errors.TooDeep, field=None)
+    await assert_pair_still_appends(world, pair)
+
+
 def test_every_case_is_its_own_class():
     """The refusals above are told apart by class alone (no two share one)."""
     classes = [errors.MalformedEnvelope, errors.UnknownPayloadType,
@@ -368,7 +391,7 @@ def test_every_case_is_its_own_class():
                errors.RevokedKey, errors.ForeignKey, errors.MissingActorSignature,
                errors.VersionGap, errors.VersionConflict, errors.PrevHashMismatch,
                errors.EventTooLarge, errors.ClockSkew, errors.WrongLedger,
-               errors.BatchTooLarge, errors.MalformedStatement]
+               errors.BatchTooLarge, errors.MalformedStatement, errors.TooDeep]
     codes = [c.code for c in classes]
     assert len(set(codes)) == len(codes)
     for c in classes:  # none is a subclass of another case's class

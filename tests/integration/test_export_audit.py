@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ledger.audit import verify_bundle
-from ledger.bundle import export_bundle
+from ledger.bundle_export import export_bundle
 from ledger.checkpoint import Checkpoint, sign_checkpoint
 from ledger.keys import private_key_from_seed
 from ledger.leaf import encode_leaf

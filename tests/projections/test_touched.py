@@ -3,7 +3,7 @@ events and events the domain cannot read included), folding one event at a time,
 row that differs between the agreement's rows before and after the event lies where the
 entities ``touched`` names keep their rows, and an agreement's rows are exactly the rows
 of its entities, each within its own scope; the running tallies equal a scan of the
-whole state. No database: this is the contract the
+whole state (and the stage started last, the timeline's). No database: this is the contract the
 runner's writes rely on (the rebuild-equivalence tests check the tables themselves)."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from projections import sql
 from projections.agreements import (
     AGREEMENT,
     Entity,
+    current_stage,
     empty_rows,
     entities,
     entity_rows,
@@ -78,6 +79,7 @@ def _tallies_are_sums(t: Tracked) -> None:
     commitment's fulfilments in its unit, total and confirmed part (same value and
     scale), each indicator's measures and the latest of them."""
     s = t.state
+    assert t.stage == current_stage(s)
     for c in s.commitments.values():
         mine = [f for f in s.fulfilments.values() if f.commitment_id == c.id
                 and f.quantity.unit == c.quantity.unit and amount(f.quantity.amount) is not None]

@@ -9,14 +9,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger import merkle
-from ledger._merkle_reference import (
-    _reference_consistency_proof,
-    _reference_inclusion_path,
-    _reference_root,
-    _rfc9162_verify_consistency,
-    _rfc9162_verify_inclusion,
-    flip_bit,
-)
 from ledger.merkle import (
     CompactRange,
     ProofError,
@@ -29,6 +21,14 @@ from ledger.merkle import (
     root_from_nodes,
     verify_consistency,
     verify_inclusion,
+)
+from tests.merkle_reference import (
+    _reference_consistency_proof,
+    _reference_inclusion_path,
+    _reference_root,
+    _rfc9162_verify_consistency,
+    _rfc9162_verify_inclusion,
+    flip_bit,
 )
 
 PROPS = settings(max_examples=120, deadline=None)

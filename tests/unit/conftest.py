@@ -6,14 +6,19 @@ from dataclasses import dataclass
 
 import pytest
 
-from ledger import audit
+from ledger.audit import entry, sequence, worker
+from ledger.statement import Statement
 
-_CHECK_IN = audit._check_in
+_CHECK_TASK = worker.check_task
 
 
-def _check_in_unaided(ctx: audit._Context, start: int, end: int,
-                      keys: dict[str, bytes]) -> audit._Chunk:
-    return _CHECK_IN(ctx, start, end, {})  # the keys the main process sends: dropped
+def _check_task_unaided(ctx: worker.Context, start: int, end: int,
+                        keys: dict[str, bytes]) -> worker.Chunk:
+    return _CHECK_TASK(ctx, start, end, {})  # the keys the main process sends: dropped
+
+
+def _learn_nothing(self: entry.EntryChecker, st: Statement) -> None:
+    return None
 
 
 @dataclass
@@ -31,14 +36,14 @@ def key_learning(request: pytest.FixtureRequest,
     the verdicts must not change. (Workers are forked from the test: they see the
     patches.)"""
     learning = KeyLearning(str(request.param))
-    verify_pending = audit._Sequence._verify_pending
+    verify_pending = sequence.Sequence.verify_pending
 
-    def counted(self: audit._Sequence, index: int, pending: audit._Pending) -> None:
-        learning.deferred += len(pending[1])
+    def counted(self: sequence.Sequence, index: int, pending: entry.Pending) -> None:
+        learning.deferred += len(pending.signatures)
         verify_pending(self, index, pending)
 
-    monkeypatch.setattr(audit._Sequence, "_verify_pending", counted)
+    monkeypatch.setattr(sequence.Sequence, "verify_pending", counted)
     if learning.mode == "deferred":
-        monkeypatch.setattr(audit, "_learn", lambda st: None)
-        monkeypatch.setattr(audit, "_check_in", _check_in_unaided)
+        monkeypatch.setattr(entry.EntryChecker, "learn", _learn_nothing)
+        monkeypatch.setattr(worker, "check_task", _check_task_unaided)
     return learning

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ledger import audit, merkle
-from ledger.audit import verify_bundle
+from ledger import merkle
+from ledger.audit import scan, verify_bundle, worker
 from ledger.bundle import checkpoint_line, entry_line, header_line
 from ledger.checkpoint import Checkpoint, make_vkey, sign_checkpoint
 from ledger.keys import private_key_from_seed, raw_public_key
@@ -81,9 +81,9 @@ def good(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
     return path, _write(path)
 
 
-@pytest.fixture(params=[audit.RANGE_BYTES, 50_000, 7_777], ids=["1MiB", "50kB", "7777B"])
+@pytest.fixture(params=[scan.RANGE_BYTES, 50_000, 7_777], ids=["1MiB", "50kB", "7777B"])
 def range_bytes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
-    monkeypatch.setattr(audit, "RANGE_BYTES", request.param)
+    monkeypatch.setattr(scan, "RANGE_BYTES", request.param)
     return int(request.param)
 
 
@@ -144,13 +144,13 @@ def test_broken_bundle_fails_at_the_same_index_on_every_path(tmp_path: Path, cas
         assert key_learning.deferred > 0
 
 
-def _die(start: int, end: int) -> None:
+def _die(self: worker.Worker, start: int, end: int, keys: dict[str, bytes]) -> None:
     os._exit(3)  # what a worker reading a truncated mapped file (SIGBUS) amounts to
 
 
 def test_a_worker_that_dies_is_reported_not_raised(good: tuple[Path, bytes],
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(audit, "_check_part", _die)
+    monkeypatch.setattr(worker.Worker, "check_range", _die)
     report = verify_bundle(good[0], VKEY, workers=2)
     assert report.failure is not None and report.failure.code == "bundle-unreadable"
 
@@ -193,3 +193,23 @@ def test_a_leaf_holding_its_envelope_not_canonical_fails(tmp_path: Path,
     report = verify_bundle(path, VKEY, workers=1)
     assert report.failure is not None
     assert (report.failure.index, report.failure.code) == (0, "leaf-envelope")
+
+
+@pytest.mark.parametrize("case", ["prev", "signature"])
+@pytest.mark.parametrize("at", [10, CHUNK + 300])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_failed_audit_reports_true_counts(tmp_path: Path, case: str, at: int,
+                                            workers: int) -> None:
+    """The entries before the first failure are counted, and only they (their
+    signatures, their streams, their organizations), out of the size the header
+    announces: not the whole range the failure stood in, not zeros."""
+    path = tmp_path / "bad.jsonl"
+    _write(path, bad_prev_at=at) if case == "prev" else _write(path, bad_sig_at=at)
+    report = verify_bundle(path, VKEY, workers=workers)
+    assert report.failure is not None and report.failure.index == at
+    assert (report.entries_verified, report.size) == (at, SIZE)
+    assert report.signatures_verified == at                  # one signature per entry
+    assert report.organizations == 4                         # registered at 0..3
+    assert report.streams == 4 + len({i % STREAMS for i in range(4, at)})
+    as_json = report.to_json()
+    assert (as_json["entries_verified"], as_json["size"]) == (at, SIZE)

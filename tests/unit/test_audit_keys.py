@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ledger import audit, merkle
-from ledger.audit import verify_bundle
+from ledger import merkle
+from ledger.audit import scan, verify_bundle, worker
 from ledger.bundle import checkpoint_line, entry_line, header_line
 from ledger.checkpoint import Checkpoint, make_vkey, sign_checkpoint
 from ledger.domain.audit import AgreementReplay
@@ -76,8 +76,8 @@ def _write(path: Path, envelopes: list[Envelope], *, bad_sig_at: int | None = No
 def small_ranges(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
     """Ranges of one to ten entries, many in flight: keys are met by workers that
     have not read them yet."""
-    monkeypatch.setattr(audit, "RANGE_BYTES", request.param)
-    monkeypatch.setattr(audit, "_AHEAD_PER_WORKER", 8)
+    monkeypatch.setattr(scan, "RANGE_BYTES", request.param)
+    monkeypatch.setattr(worker, "AHEAD_PER_WORKER", 8)
     return int(request.param)
 
 

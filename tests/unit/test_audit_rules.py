@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from ledger import audit, merkle
-from ledger.audit import verify_bundle
+from ledger import merkle
+from ledger.audit import verify, verify_bundle
+from ledger.audit.replay import partitions
 from ledger.bundle import checkpoint_line, entry_line, header_line
 from ledger.checkpoint import Checkpoint, make_vkey, sign_checkpoint
 from ledger.domain import DraftAgreement, Fact, JoinAgreement, decide, evolve, state_hash
@@ -114,6 +115,8 @@ def test_an_event_the_rules_refuse_fails_the_audit_with_its_rule_and_index(
     assert (report.failure.index, report.failure.code) == (index, code)
     assert report.failure.detail.startswith("Refused by the agreement rules")
     assert report.agreements == {}                # no final state for a failed audit
+    # the entries before the refusal passed every check; the header announced them all
+    assert (report.entries_verified, report.size) == (index, len(events) + 3)
 
 
 def _drafted(agreement: str) -> dict[str, Any]:
@@ -135,7 +138,7 @@ def test_the_first_refusal_in_log_order_is_named_across_agreements(
         tmp_path: Path, workers: int, order: str, tasks: int,
         monkeypatch: pytest.MonkeyPatch) -> None:
     # tasks per worker: 1 puts several agreements in one task (one worker's share)
-    monkeypatch.setattr(audit, "_REPLAY_TASKS_PER_WORKER", tasks)
+    monkeypatch.setattr(verify, "_REPLAY_TASKS_PER_WORKER", tasks)
     events = list(TWO_REFUSALS)
     if order == "pool-first":   # the other agreement's refusal comes first in the log
         events[2], events[3] = events[3], events[2]
@@ -206,12 +209,12 @@ def test_partitions_share_the_agreements_evenly_each_once() -> None:
     from array import array
 
     routes = {f"a{i}": array("q", [0] * 3 * (1 + i % 17)) for i in range(200)}
-    groups = audit._partitions(routes, 8)
+    groups = partitions(routes, 8)
     keys = [key for group in groups for key, _ in group]
     assert sorted(keys) == sorted(routes)                 # every agreement, once
     loads = [sum(len(packed) // 24 for _, packed in group) for group in groups]
     assert max(loads) - min(loads) <= 17                  # within the largest one
-    assert audit._partitions(routes, 8) == groups         # the same every time
+    assert partitions(routes, 8) == groups         # the same every time
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import bisect
 import importlib.util
 import json
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,16 +12,6 @@ from typing import Any
 import pytest
 
 from ledger import merkle
-from ledger._merkle_reference import (
-    ALL_BITS,
-    _reference_consistency_proof,
-    _reference_inclusion_path,
-    _reference_root,
-    _rfc9162_verify_consistency,
-    _rfc9162_verify_inclusion,
-    corrupt_consistency_proof,
-    corrupt_inclusion_proof,
-)
 from ledger.merkle import (
     EMPTY_ROOT,
     CompactRange,
@@ -43,6 +32,16 @@ from ledger.merkle import (
     spec_node_ids,
     verify_consistency,
     verify_inclusion,
+)
+from tests.merkle_reference import (
+    ALL_BITS,
+    _reference_consistency_proof,
+    _reference_inclusion_path,
+    _reference_root,
+    _rfc9162_verify_consistency,
+    _rfc9162_verify_inclusion,
+    corrupt_consistency_proof,
+    corrupt_inclusion_proof,
 )
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "merkle"
@@ -543,15 +542,14 @@ def test_million_entry_log() -> None:
     tree = LazyTree(indices)
     root = root_from_nodes(size, tree.node)
 
-    start = time.perf_counter()
+    # The node math stays within its bounds across the whole log (how fast it is, is
+    # measured in bench/, never asserted here).
     for index in range(0, size, 997):
         specs = inclusion_proof_nodes(index, size)
         assert len(specs) <= 20
         assert len(spec_node_ids(specs)) <= 2 * 20
     for size1 in range(1, size, 9973):
         assert len(spec_node_ids(consistency_proof_nodes(size1, size))) <= 3 * 20
-    elapsed = time.perf_counter() - start
-    assert elapsed < 5.0, f"node math too slow: {elapsed:.2f}s for ~1100 proofs"
 
     for index in indices:
         specs = inclusion_proof_nodes(index, size)

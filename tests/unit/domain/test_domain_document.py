@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from domain_gwt import KEY, A, B, C, T, founded, history, join, offer, ratified
+import pytest
+from domain_gwt import KEY, A, B, C, T, draft, founded, history, join, offer, ratified
 
 from ledger.domain import (
     AcceptRole,
@@ -19,11 +20,13 @@ from ledger.domain import (
     StartStage,
     StateExpectation,
     SuspendAgreement,
+    TerminateAgreement,
     WithdrawFromAgreement,
     expectation_hash,
     render_markdown,
     state_hash,
 )
+from ledger.domain.document import mentioned_orgs
 from ledger.domain.state import AgreementState
 from ledger.domain.values import FairValue, Period, Quantity
 
@@ -74,16 +77,19 @@ def test_french_document() -> None:
     for text in ("# Entente de mutualisation — Locaux partagés", "## Vision commune",
                  "Porteur·euse de projet", "`p-7f3a`", "## Attentes partagées",
                  "## Rôles et responsabilités", "## Engagements de ressources",
-                 "Valeur déclarée par le fournisseur\u00a0: 1\u00a0500 CAD",
-                 "Valeur déclarée par le receveur (centre-b)\u00a0: 1\u00a0200,25 CAD",
-                 "2\u00a0000,5 CAD (évaluation)", "Locaux", "## Indicateurs",
-                 "12,5 (2026-01-01 – 2026-01-31, par centre-b)", "## Étapes de la démarche",
-                 "4. Établir un cadre", "En cours (1/3 parties)", "## Chronologie",
+                 "Valeur déclarée par centre-a, fournisseur\u00a0: 1\u00a0500\u00a0$",
+                 "Valeur déclarée par centre-b, bénéficiaire\u00a0: 1\u00a0200,25\u00a0$",
+                 "2\u00a0000,5\u00a0$ (évaluation)", "Locaux", "## Indicateurs",
+                 "12,5 heures (2026-01-01 – 2026-01-31, par centre-b)",
+                 "## Étapes de la démarche", "4. Établir un cadre",
+                 "En cours\u00a0: fin reconnue par 1 des 3 parties (en attente de\u00a0: "
+                 "centre-b, centre-c)", "## Chronologie",
                  "centre-c se joint à l'entente", "## Ratification", f"`{KEY}`",
                  "Protocole d'entente", "En vigueur depuis", "en attente de ratification",
                  "Prise en compte par\u00a0: centre-a (2026-01-10)",
                  "En attente de la prise en compte de\u00a0: centre-c.",
-                 "1 consignée(s), 2,5 hour au total\u00a0; 1 confirmée(s)", "culturepedia",
+                 "1 réalisation consignée, 2,5 heures au total\u00a0; 1 confirmée par "
+                 "l'organisme bénéficiaire\u00a0; aucune contestée", "culturepedia",
                  "identifiants pseudonymes"):
         assert text in md, text
     assert "None" not in md
@@ -104,9 +110,10 @@ def test_english_document() -> None:
     md = render_markdown(full_state(), "en")
     for text in ("# Pooling agreement — Locaux partagés", "## Shared vision",
                  "Project lead (porteur·euse)", "## Shared expectations",
-                 "## Resource commitments", "Value declared by the provider: 1,500 CAD",
-                 "Value declared by the receiver (centre-b): 1,200.25 CAD",
-                 "2,000.5 CAD (appraisal)", "## Stages of the process", "4. Set a framework",
+                 "## Resource commitments", "Value declared by centre-a, provider: $1,500",
+                 "Value declared by centre-b, recipient: $1,200.25",
+                 "$2,000.5 (appraisal)", "1 fulfilment recorded, 2.5 hours in total",
+                 "## Stages of the process", "4. Set a framework",
                  "Memorandum of understanding", "Signatures of the version in force",
                  "Awaiting acknowledgement by: centre-c."):
         assert text in md, text
@@ -134,3 +141,109 @@ def test_an_empty_agreement_renders() -> None:
     md = render_markdown(history(*founded()).state, "en")
     assert "No commitment has been made yet." in md and "Pending invitations: centre-c" in md
     assert "Not yet in force" in md
+
+
+# --- the written agreement reads well ---------------------------------------------
+
+NAMES = {A: "Centre des arts", B: "Maison Bleue", C: "La Chorale"}
+
+
+def test_organizations_are_named_by_their_registered_name_with_their_id() -> None:
+    s = full_state()
+    assert mentioned_orgs(s) == {A, B, C}
+    md = render_markdown(s, "fr", NAMES)
+    for text in ("| Rédigée par | Centre des arts (centre-a), le ",
+                 "| Maison Bleue (centre-b) | `p-8e8e` |",
+                 "### Maison Bleue (centre-b)",
+                 "Fournisseur\u00a0: Centre des arts (centre-a) → Bénéficiaire\u00a0: "
+                 "Maison Bleue (centre-b)",
+                 "| Trésorerie \\| comptes | Tenir les comptes | La Chorale (centre-c) |",
+                 "En attente de la prise en compte de\u00a0: La Chorale (centre-c).",
+                 "| Centre des arts (centre-a) | 10 | non signée |"):
+        assert text in md, text
+    assert "Centre des arts (centre-a)" in render_markdown(s, "en", NAMES)
+    # without a name, the id; a name is a party's words like any other
+    assert "| centre-a | 10 | non signée |" in render_markdown(s, "fr", {B: "Maison"})
+    assert "\\<b\\>B\\</b\\> (centre-b)" in render_markdown(s, "fr", {B: "<b>B</b>"})
+
+
+@pytest.mark.parametrize(("amount", "unit", "fr", "en"), [
+    ("384", "hour", "384 heures", "384 hours"),
+    ("1", "hour", "1 heure", "1 hour"),
+    ("1.5", "hour", "1,5 heure", "1.5 hours"),
+    ("2", "day", "2 jours", "2 days"),
+    ("48", "evening", "48 soirées", "48 evenings"),
+    ("12", "participant", "12 participant·es", "12 participants"),
+    ("3", "m²·month", "3 m²·month", "3 m²·month"),
+    ("1500", "CAD", "1\u00a0500\u00a0$", "$1,500"),
+])
+def test_units_are_translated_and_pluralised(amount: str, unit: str, fr: str, en: str) -> None:
+    h = history(*founded(), offer("c9", quantity=Quantity(amount, unit)))
+    assert f"Quantité\u00a0: {fr}\n" in render_markdown(h.state, "fr")
+    assert f"Quantity: {en}\n" in render_markdown(h.state, "en")
+
+
+def test_the_receiving_party_is_the_beneficiary() -> None:
+    md = render_markdown(full_state(), "fr")
+    assert "Bénéficiaire" in md and "eceveur" not in md
+    assert "Recipient" in render_markdown(full_state(), "en")
+
+
+def _stage_row(md: str, stage: str) -> str:
+    return next(line for line in md.splitlines() if line.startswith(f"| {stage} |"))
+
+
+def test_stages_say_why_they_are_not_complete_in_an_agreement_in_force() -> None:
+    h = ratified(*founded(), join(C, 3))
+    h.apply(StartStage(stage="plan", actor=A, at=T(10)))
+    md = render_markdown(h.state, "fr", NAMES)
+    assert "En vigueur depuis" in md
+    assert "elles ne conditionnent pas la vigueur de l'entente" in md
+    assert ("En cours\u00a0: fin reconnue par 0 des 3 parties (en attente de\u00a0: "
+            "Centre des arts (centre-a), Maison Bleue (centre-b), La Chorale (centre-c))"
+            in _stage_row(md, "5. Planifier"))
+    en = render_markdown(h.state, "en")
+    assert "they do not condition the agreement's force" in en
+    assert "In progress: end acknowledged by 0 of 3 parties (awaiting: centre-a, " in en
+    h.apply(SuspendAgreement(reason="Travaux", actor=A, at=T(11)))
+    assert "En pause, l'entente étant suspendue" in _stage_row(
+        render_markdown(h.state, "fr"), "5. Planifier")
+    h.apply(TerminateAgreement(reason="Fin", actor=A, at=T(12)))
+    md = render_markdown(h.state, "fr")
+    assert "Inachevée, l'entente ayant pris fin" in _stage_row(md, "5. Planifier")
+    assert "Plus en vigueur (la version" in md
+
+
+def test_the_timeline_includes_commitments_roles_expectations_fulfilments_measures() -> None:
+    md = render_markdown(full_state(), "fr", NAMES)
+    timeline = md.split("## Chronologie")[1].split("\n## ")[0]
+    for text in ("Engagement offert par Centre des arts (centre-a)\u00a0: c1 (Locaux)",
+                 "Rôle proposé par Centre des arts (centre-a)\u00a0: Trésorerie \\| comptes",
+                 "Rôle accepté par La Chorale (centre-c)",
+                 "Attente énoncée par Maison Bleue (centre-b)\u00a0: e1",
+                 "Centre des arts (centre-a) prend connaissance de l'attente e1",
+                 "Réalisation consignée par Centre des arts (centre-a)\u00a0: f1 (2,5 heures, "
+                 "engagement c1)",
+                 "Réalisation confirmée par Maison Bleue (centre-b)",
+                 "Indicateur défini par Centre des arts (centre-a)\u00a0: Heures partagées",
+                 "Mesure consignée par Maison Bleue (centre-b)\u00a0: Heures partagées"):
+        assert text in timeline, text
+    en = render_markdown(full_state(), "en").split("## Timeline")[1]
+    assert "Commitment offered by centre-a: c1 (Premises)" in en
+    assert "Fulfilment recorded by centre-a: f1 (2.5 hours, commitment c1)" in en
+
+
+def test_a_freshly_drafted_agreement_reads_naturally() -> None:
+    s = history(draft()).state
+    md = render_markdown(s, "fr", NAMES)
+    assert ("| Statut | En rédaction\u00a0: les termes n'ont pas encore été ratifiés par "
+            "toutes les parties |") in md
+    assert ("| Vigueur | Pas encore en vigueur\u00a0: aucune version des termes n'a encore "
+            "été ratifiée par toutes les parties |") in md
+    assert "Active" not in md
+    assert "Invitations en attente\u00a0: Maison Bleue (centre-b), La Chorale (centre-c)" in md
+    en = render_markdown(s, "en")
+    assert "| Status | Being drafted: the terms have not been ratified by every party yet |" in en
+    assert "Active" not in en
+    ratified_md = render_markdown(ratified(*founded()).state, "fr")
+    assert "| Statut | En vigueur |" in ratified_md

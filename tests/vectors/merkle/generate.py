@@ -4,7 +4,7 @@
     python tests/vectors/merkle/generate.py --check  # exit 1 if a file would change
 
 Valid proofs are computed with the RFC 9162 reference definitions
-(``ledger/_merkle_reference.py``), not with ``ledger.merkle``. The RFC 6962 leaves and
+(``tests/merkle_reference.py``), not with ``ledger.merkle``. The RFC 6962 leaves and
 the roots and proofs published with them (certificate-transparency,
 transparency-dev/merkle ``proof/verify_test.go``) are pinned below and asserted.
 Every probe is checked to fail under both ``ledger.merkle`` and the RFC 9162
@@ -122,7 +122,7 @@ def build() -> dict[str, dict[str, Any]]:
     """All vector files, by file name."""
     sys.path.insert(0, str(ROOT))
     from ledger import merkle
-    from ledger._merkle_reference import (
+    from tests.merkle_reference import (
         ALL_BITS,
         SOME_HASH,
         ConsistencyProbe,

@@ -1,8 +1,8 @@
 """RFC 9162 Merkle tree definitions, written as directly as the RFC states them.
 
-Used only by tests and by the vector generator, as an independent oracle for
-``ledger.merkle``. Slow on purpose (recursive, O(n) per call): do not use in the
-ledger itself.
+Used only by the tests and the vector generator, as an independent oracle for
+``ledger.merkle``: it lives under tests/, outside the installed package. Slow on purpose
+(recursive, O(n) per call): never used by the ledger itself.
 
 All functions take *leaf hashes* (MTH of a one-element list is its leaf hash).
 """
