@@ -28,6 +28,8 @@ from typing import Any, Final
 import asyncpg
 import msgspec
 
+from ledger.envelope import signed_payload
+
 from . import sql
 from .agreements import rows_of
 from .fold import AGREEMENT_PREFIX, Tracked, fold_event
@@ -37,7 +39,9 @@ __all__ = ["RebuildReport", "rebuild"]
 # One page is a range of log positions (gapless), so whatever plan the statistics lead
 # to, a page reads and sorts at most ``page_size`` rows (a range open at the top, with
 # LIMIT, made a never-analyzed table scan and sort the rest of the log for every page).
-_PAGE_SQL: Final = ("SELECT position, recorded_at_us, stream, payload FROM events "
+# The statement folded is the one the stored envelope signs (``signed_payload``), never
+# the ``payload`` column, a copy that a superuser could change behind the log's back.
+_PAGE_SQL: Final = ("SELECT position, recorded_at_us, stream, envelope FROM events "
                     "WHERE position >= $1 AND position < $2 AND stream LIKE 'agreement/%' "
                     "ORDER BY position")
 _PREFIX_LEN: Final = len(AGREEMENT_PREFIX)
@@ -198,10 +202,11 @@ def _fold_page(states: dict[str, Tracked], streams: dict[str, tuple[str, Tracked
     stream to its agreement id and state (the same ``Tracked`` as in ``states``)."""
     history = []
     known = streams.get
-    for position, recorded_us, stream, payload in page:
+    for position, recorded_us, stream, envelope in page:
         entry = known(stream)
         if entry is None:
             aid = stream[_PREFIX_LEN:]
             entry = streams[stream] = (aid, states.setdefault(aid, Tracked()))
-        history.append(fold_event(entry[1], entry[0], payload, position, recorded_us))
+        history.append(fold_event(entry[1], entry[0], signed_payload(envelope), position,
+                                  recorded_us))
     return history

@@ -8,12 +8,15 @@ crashes; a runner that starts (or restarts) resumes from the saved position. The
 makes concurrent runners, and a rebuild, take turns.
 
 The cache: each agreement's ``Tracked`` state, so an event costs one ``evolve`` and not
-a refold, and the rows last written for it, so a page writes only the rows that changed
-(deleted by key, inserted with COPY). The cache always stands at the position the
-runner last committed; if a step fails for any reason (the database, a cancellation, a
-bug), the half-applied states are dropped and reloaded from the events on next touch.
-An agreement that is not cached is reloaded by folding its events before the saved
-position; the first write after that replaces all of its rows.
+a refold; at most ``cache_size`` agreements (least recently used beyond that are
+dropped). A page writes only what its events changed: each event names the entities
+it touched (``agreements.touched``: the agreement's row, the commitment and the
+fulfilment it records, ...), and only their rows are rewritten (deleted by key,
+inserted with COPY), so an event's cost does not grow with its agreement's history.
+The cache always stands at the position the runner last committed; if a step fails for
+any reason (the database, a cancellation, a bug), the half-applied states are dropped
+and reloaded from the events on next touch. An agreement that is not cached is
+reloaded by folding its events before the saved position, where its rows stand too.
 
 Run it as a background task (``start``/``stop``: woken by the store's
 ``pg_notify('ledger_log', ...)``, by ``notify()``, or by polling) or call ``catch_up``.
@@ -34,11 +37,12 @@ from typing import Any, Final
 import asyncpg
 
 from ledger.db import connection_usable
+from ledger.envelope import signed_payload
 from ledger.reads import NOTIFY_CHANNEL, LogFollower
 
 from . import sql
-from .agreements import Rows, rows_of
-from .fold import AGREEMENT_PREFIX, Tracked, apply_fact, decode_fact, fold_event
+from .agreements import AGREEMENT, ALL, Entity, empty_rows, entity_rows, scope, touched
+from .fold import AGREEMENT_PREFIX, Tracked, apply_fact, decode_fact, fold_fact
 from .replay import rebuild
 
 __all__ = ["ProjectionRunner"]
@@ -46,9 +50,11 @@ __all__ = ["ProjectionRunner"]
 _log = logging.getLogger("projections.runner")
 
 # A page is a range of (gapless) positions: its cost is bounded whatever the plan.
-_PAGE_SQL: Final = ("SELECT position, recorded_at_us, stream, payload FROM events "
+# What is folded is the statement the stored envelope signs (``signed_payload``), never
+# the ``payload`` column, a copy that a superuser could change behind the log's back.
+_PAGE_SQL: Final = ("SELECT position, recorded_at_us, stream, envelope FROM events "
                     "WHERE position >= $1 AND position < $1 + $2 ORDER BY position")
-_RELOAD_SQL: Final = ("SELECT position, recorded_at_us, stream, payload FROM events "
+_RELOAD_SQL: Final = ("SELECT position, recorded_at_us, stream, envelope FROM events "
                       "WHERE stream = ANY($1::text[]) AND position < $2 ORDER BY position")
 _PREFIX_LEN: Final = len(AGREEMENT_PREFIX)
 RUNNER_LOCK_CLASS: Final = 0x4C454447  # "LEDG": with hashtext(name), the leading runner's lock
@@ -60,7 +66,9 @@ class ProjectionRunner:
     """Keeps the read models of ``pool``'s ledger in step with its log.
 
     ``page_size``: log entries per transaction. ``cache_size``: agreements kept folded in
-    memory (least recently used beyond that are dropped and refolded when touched).
+    memory (least recently used beyond that are dropped and refolded when touched); the
+    only cache the runner keeps, so its memory is bounded by ``cache_size`` agreements
+    between steps (and at most ``page_size`` more while a step folds its page).
     ``poll_interval``: seconds between checks when no notification arrives.
     ``batch_delay``: seconds to wait after a notification before applying, so that
     under a stream of commits one step applies all of them (a step's fixed cost, a
@@ -89,8 +97,7 @@ class ProjectionRunner:
         self.batch_delay = batch_delay
         self.rebuild_from = rebuild_from
         self.follower = follower
-        self._states: OrderedDict[str, Tracked] = OrderedDict()
-        self._rows: dict[str, Rows] = {}  # rows known to be in the tables, per agreement
+        self._states: OrderedDict[str, Tracked] = OrderedDict()  # least recent first
         self._position: int | None = None  # where the cache stands (None: unknown)
         self._wake = asyncio.Event()
         self._progress = asyncio.Event()
@@ -153,65 +160,63 @@ class ProjectionRunner:
         if missing:
             await self._reload(conn, sorted(missing), saved)
         history: list[tuple[Any, ...]] = []
-        touched: dict[str, Tracked] = {}
+        changed: dict[str, tuple[Tracked, set[Entity]]] = {}
         for r in page:
             stream = r["stream"]
             if not stream.startswith(AGREEMENT_PREFIX):
                 continue  # org streams and anything else: skipped, position still advances
             aid = stream[_PREFIX_LEN:]
-            t = touched.get(aid)
-            if t is None:
-                t = touched[aid] = self._states[aid]
+            entry = changed.get(aid)
+            if entry is None:
+                entry = changed[aid] = (self._states[aid], set())
                 self._states.move_to_end(aid)
-            history.append(fold_event(t, aid, r["payload"], r["position"],
-                                      r["recorded_at_us"]))
-        await self._write(conn, touched, history)
+            t, entities = entry
+            fact = decode_fact(signed_payload(r["envelope"]), r["position"])
+            may = touched(fact, t.state)  # asked before: the fold changes the state
+            row = fold_fact(t, aid, fact, r["recorded_at_us"])
+            entities |= may if row[3] else {AGREEMENT}  # row[3]: the domain applied it
+            history.append(row)
+        await self._write(conn, changed, history)
 
     async def _reload(self, conn: asyncpg.Connection, streams: list[str], before: int) -> None:
-        """Fold the events before ``before`` of agreements not in the cache."""
+        """Fold the events before ``before`` of agreements not in the cache. (Their rows
+        in the tables are those of that same position: they commit together.)"""
         fresh = {s[_PREFIX_LEN:]: Tracked() for s in streams}
         for r in await conn.fetch(_RELOAD_SQL, streams, before):
-            apply_fact(fresh[r["stream"][_PREFIX_LEN:]], decode_fact(r["payload"], r["position"]),
+            fact = decode_fact(signed_payload(r["envelope"]), r["position"])
+            apply_fact(fresh[r["stream"][_PREFIX_LEN:]], fact,
                        r["recorded_at_us"])
-        for aid, t in fresh.items():
-            self._states[aid] = t
-            if t.last_position < 0:  # no event before: it has no rows yet
-                self._rows[aid] = rows_of(aid, t)
+        self._states.update(fresh)
 
-    async def _write(self, conn: asyncpg.Connection, touched: dict[str, Tracked],
+    async def _write(self, conn: asyncpg.Connection,
+                     changed: dict[str, tuple[Tracked, set[Entity]]],
                      history: list[tuple[Any, ...]]) -> None:
-        """Write the rows of ``touched`` agreements that differ from the known ones."""
-        unknown: list[str] = []
-        deletes: list[list[tuple[Any, ...]]] = [[] for _ in sql.TABLES]
-        inserts: list[list[tuple[Any, ...]]] = [[] for _ in sql.TABLES]
-        for aid, t in touched.items():
-            new = rows_of(aid, t)
-            old = self._rows.get(aid)
-            if old is None:
-                unknown.append(aid)
-                for i, rows in enumerate(new):
-                    inserts[i].extend(rows)
-            else:
-                for i, table in enumerate(sql.TABLES):
-                    _diff(table.key_len, old[i], new[i], deletes[i], inserts[i])
-            self._rows[aid] = new
-        await sql.delete_agreements(conn, unknown)
-        for table, keys in zip(sql.TABLES, deletes, strict=True):
-            await sql.delete_keys(conn, table, keys)
-        for table, rows in zip(sql.TABLES, inserts, strict=True):
-            await sql.copy_rows(conn, table, rows)
+        """Rewrite the rows of the entities the page touched (deleted by key, inserted
+        with COPY) and add the history rows: a few rows per event, whatever the length
+        of its agreement. An event that changes who the parties are rewrites its
+        agreement (``ALL``)."""
+        deletes: dict[tuple[int, int], list[tuple[Any, ...]]] = {}
+        inserts = empty_rows()
+        for aid, (t, entities) in changed.items():
+            for entity in (ALL,) if ALL in entities else entities:
+                for table, key in scope(aid, entity):
+                    deletes.setdefault((table, len(key)), []).append(key)
+                entity_rows(aid, t, entity, inserts)
+        for (table, _), keys in sorted(deletes.items()):
+            await sql.delete_keys(conn, sql.TABLES[table], keys)
+        for table_def, rows in zip(sql.TABLES, inserts, strict=True):
+            await sql.copy_rows(conn, table_def, rows)
         await sql.copy_rows(conn, sql.HISTORY, history)
 
     def _forget(self) -> None:
-        """Drop every cached state and row: they may be ahead of what is committed."""
+        """Drop every cached state: they may be ahead of what is committed."""
         self._states.clear()
-        self._rows.clear()
         self._position = None
 
     def _trim(self) -> None:
+        """Keep at most ``cache_size`` agreements folded (the least recently used go)."""
         while len(self._states) > self.cache_size:
-            aid, _ = self._states.popitem(last=False)
-            self._rows.pop(aid, None)
+            self._states.popitem(last=False)
 
     # --- in the background -----------------------------------------------------------
 
@@ -351,19 +356,3 @@ class ProjectionRunner:
     def _notified(self, conn: Any, pid: int, channel: str, payload: str) -> None:
         self._wake.set()
 
-
-def _diff(key_len: int, old: list[tuple[Any, ...]], new: list[tuple[Any, ...]],
-          deletes: list[tuple[Any, ...]], inserts: list[tuple[Any, ...]]) -> None:
-    """Add to ``deletes`` the keys of rows gone or changed and to ``inserts`` the rows
-    new or changed."""
-    if old == new:
-        return
-    before = {row[:key_len]: row for row in old}
-    for row in new:
-        key = row[:key_len]
-        prev = before.pop(key, None)
-        if prev != row:
-            if prev is not None:
-                deletes.append(key)
-            inserts.append(row)
-    deletes.extend(before)

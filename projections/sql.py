@@ -3,8 +3,10 @@
 Why here: ``agreements.py`` turns a state into plain row tuples, and this module is the
 one place that knows their columns (in the order of ``0003_read_models.sql``; a test
 compares the two), their keys, and how rows get in and out of PostgreSQL: COPY for
-inserts, one ``DELETE ... USING unnest(...)`` per table for keys that changed. Every
-read-model table starts with ``agreement_id``.
+inserts, one ``DELETE ... USING unnest(...)`` per table for the rows to rewrite, chosen
+by their key or its leading columns (an expectation with all its acknowledgements, by
+agreement and expectation: the primary key's index finds them). Every read-model table
+starts with ``agreement_id``.
 """
 
 from __future__ import annotations
@@ -104,23 +106,26 @@ HISTORY: Final = _t("agreement_event_summaries", f"{_AID} stream_version:integer
 READ_MODELS: Final[tuple[Table, ...]] = (*TABLES, HISTORY)
 
 
-def _delete_keys_sql(table: Table) -> str:
-    cols = [c for c, _ in table.key]
-    arrays = ", ".join(f"${i}::{t}[]" for i, (_, t) in enumerate(table.key, 1))
+def _delete_keys_sql(table: Table, width: int) -> str:
+    key = table.key[:width]
+    cols = [c for c, _ in key]
+    arrays = ", ".join(f"${i}::{t}[]" for i, (_, t) in enumerate(key, 1))
     match = " AND ".join(f"t.{c} = k.{c}" for c in cols)
     return (f"DELETE FROM {table.name} AS t USING unnest({arrays}) AS k({', '.join(cols)}) "
             f"WHERE {match}")
 
 
-_DELETE_KEYS: Final = {t.name: _delete_keys_sql(t) for t in TABLES}
+_DELETE_KEYS: Final = {(t.name, n): _delete_keys_sql(t, n) for t in TABLES
+                       for n in range(1, t.key_len + 1)}
 
 
 async def delete_keys(conn: asyncpg.Connection, table: Table,
                       keys: Sequence[tuple[Any, ...]]) -> None:
-    """Delete the rows of ``table`` with these keys (tuples of the key columns)."""
+    """Delete the rows of ``table`` whose key starts with one of ``keys`` (tuples of the
+    leading key columns, all of the same length: the whole key or a prefix of it)."""
     if keys:
-        await conn.execute(_DELETE_KEYS[table.name], *(list(col) for col in zip(*keys,
-                                                                                 strict=True)))
+        sql = _DELETE_KEYS[table.name, len(keys[0])]
+        await conn.execute(sql, *(list(col) for col in zip(*keys, strict=True)))
 
 
 async def delete_agreements(conn: asyncpg.Connection, agreement_ids: Sequence[str]) -> None:

@@ -2,7 +2,10 @@
 something that exists in one of several agreements, and ``decide`` judges it (refused
 commands are dropped), so every history is one the rules admit. A few steps sign
 events the domain cannot read, or organization events, which the projection must list
-or skip."""
+or skip, and a few are rogue: signed outside the rules (a fulfilment or a measure
+recorded again under its id for another commitment or indicator), which the log may
+hold and the projection must fold like anything else. ``long_steps`` makes long
+agreement lives, mostly fulfilments, confirmations and measures under fresh ids."""
 
 from __future__ import annotations
 
@@ -15,10 +18,11 @@ import ledger.domain as d
 from ledger.domain import expectation_hash, state_hash
 from ledger.domain.state import AgreementState, receiving_orgs
 from ledger.domain.values import CATEGORIES, STAGES, FairValue, Period, Quantity
+from ledger.errors import Rejected
 
 from .builders import World
 
-__all__ = ["ORGS", "Step", "apply_steps", "steps"]
+__all__ = ["ORGS", "Step", "apply_steps", "long_steps", "steps"]
 
 ORGS = ["org-a", "org-b", "org-c", "org-d"]
 PERIOD = Period("2026-01-01", "2026-06-30")
@@ -33,12 +37,26 @@ _WEIGHTS = {
     "value": 3, "fulfil": 3, "confirm": 3, "contest": 2, "start_stage": 2, "ack_stage": 3,
     "define_indicator": 2, "measure": 2, "consent": 1, "withdraw_consent": 1, "ratify": 6,
     "revise": 1, "visibility": 1, "suspend": 1, "resume": 2, "terminate": 1, "withdraw": 1,
-    "noise": 1,
+    "noise": 1, "rogue": 1,
 }
 _KINDS = [k for k, n in _WEIGHTS.items() for _ in range(n)]
 
 steps = st.lists(st.tuples(st.integers(0, 1), st.sampled_from(_KINDS), st.integers(0, 5),
                            st.integers(0, 3)), min_size=20, max_size=40)
+
+#: A long life: a founding drawn from every kind that keeps the agreement going, then
+#: mostly the monthly kinds (the others now and then, suspension and the end included).
+_GOING = [k for k in _KINDS if k not in ("terminate", "suspend", "withdraw")]
+_MONTHLY = ["fulfil"] * 6 + ["confirm"] * 6 + ["contest", "value"] + ["measure"] * 3
+
+
+def _one_agreement(kinds: list[str], least: int, most: int) -> st.SearchStrategy[list[Step]]:
+    return st.lists(st.tuples(st.just(0), st.sampled_from(kinds), st.integers(0, 5),
+                              st.integers(0, 3)), min_size=least, max_size=most)
+
+
+long_steps = st.builds(list.__add__, _one_agreement(_GOING, 30, 40),
+                       _one_agreement(_MONTHLY * 8 + _GOING, 150, 300))
 
 
 def _pick(items: Any, i: int) -> Any:
@@ -55,6 +73,7 @@ def _command(s: AgreementState, aid: str, kind: str, i: int, actor: str,
     role = s.roles.get(_pick(s.roles, i) or "")
     cm = s.commitments.get(_pick(s.commitments, i) or "")
     ful = s.fulfilments.get(_pick(s.fulfilments, i) or "")
+    latest = next(reversed(s.fulfilments.values()), None) if i % 2 else None
     consent = s.consents.get(_pick(s.consents, i) or "")
     ind = s.indicators.get(_pick(s.indicators, i) or "")
     make: dict[str, Callable[[], Any]] = {
@@ -96,10 +115,11 @@ def _command(s: AgreementState, aid: str, kind: str, i: int, actor: str,
             commitment_id=cm.id, value=Quantity(f"{i}.25", "CAD"), at=at,
             actor=_pick(receiving_orgs(s, cm), i)),
         "fulfil": lambda: d.RecordFulfilment(
-            fulfilment_id=f"f{i % 4}", commitment_id=cm.id, period=PERIOD, at=at,
+            fulfilment_id=f"f{i % 4}" if i < 2 else f"f{len(s.fulfilments)}",
+            commitment_id=cm.id, period=PERIOD, at=at,
             quantity=Quantity(str(i % 3 + 1), cm.quantity.unit), actor=cm.provider),
         "confirm": lambda: d.ConfirmFulfilment(
-            fulfilment_id=ful.id, at=at, actor=_pick(
+            fulfilment_id=(latest or ful).id, at=at, actor=_pick(
                 receiving_orgs(s, s.commitments[ful.commitment_id]), i)),
         "contest": lambda: d.ContestFulfilment(
             fulfilment_id=ful.id, reason="Non reçu", at=at, actor=_pick(
@@ -111,7 +131,8 @@ def _command(s: AgreementState, aid: str, kind: str, i: int, actor: str,
             indicator_id=f"i{i % 2}", name="Heures", unit="hour", method="Somme",
             target="50" if i % 2 else None, actor=me, at=at),
         "measure": lambda: d.RecordMeasurement(
-            measurement_id=f"m{i}", indicator_id=ind.id, period=PERIOD, value=f"{i}.5",
+            measurement_id=f"m{i}" if i < 2 else f"m{len(s.measures)}",
+            indicator_id=ind.id, period=PERIOD, value=f"{i}.5",
             evidence_sha256="c" * 64, actor=me, at=at),
         "consent": lambda: d.GiveConsent(
             consent_id=f"k{i % 2}", trust_id="fiducie", purpose="Stats",
@@ -164,6 +185,9 @@ def apply_steps(w: World, prefix: str, drawn: list[Step]) -> int:
                                             purpose="Partager", binding=bool(i % 2),
                                             invited=invited, public=i == 5, actor=actor,
                                             at=w.at())
+        elif kind == "rogue":
+            _rogue(w, aid, s, i, actor)
+            continue
         elif kind == "noise":
             if i % 2:
                 w.sign(f"agreement/{aid}", actor, "test.noted", {"n": i})
@@ -180,3 +204,34 @@ def apply_steps(w: World, prefix: str, drawn: list[Step]) -> int:
                 continue
         w.do(aid, command, tolerant=True)
     return len(w.queue) - before - org_events
+
+
+def _rogue(w: World, aid: str, s: AgreementState, i: int, actor: str) -> None:
+    """Sign, outside the rules, an existing fulfilment (or measure) recorded again for
+    another commitment (or indicator): decided under a fresh id, then given the old id."""
+    if i % 2 and s.fulfilments and len(s.commitments) > 1:
+        old = s.fulfilments[_pick(s.fulfilments, i)]
+        cm = s.commitments[_pick([c for c in s.commitments if c != old.commitment_id], i)]
+        command: Any = d.RecordFulfilment(
+            fulfilment_id="f-rogue", commitment_id=cm.id, period=PERIOD, at=w.at(),
+            quantity=Quantity("1", cm.quantity.unit), actor=cm.provider)
+        member, old_id = "fulfilment_id", old.id
+    elif s.measures and len(s.indicators) > 1:
+        m = s.measures[_pick(s.measures, i)]
+        ind = _pick([x for x in s.indicators if x != m.indicator_id], i)
+        command = d.RecordMeasurement(measurement_id="m-rogue", indicator_id=ind,
+                                      period=PERIOD, value="1", evidence_sha256="d" * 64,
+                                      actor=_pick(s.parties, i) or actor, at=w.at())
+        member, old_id = "measurement_id", m.id
+    else:
+        return
+    try:
+        events = d.decide(command, s)
+    except Rejected:
+        return
+    for e in events:
+        data = {**e.data, member: old_id}
+        w.sign(f"agreement/{aid}", command.actor, e.type, data, command.at)
+        version = w.heads[f"agreement/{aid}"][0]
+        w.states[aid] = s = d.evolve(s, d.Fact(e.type, data, command.actor, command.at,
+                                               version))

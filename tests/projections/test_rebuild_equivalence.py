@@ -1,7 +1,9 @@
 """Property: for random valid histories (several agreements and organizations, the whole
 event catalogue, events the domain cannot read, organization events in between), the
 read models a rebuild writes are identical to those the runner maintained page by page,
-whatever the page size, even when a runner died part way (every table, every row).
+whatever the page size, even when a runner died part way (every table, every row);
+and the same for long agreement lives (a hundred events and more, mostly fulfilments,
+confirmations and measures), applied a few events per step, as a server does.
 
 One database serves every example: each example adds agreements of its own to the log,
 the runner catches up (after a crash, with a cold cache), the tables are compared with
@@ -18,7 +20,7 @@ from hypothesis import strategies as st
 
 from projections import ProjectionRunner, rebuild
 from tests.projections.builders import World, open_store, snapshot
-from tests.projections.histories import ORGS, Step, apply_steps, steps
+from tests.projections.histories import ORGS, Step, apply_steps, long_steps, steps
 
 pytestmark = pytest.mark.pg
 
@@ -59,5 +61,34 @@ async def test_rebuild_equals_incremental(database: str, shared: Shared, drawn: 
         report = await rebuild(pool, page_size=7)
         rebuilt = await snapshot(pool)
         assert report.position == incremental["checkpoint"][0][1] == await store.size()
+        for name in incremental:
+            assert rebuilt[name] == incremental[name], name
+
+
+@settings(max_examples=6, deadline=None, derandomize=False,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(drawn=long_steps, page_size=st.integers(1, 9), crash_after=st.integers(0, 30),
+       cache_size=st.sampled_from([1, 10_000]))
+async def test_rebuild_equals_incremental_for_long_lives(
+        database: str, shared: Shared, drawn: list[Step], page_size: int, crash_after: int,
+        cache_size: int) -> Any:
+    w = shared.world
+    async for pool, store in open_store(database):
+        if not shared.ready:
+            await store.append(w.registrations())
+            shared.ready = True
+        apply_steps(w, f"long{next(_examples)}", drawn)
+        await w.flush(store)
+        dying = ProjectionRunner(pool, page_size=page_size, rebuild_from=None)
+        for _ in range(crash_after):
+            await dying.step()
+        runner = ProjectionRunner(pool, page_size=page_size, cache_size=cache_size,
+                                  rebuild_from=None)
+        await runner.catch_up()
+        incremental = await snapshot(pool)
+        report = await rebuild(pool, page_size=50)
+        rebuilt = await snapshot(pool)
+        assert report.position == incremental["checkpoint"][0][1] == await store.size()
+        assert len(incremental["agreement_fulfilments"]) > 0
         for name in incremental:
             assert rebuilt[name] == incremental[name], name
