@@ -200,8 +200,14 @@ async def test_routes_ask_for_the_tokens_the_document_names(
                  "/v1/streams/agreement/a1/events"):
         assert_problem(await client.get(path), 401, "token-missing")
         assert_problem(await client.get(path, headers=theirs), 403, "forbidden")
-        for headers in (mine, auditor, trust):
+        for headers in (mine, auditor):
             assert (await client.get(path, headers=headers)).status_code == 200, path
+    # a trust with no consent to anything of it: refused on every route (with consents
+    # to part of it, event lists are filtered: tests/provenance/test_trust_routes.py)
+    for path in ("/v1/agreements/a1", "/v1/agreements/a1/history",
+                 "/v1/agreements/a1/document", "/v1/streams/agreement/a1",
+                 "/v1/streams/agreement/a1/events"):
+        assert_problem(await client.get(path, headers=trust), 403, "consent-missing")
     path = "/v1/provenance/organizations/centre-arts"
     assert_problem(await client.get(path, headers=mine), 403, "forbidden")
     assert (await client.get(path, headers=auditor)).status_code == 200

@@ -80,7 +80,7 @@ async def test_a_trust_s_stream_carries_what_consents_cover_and_a_withdrawal_app
                       commitment_id="comptable", quantity=Quantity("30", "hour"),
                       period=Period("2027-04-05", "2027-04-30"))
             world.sign(world.signers[TF], f"org/{TF}", "organization.profile_updated",
-                       {"profile": {"note": "marker"}})  # in the public register
+                       {"profile": {"description": "marker"}})  # in the public register
             withdrawal, fulfilment, marker = await _post(server, world.take())
             got = [await stream.entry(), await stream.entry()]
             assert positions(got) == [withdrawal["position"], marker["position"]], \
