@@ -1,6 +1,6 @@
 """The HTTP API of the mutualisation ledger (Litestar).
 
-    from api import create_app
+    from ledger.api import create_app
     app = create_app(settings, dsn=...)   # the lifespan opens and closes the ledger
 """
 

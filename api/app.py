@@ -25,6 +25,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
+from ledger.projections import ProjectionRunner
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -33,7 +34,6 @@ from litestar.openapi import OpenAPIConfig
 from ledger.config import Settings
 from ledger.reads import KeyCache, LogFollower, Reads
 from ledger.runtime import Ledger, open_ledger, resolve_database
-from projections import ProjectionRunner
 
 from .append_route import events_router
 from .controllers import HealthController, LogController, OrganizationsController

@@ -54,7 +54,7 @@ PROBLEM_BASE = "https://mutualisation-ledger.org/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 RETRY_AFTER_SECONDS = 1
 
-_log = logging.getLogger("api.problems")
+_log = logging.getLogger("ledger.api.problems")
 
 
 # --- errors that exist only at the HTTP edge -----------------------------------------

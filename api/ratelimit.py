@@ -1,6 +1,6 @@
 """Rate limits on appends per client address and per bearer token, before the store.
 
-The per-key limiter (``api.controllers.events.KeyRateLimiter``) counts only writes the
+The per-key limiter (``ledger.api.controllers.events.KeyRateLimiter``) counts only writes the
 store accepted, so that nobody uses up an organization's allowance with junk under its
 key id. It cannot stop a flood of refused or unsigned requests, nor one writer
 spreading over many fresh keys: these limits can. Every event of every append request

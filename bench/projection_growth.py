@@ -42,6 +42,8 @@ from typing import Any
 
 from _setup import LEDGER_ID, admin_dsn, fresh_database, machine, signers
 from _workload import Decided, Life
+from ledger.projections import ProjectionRunner, rebuild
+from ledger.projections import runner as runner_module
 
 import ledger.domain as d
 from ledger.admission import Limits
@@ -51,8 +53,6 @@ from ledger.domain.values import Period, Quantity
 from ledger.envelope import Envelope
 from ledger.statement import event_hash
 from ledger.store import PostgresStore
-from projections import ProjectionRunner, rebuild
-from projections import runner as runner_module
 
 ORGS = 6
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

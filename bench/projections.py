@@ -42,6 +42,8 @@ import asyncpg
 import msgspec
 from _setup import LEDGER_ID, admin_dsn, fresh_database, machine, signers
 from _workload import ORGS, START, Decided, Life, _founding, _month, lives, sign_all
+from ledger.projections import ProjectionRunner, rebuild
+from ledger.projections.fold import Tracked, apply_fact, fold_event
 
 import ledger.domain as d
 from ledger.admission import Limits
@@ -52,8 +54,6 @@ from ledger.domain.values import Period, Quantity
 from ledger.envelope import Envelope
 from ledger.signer import Signer
 from ledger.store import PostgresStore
-from projections import ProjectionRunner, rebuild
-from projections.fold import Tracked, apply_fact, fold_event
 
 
 async def load(dsn: str, envelopes: list[Envelope]) -> None:
@@ -113,7 +113,7 @@ async def measure_incremental(dsn: str) -> float:
 
 
 def _tables() -> list[str]:
-    from projections.sql import READ_MODELS
+    from ledger.projections.sql import READ_MODELS
     return [t.name for t in READ_MODELS]
 
 

@@ -47,7 +47,7 @@ from .replay import rebuild
 
 __all__ = ["ProjectionRunner"]
 
-_log = logging.getLogger("projections.runner")
+_log = logging.getLogger("ledger.projections.runner")
 
 # A page is a range of (gapless) positions: its cost is bounded whatever the plan.
 # What is folded is the statement the stored envelope signs (``signed_payload``), never

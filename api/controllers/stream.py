@@ -92,7 +92,7 @@ MAX_POSITION = 2**63 - 1  # events.position is a PostgreSQL bigint
 MAX_AGREEMENTS_CACHED = 4096
 MAX_ENCODED_CACHED = 4096
 
-_log = logging.getLogger("api.stream")
+_log = logging.getLogger("ledger.api.stream")
 
 _TRANSIENT = TRANSIENT  # the database is unreachable: a stream waits it out and retries
 

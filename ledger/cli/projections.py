@@ -29,7 +29,7 @@ def register(sub: Any) -> None:
 
 
 def run_rebuild(args: argparse.Namespace) -> int:
-    from projections import rebuild
+    from ledger.projections import rebuild
 
     settings = Settings.from_env()
     bar = Progress("rebuild", None, enabled=not args.json)
@@ -54,7 +54,7 @@ def run_rebuild(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from projections import status
+    from ledger.projections import status
 
     settings = Settings.from_env()
 

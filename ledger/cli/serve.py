@@ -73,7 +73,7 @@ def _positive(text: str) -> int:
 def worker_app() -> Any:
     """The app of one worker process (``--workers`` > 1), built from the environment
     the parent set up; the parent already ran the start-up checks."""
-    from api.app import create_app
+    from ledger.api.app import create_app
 
     return create_app(Settings.from_env(), dsn=os.environ[_WORKER_DSN],
                       verify_history=False)
@@ -179,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
-        from api.app import create_app
+        from ledger.api.app import create_app
 
         with sock, resolve_database(settings, verbose=args.verbose) as dsn:
             where = "DATABASE_URL" if settings.database_url else f"embedded, {settings.home}"

@@ -13,10 +13,10 @@ from typing import Any, TypeVar
 
 import pytest
 import pytest_asyncio
+from ledger.api.app import ApiConfig, create_app
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from api.app import ApiConfig, create_app
 from ledger.admission import Limits
 from ledger.config import Settings
 from ledger.envelope import Envelope

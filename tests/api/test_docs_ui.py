@@ -7,9 +7,8 @@ from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import pytest
-
-from api.docs_ui import ASSETS, ASSETS_PATH
-from api.security_headers import PAGE_CSP
+from ledger.api.docs_ui import ASSETS, ASSETS_PATH
+from ledger.api.security_headers import PAGE_CSP
 
 pytestmark = pytest.mark.pg
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from ledger.api.app import ApiConfig
 
-from api.app import ApiConfig
 from ledger import b64
 from ledger.envelope import PAYLOAD_TYPE, Envelope, Signature
 from ledger.keys import generate_private_key

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ledger.api.app import create_app
 from litestar import Litestar
 
-from api.app import create_app
 from ledger import b64
 from ledger.admission import Limits
 from ledger.envelope import PAYLOAD_TYPE, pae

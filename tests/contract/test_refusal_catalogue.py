@@ -6,7 +6,7 @@ code itself, not from a list kept by hand:
 
 * problem types: every ``LedgerError`` class (``ledger.errors.error_classes()``, after
   importing every module) that server-side code constructs, with its HTTP status from
-  ``api.problems.status_of``; plus the codes ``api/problems.py`` writes itself (its
+  ``ledger.api.problems.status_of``; plus the codes ``api/problems.py`` writes itself (its
   ``problem(status, "code", ...)`` calls and the map of Litestar's HTTP errors);
 * rule codes: the literal first argument of every ``Rejected(...)`` and ``reject(...)``
   call; the agreement rules are those of ``ledger.domain.RULES`` (catalogued in
@@ -60,7 +60,8 @@ SOURCES = _server_sources()
 
 
 def _import_everything() -> None:
-    for package in PACKAGES:
+    for folder in PACKAGES:  # the folders install as ledger, ledger.api, ledger.projections
+        package = folder if folder == "ledger" else f"ledger.{folder}"
         module = importlib.import_module(package)
         for info in pkgutil.walk_packages(module.__path__, package + "."):
             if not info.name.endswith("__main__"):
@@ -105,7 +106,7 @@ RULE_ROWS = _table("### Rule codes of the core")
 
 def raised_problems() -> dict[str, set[int]]:
     """Every problem type the server can answer with, and its status(es)."""
-    from api.problems import _HTTP_CODES, status_of
+    from ledger.api.problems import _HTTP_CODES, status_of
 
     found: dict[str, set[int]] = defaultdict(set)
     for code, cls in error_classes().items():

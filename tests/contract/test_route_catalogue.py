@@ -9,7 +9,8 @@ from __future__ import annotations
 import pathlib
 import re
 
-from api.app import create_app
+from ledger.api.app import create_app
+
 from ledger.admission import Limits
 from ledger.config import Settings
 

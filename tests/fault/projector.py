@@ -10,7 +10,7 @@ from ledger.db import connect_pool
 
 
 async def main(dsn: str) -> None:
-    from projections import ProjectionRunner
+    from ledger.projections import ProjectionRunner
 
     pool = await connect_pool(dsn, min_size=1, max_size=3)
     runner = ProjectionRunner(pool, page_size=100, poll_interval=0.05, rebuild_from=None)

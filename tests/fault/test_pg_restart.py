@@ -42,9 +42,9 @@ import httpx
 import pytest
 import pytest_asyncio
 from asyncpg.exceptions._base import InternalClientError
+from ledger.api.app import ApiConfig, create_app
 from litestar.testing import AsyncTestClient
 
-from api.app import ApiConfig, create_app
 from ledger.admission import Limits
 from ledger.config import Settings
 from ledger.db import connect_pool

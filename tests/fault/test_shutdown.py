@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from ledger.projections import ProjectionRunner
 from litestar import Litestar
 
 from ledger import runtime
@@ -25,7 +26,6 @@ from ledger.admission import Limits
 from ledger.config import Settings
 from ledger.db import close_pool, connect_pool, connection_usable
 from ledger.runtime import Ledger, open_ledger
-from projections import ProjectionRunner
 from tests.helpers import LEDGER_ID
 
 pytestmark = [pytest.mark.pg, pytest.mark.fault]
@@ -79,7 +79,7 @@ async def test_app_start_ups_cancelled_within_milliseconds_all_end(database: str
     """The report's reproduction: the HTTP app's lifespan (store, log, projection
     runner, live stream hub) started and cancelled again and again; every cycle ends,
     and every connection of the ledger's pool is back afterwards."""
-    from api.app import create_app
+    from ledger.api.app import create_app
 
     async with open_ledger(settings_for(tmp_path / "home", database), database,
                            verify_history=False) as led:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+from ledger.projections import sql
 
 from ledger.admission import Limits
 from ledger.db import connect_pool
@@ -23,7 +24,6 @@ from ledger.errors import Rejected
 from ledger.signer import Signer
 from ledger.statement import event_hash
 from ledger.store import PostgresStore
-from projections import sql
 from tests.helpers import LEDGER_ID, org
 
 __all__ = ["World", "busy", "open_store", "reset", "snapshot"]

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import asyncpg
 import pytest
-
-from projections import sql
+from ledger.projections import sql
 
 pytestmark = pytest.mark.pg
 

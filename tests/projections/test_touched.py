@@ -13,9 +13,8 @@ from typing import Any
 
 import msgspec
 from hypothesis import HealthCheck, given, settings
-
-from projections import sql
-from projections.agreements import (
+from ledger.projections import sql
+from ledger.projections.agreements import (
     AGREEMENT,
     Entity,
     current_stage,
@@ -26,7 +25,7 @@ from projections.agreements import (
     scope,
     touched,
 )
-from projections.fold import (
+from ledger.projections.fold import (
     AGREEMENT_PREFIX,
     Tracked,
     amount,
@@ -34,6 +33,7 @@ from projections.fold import (
     fold_fact,
     is_confirmed,
 )
+
 from tests.projections.builders import World
 from tests.projections.histories import ORGS, Step, apply_steps, long_steps, steps
 

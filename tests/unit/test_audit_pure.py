@@ -37,8 +37,8 @@ PURE = [
 # The layers a pure module never loads: the database driver and everything that holds
 # a connection, HTTP, the command line.
 IMPURE = ("asyncpg", "ledger.store", "ledger.db", "ledger.runtime", "ledger.log",
-          "ledger.tokens", "ledger.bundle_export", "ledger.cli", "api", "litestar",
-          "uvicorn", "projections", "embedded_postgres")
+          "ledger.tokens", "ledger.bundle_export", "ledger.cli", "ledger.api", "litestar",
+          "uvicorn", "ledger.projections", "embedded_postgres")
 
 
 def _loaded_by(module: str) -> list[str]:
