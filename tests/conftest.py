@@ -13,7 +13,7 @@ import shutil
 import signal
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit, urlunsplit
@@ -29,8 +29,18 @@ from ledger.store import PostgresStore
 LEDGER_ID = "test.mutualisation.example/ledger"
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
+def _interrupt_stopping(server: EmbeddedPostgres) -> Callable[[int, FrameType | None], None]:
+    """A SIGTERM handler that stops the suite's PostgreSQL first, then interrupts the run
+    as Ctrl-C does. First, because the interrupt can be lost: a signal that lands while a
+    gc callback or a ``__del__`` runs (hypothesis installs one) has its exception
+    ignored, and the run would go on. A second SIGTERM ends the process at once."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        server.stop_now()
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    return handler
 
 
 @pytest.fixture(scope="session")
@@ -41,9 +51,9 @@ def pg_admin_dsn() -> Iterator[str]:
         return
     # SIGTERM (e.g. a CI time limit) interrupts the run as Ctrl-C does: pytest then
     # tears the fixtures down, and this one stops the embedded server.
-    previous = signal.signal(signal.SIGTERM, _interrupt)
     tmp = Path(tempfile.mkdtemp(prefix="ledger-test-pg-"))
     server = EmbeddedPostgres(tmp / "data", delete=True)
+    previous = signal.signal(signal.SIGTERM, _interrupt_stopping(server))
     try:
         yield server.start()
     finally:

@@ -72,3 +72,54 @@ async def _data_directory(dsn: str) -> str:
         return str(await conn.fetchval("SHOW data_directory"))
     finally:
         await conn.close()
+
+
+# A signal that lands while a gc callback runs has its exception ignored ("Exception
+# ignored in: gc_callback"): hypothesis installs such a callback, and a SIGTERM sent
+# to the whole suite was once lost that way, the run going on and on.
+SWALLOWING = '''
+import gc, os, time
+from pathlib import Path
+
+def test_swallows_interrupts(pg_admin_dsn):
+    Path(os.environ["TINY_DSN_FILE"]).write_text(pg_admin_dsn)
+    gc.callbacks.append(lambda phase, info: time.sleep(0.05))
+    while True:
+        gc.collect()
+'''
+
+
+@pytest.mark.timeout(180)
+def test_a_lost_interrupt_still_stops_postgres_and_a_second_sigterm_ends_the_run(
+        tmp_path: Path):
+    (tmp_path / "test_tiny.py").write_text(SWALLOWING)
+    dsn_file = tmp_path / "dsn"
+    env = {k: v for k, v in os.environ.items() if k != "LEDGER_TEST_DATABASE_URL"}
+    env.update(TINY_DSN_FILE=str(dsn_file), PYTHONPATH=str(REPO))
+    log = tmp_path / "pytest.log"
+    with log.open("wb") as out:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+             "-p", "tests.conftest", "--rootdir", str(tmp_path), "-c", os.devnull,
+             str(tmp_path / "test_tiny.py")],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while not dsn_file.exists() or not dsn_file.read_text():
+            assert child.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "the tiny test never started"
+            time.sleep(0.1)
+        data_dir = Path(asyncio.run(_data_directory(dsn_file.read_text())))
+        time.sleep(0.5)  # inside the loop of collections
+        child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while _postgres_of(data_dir) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _postgres_of(data_dir) == [], f"PostgreSQL left running:\n{log.read_text()}"
+        if child.poll() is None:  # the interrupt was lost: a second SIGTERM ends it
+            child.send_signal(signal.SIGTERM)
+            child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
