@@ -25,13 +25,13 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.projections import ProjectionRunner
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from ledger.config import Settings
+from ledger.projections import ProjectionRunner
 from ledger.reads import KeyCache, LogFollower, Reads
 from ledger.runtime import Ledger, open_ledger, resolve_database
 

@@ -42,8 +42,6 @@ from typing import Any
 
 from _setup import LEDGER_ID, admin_dsn, fresh_database, machine, signers
 from _workload import Decided, Life
-from ledger.projections import ProjectionRunner, rebuild
-from ledger.projections import runner as runner_module
 
 import ledger.domain as d
 from ledger.admission import Limits
@@ -51,6 +49,8 @@ from ledger.db import connect_pool
 from ledger.domain.state import receiving_orgs
 from ledger.domain.values import Period, Quantity
 from ledger.envelope import Envelope
+from ledger.projections import ProjectionRunner, rebuild
+from ledger.projections import runner as runner_module
 from ledger.statement import event_hash
 from ledger.store import PostgresStore
 

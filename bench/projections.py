@@ -42,8 +42,6 @@ import asyncpg
 import msgspec
 from _setup import LEDGER_ID, admin_dsn, fresh_database, machine, signers
 from _workload import ORGS, START, Decided, Life, _founding, _month, lives, sign_all
-from ledger.projections import ProjectionRunner, rebuild
-from ledger.projections.fold import Tracked, apply_fact, fold_event
 
 import ledger.domain as d
 from ledger.admission import Limits
@@ -52,6 +50,8 @@ from ledger.domain import Fact, fold
 from ledger.domain.state import receiving_orgs
 from ledger.domain.values import Period, Quantity
 from ledger.envelope import Envelope
+from ledger.projections import ProjectionRunner, rebuild
+from ledger.projections.fold import Tracked, apply_fact, fold_event
 from ledger.signer import Signer
 from ledger.store import PostgresStore
 

@@ -47,11 +47,11 @@ from typing import Any
 
 import asyncpg
 from _setup import LEDGER_ID, admin_dsn, fresh_database, machine, signers
-from ledger.api.app import ApiConfig, create_app
 from litestar.testing import AsyncTestClient
 
 import ledger.domain as d
 from ledger.admission import Limits
+from ledger.api.app import ApiConfig, create_app
 from ledger.config import Settings
 from ledger.db import connect_pool
 from ledger.domain import Fact, decide, evolve, initial_state, state_hash

@@ -13,11 +13,11 @@ from typing import Any, TypeVar
 
 import pytest
 import pytest_asyncio
-from ledger.api.app import ApiConfig, create_app
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from ledger.admission import Limits
+from ledger.api.app import ApiConfig, create_app
 from ledger.config import Settings
 from ledger.envelope import Envelope
 from ledger.runtime import Ledger

@@ -11,9 +11,9 @@ from typing import Any
 
 import asyncpg
 import pytest
+
 from ledger.api.controllers.agreements import CurrentStates
 from ledger.api.controllers.stream import LISTENER_NAME
-
 from ledger.runtime import Ledger
 from ledger.store import PostgresStore
 from tests.api.conftest import Agreement, body, in_app

@@ -7,6 +7,7 @@ from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import pytest
+
 from ledger.api.docs_ui import ASSETS, ASSETS_PATH
 from ledger.api.security_headers import PAGE_CSP
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from ledger.api.app import ApiConfig
 
 from ledger import b64
+from ledger.api.app import ApiConfig
 from ledger.envelope import PAYLOAD_TYPE, Envelope, Signature
 from ledger.keys import generate_private_key
 from ledger.signer import Signer

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ledger.api.app import create_app
 from litestar import Litestar
 
 from ledger import b64
 from ledger.admission import Limits
+from ledger.api.app import create_app
 from ledger.envelope import PAYLOAD_TYPE, pae
 from tests.api.conftest import TEST_CONFIG, assert_problem, in_app, settings_for
 from tests.helpers import org

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 
-import ledger.api.controllers.health as health
 import pytest
-from ledger.api.metrics import Metrics
 from prometheus_client.parser import text_string_to_metric_families
 
+import ledger.api.controllers.health as health
+from ledger.api.metrics import Metrics
 from ledger.db import Migration, migrations
 from ledger.errors import Unavailable
 from tests.api.conftest import Agreement, assert_problem, body

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from ledger.api.auth import principal_of, require_org_reader
 from litestar import Request, get
 from litestar.params import FromPath
 
 from ledger import b64
+from ledger.api.auth import principal_of, require_org_reader
 from ledger.keys import generate_private_key, key_id, raw_public_key
 from tests.api.conftest import assert_problem, body, token_for
 from tests.helpers import hash_of, org

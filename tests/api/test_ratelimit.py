@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from ledger.api.app import ApiConfig
 from ledger.api.problems import RateLimited
 from ledger.api.ratelimit import Caller, ClientRateLimiter, check_append
-
 from tests.api.conftest import Agreement, assert_problem, body, in_app
 from tests.helpers import org
 

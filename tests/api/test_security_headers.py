@@ -8,8 +8,8 @@ import asyncio
 from typing import Any
 
 import pytest
-from ledger.api.security_headers import API_CSP
 
+from ledger.api.security_headers import API_CSP
 from tests.api.conftest import Agreement, body, in_app
 from tests.helpers import org
 

@@ -22,8 +22,8 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from ledger.api.controllers.stream import LISTENER_NAME, StreamHub
 
+from ledger.api.controllers.stream import LISTENER_NAME, StreamHub
 from ledger.db import APP_ROLE
 from ledger.envelope import Envelope
 from ledger.runtime import open_ledger

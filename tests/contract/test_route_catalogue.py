@@ -9,9 +9,8 @@ from __future__ import annotations
 import pathlib
 import re
 
-from ledger.api.app import create_app
-
 from ledger.admission import Limits
+from ledger.api.app import create_app
 from ledger.config import Settings
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]

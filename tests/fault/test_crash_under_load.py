@@ -24,9 +24,9 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-from ledger.projections import rebuild
 
 from ledger.db import connect_pool
+from ledger.projections import rebuild
 from tests.fault.support import (
     Child,
     LoadClient,

@@ -42,10 +42,10 @@ import httpx
 import pytest
 import pytest_asyncio
 from asyncpg.exceptions._base import InternalClientError
-from ledger.api.app import ApiConfig, create_app
 from litestar.testing import AsyncTestClient
 
 from ledger.admission import Limits
+from ledger.api.app import ApiConfig, create_app
 from ledger.config import Settings
 from ledger.db import connect_pool
 from ledger.errors import Unavailable

@@ -18,13 +18,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from ledger.projections import ProjectionRunner
 from litestar import Litestar
 
 from ledger import runtime
 from ledger.admission import Limits
 from ledger.config import Settings
 from ledger.db import close_pool, connect_pool, connection_usable
+from ledger.projections import ProjectionRunner
 from ledger.runtime import Ledger, open_ledger
 from tests.helpers import LEDGER_ID
 

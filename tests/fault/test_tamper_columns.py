@@ -17,9 +17,9 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from ledger.api.app import create_app
 from litestar.testing import AsyncTestClient
 
+from ledger.api.app import create_app
 from ledger.integrity import HistoryUnprotected
 from ledger.log import HistoryMismatch
 from ledger.runtime import open_ledger

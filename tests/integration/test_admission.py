@@ -16,10 +16,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 import pytest_asyncio
-from ledger.api.app import ApiConfig, create_app
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from ledger.api.app import ApiConfig, create_app
 from ledger.runtime import Ledger
 from ledger.tokens import create_token, list_tokens, revoke_token
 from tests.api.conftest import assert_problem, body, in_app, settings_for

@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-from ledger.projections import sql
 
 from ledger.admission import Limits
 from ledger.db import connect_pool
@@ -21,6 +20,7 @@ from ledger.domain import Fact, NewEvent, decide, evolve, initial_state
 from ledger.domain.state import AgreementState
 from ledger.envelope import Envelope
 from ledger.errors import Rejected
+from ledger.projections import sql
 from ledger.signer import Signer
 from ledger.statement import event_hash
 from ledger.store import PostgresStore

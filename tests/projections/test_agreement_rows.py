@@ -9,11 +9,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from ledger.projections import ProjectionRunner, rebuild
 
 import ledger.domain as d
 from ledger.domain import expectation_hash, state_hash
 from ledger.domain.values import FairValue, Period, Quantity
+from ledger.projections import ProjectionRunner, rebuild
 from tests.projections.builders import World, snapshot
 
 pytestmark = pytest.mark.pg

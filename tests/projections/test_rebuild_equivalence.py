@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ledger.projections import ProjectionRunner, rebuild
 
+from ledger.projections import ProjectionRunner, rebuild
 from tests.projections.builders import World, open_store, snapshot
 from tests.projections.histories import ORGS, Step, apply_steps, long_steps, steps
 

@@ -9,9 +9,9 @@ import contextlib
 from typing import Any
 
 import pytest
-from ledger.projections import ProjectionRunner, rebuild, sql, status
 
 from ledger.domain import DraftAgreement, evolve
+from ledger.projections import ProjectionRunner, rebuild, sql, status
 from tests.projections.builders import World, busy, reset, snapshot
 
 pytestmark = pytest.mark.pg
@@ -218,9 +218,8 @@ async def test_one_background_runner_leads_and_another_takes_over(ledger):
 
 def test_the_fold_is_the_domain_s_plus_what_it_forgets() -> None:
     """apply_fact adds to the domain's state, never changes it."""
-    from ledger.projections.fold import Tracked, apply_fact, decode_fact
-
     from ledger.domain import initial_state
+    from ledger.projections.fold import Tracked, apply_fact, decode_fact
 
     w = World(ORGS)
     busy(w, ["a1"])

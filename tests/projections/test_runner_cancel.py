@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from ledger.projections import ProjectionRunner
 
 from ledger.db import connect_pool
+from ledger.projections import ProjectionRunner
 
 pytestmark = pytest.mark.pg
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncpg
 import pytest
+
 from ledger.projections import sql
 
 pytestmark = pytest.mark.pg

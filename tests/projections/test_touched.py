@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 from hypothesis import HealthCheck, given, settings
+
 from ledger.projections import sql
 from ledger.projections.agreements import (
     AGREEMENT,
@@ -33,7 +34,6 @@ from ledger.projections.fold import (
     fold_fact,
     is_confirmed,
 )
-
 from tests.projections.builders import World
 from tests.projections.histories import ORGS, Step, apply_steps, long_steps, steps
 

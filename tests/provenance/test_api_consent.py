@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from ledger.api.controllers import provenance as controller
 
+from ledger.api.controllers import provenance as controller
 from tests.api.conftest import assert_problem
 from tests.provenance.conftest import Served
 from tests.provenance.scenario import AID, CA, FR, OTHER_TRUST, TF, TRUST
