@@ -17,10 +17,12 @@ from .. import merkle
 from ..admission import Receipt
 from ..envelope import signed_payload
 from ..errors import NotFound
+from ..integrity import DerivedColumnForged
 from ..leaf import encode_leaf, from_micros
 from ..statement import Statement, format_time
 
-__all__ = ["EVENT_COLUMNS", "NODES_SQL", "StoredEvent", "fetch_nodes", "row_event"]
+__all__ = ["EVENT_COLUMNS", "NODES_SQL", "StoredEvent", "contiguous", "fetch_nodes",
+           "row_event"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +64,40 @@ class StoredEvent:
 EVENT_COLUMNS = "position, recorded_at_us, stream, version, event_hash, envelope"
 
 
+class _Place(msgspec.Struct, frozen=True):
+    """Where a statement says it stands (the rest of the payload is not decoded)."""
+
+    stream: str
+    version: int
+
+
+_place = msgspec.json.Decoder(_Place)
+
+
 def row_event(r: asyncpg.Record) -> StoredEvent:
+    """The entry of a row, its payload taken from the signed envelope. The stream and
+    version columns the row was found by are held to what the signed statement says:
+    a column forged behind the ledger's back is refused (500), never served."""
     envelope = bytes(r["envelope"])
+    payload = signed_payload(envelope)
+    place = _place.decode(payload)
+    if place.stream != r["stream"] or place.version != r["version"]:
+        raise DerivedColumnForged(
+            f"entry {r['position']}: stored as {r['stream']} version {r['version']}, "
+            f"but its signed statement is {place.stream} version {place.version} "
+            "(changed in the database)", index=r["position"])
     return StoredEvent(r["position"], r["recorded_at_us"], r["stream"], r["version"],
-                       bytes(r["event_hash"]).hex(), envelope, signed_payload(envelope))
+                       bytes(r["event_hash"]).hex(), envelope, payload)
+
+
+def contiguous(stream: str, after_version: int, events: Sequence[StoredEvent]) -> None:
+    """Refuse a read of ``stream`` whose versions skip one: versions have no gaps, so a
+    gap means an entry's columns were changed to take it out of the stream."""
+    for expected, event in enumerate(events, after_version + 1):
+        if event.version != expected:
+            raise DerivedColumnForged(
+                f"{stream}: version {expected} is missing from the stored stream (an "
+                "entry's columns were changed in the database)", index=event.position)
 
 
 NODES_SQL = ("SELECT n.level, n.idx, n.hash FROM merkle_nodes n "

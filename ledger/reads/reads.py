@@ -19,13 +19,13 @@ from ..admission import Head
 from ..db import applied_migrations
 from ..envelope import signed_payload
 from ..errors import NotFound
-from ..integrity import HistoryUnprotected, verify_protections
+from ..integrity import DerivedColumnForged, HistoryUnprotected, verify_protections
 from ..leaf import from_micros
 from ..orghistory import OrgHistory, fold
 from ..provenance.records import CheckpointInfo, Entry
 from ..registry import KeyRecord
 from ..statement import Statement, format_time
-from .events import EVENT_COLUMNS, StoredEvent, fetch_nodes, fetch_some_nodes, row_event
+from .events import EVENT_COLUMNS, StoredEvent, contiguous, fetch_nodes, fetch_some_nodes, row_event
 
 __all__ = ["AgreementRow", "ProvenanceContext", "Reads"]
 
@@ -52,12 +52,16 @@ class ProvenanceContext:
 
 
 _ENTRY_COLUMNS = ("e.position, e.recorded_at_us, e.stream, e.version, e.event_hash, "
-                  "e.envelope, e.leaf_hash")
+                  "e.envelope, e.leaf_hash, e.actor")
 _decode = msgspec.json.Decoder(Statement)
 
 
 def _entry(r: asyncpg.Record) -> Entry:
     st = _decode.decode(signed_payload(bytes(r["envelope"])))  # never the payload column
+    if st.stream != r["stream"] or st.version != r["version"] or st.actor != r["actor"]:
+        raise DerivedColumnForged(
+            f"entry {r['position']}: its stored columns are not what its signed "
+            "statement says (changed in the database)", index=r["position"])
     return Entry(r["position"], format_time(from_micros(r["recorded_at_us"])), r["stream"],
                  r["version"], bytes(r["event_hash"]).hex(), st.type, st.data, st.actor,
                  st.key, st.issued_at, bytes(r["leaf_hash"]))
@@ -130,7 +134,9 @@ class Reads:
         rows = await self.pool.fetch(
             f"SELECT {EVENT_COLUMNS} FROM events WHERE stream = $1 AND version > $2 "
             "ORDER BY version LIMIT $3", stream, after_version, limit)
-        return [row_event(r) for r in rows]
+        events = [row_event(r) for r in rows]
+        contiguous(stream, after_version, events)
+        return events
 
     async def read_whole_stream(self, stream: str, *, after_version: int = 0,
                                 page: int = 1000) -> list[StoredEvent]:
@@ -256,7 +262,13 @@ class Reads:
         """Every entry of ``stream`` as provenance sees it, in order."""
         rows = await self.pool.fetch(f"SELECT {_ENTRY_COLUMNS} FROM events e "
                                      "WHERE stream = $1 ORDER BY version", stream)
-        return [_entry(r) for r in rows]
+        entries = [_entry(r) for r in rows]
+        for expected, entry in enumerate(entries, 1):
+            if entry.version != expected:
+                raise DerivedColumnForged(
+                    f"{stream}: version {expected} is missing from the stored stream (an "
+                    "entry's columns were changed in the database)", index=entry.position)
+        return entries
 
     async def entries_of(self, streams: Sequence[str]) -> dict[str, list[Entry]]:
         """Every entry of each of ``streams``, in order, in one query."""

@@ -152,3 +152,33 @@ async def test_a_payload_column_forged_while_running_is_never_served(database: s
         organization = (await client.get(f"/v1/organizations/{org_id}")).json()
         assert "forged" not in str(organization["profile"]), organization
         assert organization["profile"]["description"].isdigit(), organization
+
+
+@pytest.mark.parametrize("forgery", [
+    "UPDATE events SET version = version + 100 WHERE position = $1",  # out of its place
+    "UPDATE events SET stream = 'org/tamper-c', version = version + 100 WHERE position = $1",
+], ids=["version", "stream"])
+async def test_a_search_column_forged_while_running_is_refused_on_read(
+        database: str, tmp_path: Path, forgery: str):
+    """The columns reads search by are copies too: a read that meets one changed (the
+    entry out of its stream, or moved into another) refuses loudly, never serves."""
+    settings = settings_for(tmp_path / "home", database)
+    await build_history(settings, database)
+    conn = await asyncpg.connect(database)
+    try:
+        stream = await conn.fetchval("SELECT stream FROM events WHERE position = $1", TARGET)
+    finally:
+        await conn.close()
+    app = create_app(settings, dsn=database, background=False, projections=False)
+    async with AsyncTestClient(app) as client:
+        conn = await asyncpg.connect(database)
+        try:
+            async with Superuser(conn):
+                await conn.execute(forgery, TARGET)
+        finally:
+            await conn.close()
+        r = await client.get(f"/v1/organizations/{stream.removeprefix('org/')}")
+        assert r.status_code == 500, r.text
+        assert r.json()["type"].endswith("/history-column-forged"), r.text
+        r = await client.get(f"/v1/streams/{stream}/events")
+        assert r.status_code == 500, r.text
