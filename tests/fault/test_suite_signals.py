@@ -34,10 +34,10 @@ def test_waits(pg_admin_dsn):
 '''
 
 
-@pytest.mark.timeout(180)
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_interrupted_run_stops_its_postgres(tmp_path: Path, sig: signal.Signals):
-    (tmp_path / "test_tiny.py").write_text(TINY)
+def _run_tiny(tmp_path: Path, source: str) -> tuple[subprocess.Popen[bytes], Path, Path]:
+    """A child pytest running ``source`` with the suite's fixtures; once its test has
+    started: the child, the data directory of its embedded PostgreSQL, its log."""
+    (tmp_path / "test_tiny.py").write_text(source)
     dsn_file = tmp_path / "dsn"
     env = {k: v for k, v in os.environ.items() if k != "LEDGER_TEST_DATABASE_URL"}
     env.update(TINY_DSN_FILE=str(dsn_file), PYTHONPATH=str(REPO))
@@ -55,6 +55,18 @@ def test_interrupted_run_stops_its_postgres(tmp_path: Path, sig: signal.Signals)
             assert time.monotonic() < deadline, "the tiny test never started"
             time.sleep(0.1)
         data_dir = Path(asyncio.run(_data_directory(dsn_file.read_text())))
+    except BaseException:
+        child.kill()
+        child.wait()
+        raise
+    return child, data_dir, log
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_interrupted_run_stops_its_postgres(tmp_path: Path, sig: signal.Signals):
+    child, data_dir, log = _run_tiny(tmp_path, TINY)
+    try:
         assert _postgres_of(data_dir), "the suite's PostgreSQL should be running"
         child.send_signal(sig)
         child.wait(timeout=60)
@@ -92,24 +104,8 @@ def test_swallows_interrupts(pg_admin_dsn):
 @pytest.mark.timeout(180)
 def test_a_lost_interrupt_still_stops_postgres_and_a_second_sigterm_ends_the_run(
         tmp_path: Path):
-    (tmp_path / "test_tiny.py").write_text(SWALLOWING)
-    dsn_file = tmp_path / "dsn"
-    env = {k: v for k, v in os.environ.items() if k != "LEDGER_TEST_DATABASE_URL"}
-    env.update(TINY_DSN_FILE=str(dsn_file), PYTHONPATH=str(REPO))
-    log = tmp_path / "pytest.log"
-    with log.open("wb") as out:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-             "-p", "tests.conftest", "--rootdir", str(tmp_path), "-c", os.devnull,
-             str(tmp_path / "test_tiny.py")],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    child, data_dir, log = _run_tiny(tmp_path, SWALLOWING)
     try:
-        deadline = time.monotonic() + 120
-        while not dsn_file.exists() or not dsn_file.read_text():
-            assert child.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "the tiny test never started"
-            time.sleep(0.1)
-        data_dir = Path(asyncio.run(_data_directory(dsn_file.read_text())))
         time.sleep(0.5)  # inside the loop of collections
         child.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 30
