@@ -8,6 +8,7 @@ the end of the run, even when tests fail or the run is interrupted (Ctrl-C, SIGT
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -97,21 +98,28 @@ async def template_database(pg_admin_dsn: str) -> AsyncIterator[str]:
         await _drop(pg_admin_dsn, name)
 
 
+@contextlib.asynccontextmanager
+async def database_from_template(admin: str, template: str,
+                                 prefix: str = "ledger_test") -> AsyncIterator[str]:
+    """A fresh copy of the migrated template database; its admin DSN. Dropped after."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(admin)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    finally:
+        await conn.close()
+    try:
+        yield with_database(admin, name)
+    finally:
+        await _drop(admin, name)
+
+
 @pytest_asyncio.fixture
 async def database(pg_admin_dsn: str, template_database: str) -> AsyncIterator[str]:
     """A fresh, migrated database; its admin DSN. Dropped afterwards."""
-    name = f"ledger_test_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(pg_admin_dsn)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
-    finally:
-        await conn.close()
-    dsn = with_database(pg_admin_dsn, name)
-    try:
+    async with database_from_template(pg_admin_dsn, template_database) as dsn:
         await upgrade(dsn)  # a no-op unless the template is behind
         yield dsn
-    finally:
-        await _drop(pg_admin_dsn, name)
 
 
 @pytest_asyncio.fixture

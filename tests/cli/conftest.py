@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 import pytest_asyncio
 
 from tests.api.test_serve import _free_port, _stop
-from tests.conftest import _drop, with_database
+from tests.conftest import database_from_template
 from tests.e2e.test_demo_end_to_end import _wait
 from tests.helpers import LEDGER_ID
 
@@ -67,16 +66,8 @@ class Cli:
 
 @pytest_asyncio.fixture(scope="module")
 async def cli_database(pg_admin_dsn: str, template_database: str) -> AsyncIterator[str]:
-    name = f"ledger_cli_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(pg_admin_dsn)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
-    finally:
-        await conn.close()
-    try:
-        yield with_database(pg_admin_dsn, name)
-    finally:
-        await _drop(pg_admin_dsn, name)
+    async with database_from_template(pg_admin_dsn, template_database, "ledger_cli") as dsn:
+        yield dsn
 
 
 @pytest.fixture(scope="module")
