@@ -9,7 +9,6 @@ once) and recorded in ``schema_migrations``.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -25,6 +24,8 @@ from typing import Any
 
 import asyncpg
 import psutil  # type: ignore[import-untyped]
+
+from .waits import bounded
 
 __all__ = [
     "APP_ROLE",
@@ -157,7 +158,7 @@ async def close_pool(pool: asyncpg.Pool, *, timeout: float = 10.0) -> None:
     closed at once, and the leak is logged.
     """
     try:
-        await asyncio.wait_for(pool.close(), timeout)
+        await bounded(pool.close(), timeout)
     except TimeoutError:
         _log.warning("the database pool did not close within %g s; "
                      "closing its connections at once", timeout)

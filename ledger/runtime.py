@@ -6,7 +6,6 @@ running ledger, and it always tears down what it started, in reverse order.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable
@@ -23,6 +22,7 @@ from .log import TransparencyLog, ledger_log_key
 from .roles import runtime_login
 from .store import PostgresStore
 from .validation import AgreementRules
+from .waits import bounded
 
 __all__ = ["POOL_CLOSE_TIMEOUT", "Ledger", "OriginMismatch", "open_ledger", "resolve_database",
            "stored_origin"]
@@ -134,6 +134,6 @@ async def _bounded(what: str, closing: Awaitable[None]) -> None:
     """Await one step of a shutdown for at most ``STEP_TIMEOUT`` seconds, so that a
     stuck step is logged and skipped instead of holding the process for good."""
     try:
-        await asyncio.wait_for(closing, STEP_TIMEOUT)
+        await bounded(closing, STEP_TIMEOUT)
     except TimeoutError:
         _log.warning("%s did not stop within %g s; going on", what, STEP_TIMEOUT)

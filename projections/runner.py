@@ -39,6 +39,7 @@ import asyncpg
 from ledger.db import connection_usable
 from ledger.envelope import signed_payload
 from ledger.reads import NOTIFY_CHANNEL, LogFollower
+from ledger.waits import wait_event
 
 from . import sql
 from .agreements import AGREEMENT, ALL, Entity, empty_rows, entity_rows, scope, touched
@@ -284,10 +285,8 @@ class ProjectionRunner:
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 30.0)
                     continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-                    if self.batch_delay > 0:
-                        await asyncio.sleep(self.batch_delay)
+                if await wait_event(self._wake, self.poll_interval) and self.batch_delay > 0:
+                    await asyncio.sleep(self.batch_delay)
         finally:
             if self.follower is not None:
                 self.follower.unsubscribe(self.notify)

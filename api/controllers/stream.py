@@ -68,6 +68,7 @@ from ledger.domain.values import ID_PATTERN
 from ledger.errors import Unavailable
 from ledger.reads import LISTENER_NAME, TRANSIENT, LogFollower, Reads, StoredEvent
 from ledger.runtime import Ledger
+from ledger.waits import wait_event
 
 from ..auth import Principal, optional_principal, today
 from ..problems import RequestMalformed, problem_responses
@@ -462,9 +463,7 @@ async def _entries(hub: StreamHub, principal: Principal | None, stream: str | No
                 sent_at = loop.time()
             if hub.head <= scanned:
                 changed = hub.waiter()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(changed.wait(),
-                                           max(0.0, sent_at + hub.heartbeat - loop.time()))
+                await wait_event(changed, max(0.0, sent_at + hub.heartbeat - loop.time()))
                 continue
             try:
                 rows, upto = await hub.read_after(scanned, stream)

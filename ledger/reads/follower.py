@@ -25,6 +25,7 @@ import asyncpg
 
 from ..db import APP_ROLE, connection_usable
 from ..errors import Unavailable
+from ..waits import bounded, wait_event
 from .reads import Reads
 
 __all__ = ["LISTENER_NAME", "NOTIFY_CHANNEL", "TRANSIENT", "LogFollower"]
@@ -100,8 +101,7 @@ class LogFollower:
     async def wait_ready(self, timeout: float) -> bool:
         """Wait until ``head`` is known (at most ``timeout`` seconds); whether it is."""
         if not self._ready.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._ready.wait()), timeout)
+            await wait_event(self._ready, timeout)
         return self._ready.is_set()
 
     async def stop(self) -> None:
@@ -135,8 +135,7 @@ class LogFollower:
                 await self._listen_or_poll()
             except Exception:  # a bug: keep the subscribers alive on polling
                 _log.exception("log follower: unexpected error")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), self.poll)
+                await wait_event(self._stop, self.poll)
 
     async def _listen_or_poll(self) -> None:
         """Listen until the connection is lost; then (or if it cannot be opened) poll
@@ -158,8 +157,7 @@ class LogFollower:
             _log.warning("log follower: listener connection lost; polling every %s s",
                          self.poll)
         await self._poll_once()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), self.poll)
+        await wait_event(self._stop, self.poll)
 
     async def _listen(self) -> asyncpg.Connection | None:
         try:
@@ -185,12 +183,10 @@ class LogFollower:
         lost = asyncio.Event()
         conn.add_termination_listener(lambda _: lost.set())
         while not self._stop.is_set() and connection_usable(conn):
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(lost.wait(), self.heartbeat)
-            if lost.is_set():
+            if await wait_event(lost, self.heartbeat):
                 return
             try:
-                await asyncio.wait_for(conn.fetchval("SELECT 1"), 5)
+                await bounded(conn.fetchval("SELECT 1"), 5)
             except (*TRANSIENT, asyncpg.PostgresError):
                 return
 
@@ -199,7 +195,7 @@ async def _close_quietly(conn: asyncpg.Connection) -> None:
     """Close ``conn`` (bounded), or terminate it; safe under cancellation."""
     try:
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(asyncio.shield(conn.close()), 5)
+            await bounded(asyncio.shield(conn.close()), 5)
     finally:
         if connection_usable(conn):
             conn.terminate()

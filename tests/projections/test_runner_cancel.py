@@ -35,3 +35,28 @@ async def test_a_runner_cancelled_anywhere_in_its_start_returns_its_connection(
             assert pool.get_idle_size() == pool.get_size(), f"a connection kept at {step}"
     finally:
         await asyncio.wait_for(pool.close(), 10)
+
+
+async def test_a_stop_that_lands_with_a_wake_up_still_stops_the_runner(database: str) -> None:
+    """The defect CI saw ("did not stop within 10 s"): a runner woken (a commit's
+    notification) in the same turn of the loop as its cancellation went on running.
+    ``asyncio.wait_for`` in Python 3.11 returns the inner result when the awaited event
+    is set as the cancellation arrives, and the cancellation is lost."""
+    pool = await connect_pool(database, min_size=1, max_size=4)
+    try:
+        for _ in range(5):
+            runner = ProjectionRunner(pool, poll_interval=60.0, batch_delay=0.0,
+                                      rebuild_from=None)
+            runner.start()
+            async with asyncio.timeout(10):
+                while runner.position is None:  # its first step read the checkpoint
+                    await asyncio.sleep(0.01)
+            await asyncio.sleep(0.05)  # idle: waiting for a wake-up
+            task = runner._task
+            assert task is not None
+            runner.notify()  # the wake-up and the stop in the same turn
+            await asyncio.wait_for(runner.stop(), 15)
+            assert task.done(), "the runner went on after its stop"
+            assert pool.get_idle_size() == pool.get_size()
+    finally:
+        await asyncio.wait_for(pool.close(), 10)
