@@ -159,11 +159,11 @@ export async function openNote(note, verifier) {
     if (blob.length < 5) throw bad("a signature line is too short");
     if (name !== verifier.name || !equalBytes(blob.subarray(0, 4), verifier.keyId)) continue;
     if (!(await verifyEd25519(verifier.publicKey, blob.subarray(4), textBytes))) {
-      throw new NoteError("the checkpoint's signature by the pinned log key does not verify", "checkpoint-signature");
+      throw new NoteError("the checkpoint's signature by the pinned log key does not verify", "checkpoint-invalid");
     }
     verified++;
   }
-  if (verified === 0) throw new NoteError("the note has no signature by the pinned log key", "checkpoint-signature");
+  if (verified === 0) throw new NoteError("the note has no signature by the pinned log key", "checkpoint-invalid");
   return textBytes;
 }
 
