@@ -4,12 +4,16 @@
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const VALUE = new Int16Array(128).fill(-1);
 for (let i = 0; i < 64; i++) VALUE[ALPHABET.charCodeAt(i)] = i;
-const SHAPE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 export class EncodingError extends Error {}
 
 /** Standard padded base64 of a Uint8Array. */
 export function b64encode(bytes) {
+  if (bytes.length > 3072) {
+    const parts = [];
+    for (let i = 0; i < bytes.length; i += 3072) parts.push(b64encode(bytes.subarray(i, i + 3072)));
+    return parts.join("");
+  }
   let out = "";
   let i = 0;
   for (; i + 2 < bytes.length; i += 3) {
@@ -27,24 +31,41 @@ export function b64encode(bytes) {
   return out;
 }
 
+// Before "==" four bits are spare, before "=" two: canonical base64 leaves them zero.
+const ZERO_LOW4 = "AQgw";
+const ZERO_LOW2 = "AEIMQUYcgkosw048";
+
 /** Decode canonical base64 only; throws EncodingError for any other spelling. */
 export function b64decode(text) {
-  if (typeof text !== "string" || !SHAPE.test(text)) {
+  if (typeof text !== "string" || text.length % 4 !== 0) {
     throw new EncodingError("not canonical standard base64");
   }
   const pad = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
-  const out = new Uint8Array((text.length / 4) * 3 - pad);
-  let o = 0;
-  for (let i = 0; i < text.length; i += 4) {
-    const a = VALUE[text.charCodeAt(i)], b = VALUE[text.charCodeAt(i + 1)];
-    const c = text[i + 2] === "=" ? 0 : VALUE[text.charCodeAt(i + 2)];
-    const d = text[i + 3] === "=" ? 0 : VALUE[text.charCodeAt(i + 3)];
-    const n = (a << 18) | (b << 12) | (c << 6) | d;
-    out[o++] = n >> 16;
-    if (o < out.length) out[o++] = (n >> 8) & 0xff;
-    if (o < out.length) out[o++] = n & 0xff;
+  let bad = 0;
+  for (let i = text.length - pad - 1; i >= 0; i--) {
+    const c = text.charCodeAt(i);
+    bad |= c > 127 ? -1 : VALUE[c];
   }
-  if (b64encode(out) !== text) throw new EncodingError("base64 is not in canonical padded form");
+  if (bad < 0) throw new EncodingError("not canonical standard base64");
+  if ((pad === 2 && !ZERO_LOW4.includes(text[text.length - 3]))
+      || (pad === 1 && !ZERO_LOW2.includes(text[text.length - 2]))) {
+    throw new EncodingError("base64 is not in canonical padded form");
+  }
+  const out = new Uint8Array((text.length / 4) * 3 - pad);
+  const full = text.length - (pad ? 4 : 0);
+  let o = 0;
+  for (let i = 0; i < full; i += 4) {
+    const n = (VALUE[text.charCodeAt(i)] << 18) | (VALUE[text.charCodeAt(i + 1)] << 12)
+      | (VALUE[text.charCodeAt(i + 2)] << 6) | VALUE[text.charCodeAt(i + 3)];
+    out[o++] = n >> 16; out[o++] = (n >> 8) & 0xff; out[o++] = n & 0xff;
+  }
+  if (pad) {
+    const i = full;
+    const c = text[i + 2] === "=" ? 0 : VALUE[text.charCodeAt(i + 2)];
+    const n = (VALUE[text.charCodeAt(i)] << 18) | (VALUE[text.charCodeAt(i + 1)] << 12) | (c << 6);
+    out[o++] = n >> 16;
+    if (pad === 1) out[o++] = (n >> 8) & 0xff;
+  }
   return out;
 }
 

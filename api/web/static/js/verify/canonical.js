@@ -18,7 +18,11 @@ const SHORT = { "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r",
 // eslint-disable-next-line no-control-regex
 const NEEDS_ESCAPE = /[\u0000-\u001f"\\]/g;
 
+// Printable ASCII without `"` or `\\`: written as itself, and NFC by construction.
+const PLAIN = /^[\u0020\u0021\u0023-\u005b\u005d-\u007e]*$/;
+
 function str(s) {
+  if (PLAIN.test(s)) return '"' + s + '"';
   if (s.includes("\u0000")) throw new CanonicalError("string holds U+0000");
   if (!s.isWellFormed()) throw new CanonicalError("string holds a lone surrogate");
   if (s.normalize("NFC") !== s) throw new CanonicalError("string is not in Unicode NFC");

@@ -195,15 +195,21 @@ function checkTerms(streamEvents) {
  * (async, given the read events) checks inclusion and answers the count proven.
  */
 export async function verifyEvents({ entries, origin, subjectStream, include }) {
-  const events = readEvents(entries, origin);
+  const events = entries.map((e) => (e.st ? e : readEvents([e], origin)[0]));
   const streams = checkChains(events);
-  const signatures = await checkSignatures(events);
+  // Signatures and inclusion proofs are checked at once (proofs may come over the
+  // network); their failures are then told in this order: signatures first.
+  const [signed, included] = await Promise.allSettled([checkSignatures(events), include(events)]);
+  if (signed.status === "rejected") throw signed.reason;
   checkRecordedOrder(events);
-  const inclusions = await include(events);
+  if (included.status === "rejected") throw included.reason;
   const subject = streams.get(subjectStream) || [];
   const ratifications = subjectStream.startsWith("agreement/") ? checkTerms(subject) : 0;
   return {
-    counts: { signatures, inclusions, ratifications_matching: ratifications, events: subject.length },
+    counts: {
+      signatures: signed.value, inclusions: included.value,
+      ratifications_matching: ratifications, events: subject.length,
+    },
     streams,
   };
 }
@@ -324,10 +330,10 @@ async function verifyOverHttp({ baseUrl, token, pin, fetch: fetchImpl, vkey }, s
     logKey = pinnedNow.logKey;
     const verifier = pinnedNow.verifier;
     if (logKey.status === "changed") throw new Failure("log-key-changed");
-    const subject = await streamEntries(api, subjectStream, true);
+    const subject = readEvents(await streamEntries(api, subjectStream, true), verifier.name);
     if (subject.length === 0) throw new Failure("empty");
     const signers = new Set();
-    for (const e of readEvents(subject, verifier.name)) signers.add(e.st.actor);
+    for (const e of subject) signers.add(e.st.actor);
     signers.delete(subjectStream.slice(4)); // an org page reads its own stream once
     const entries = [...subject];
     for (const org of [...signers].sort()) entries.push(...await streamEntries(api, `org/${org}`, false));
