@@ -38,7 +38,7 @@ import { sha256 } from "./sha256.js";
 import { checkRatifications } from "./statehash.js";
 import { eventHash, parseStatement } from "./statement.js";
 
-export { createPin } from "./pin.js";
+export { createPin };
 
 /** A failure found while verifying: a code of messages.js, where, and a detail. */
 export class Failure extends Error {
