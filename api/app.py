@@ -40,6 +40,7 @@ from .controllers import HealthController, LogController, OrganizationsControlle
 from .controllers.agreements import AgreementsController, CurrentStates, StreamsController
 from .controllers.events import KeyRateLimiter, WritePolicy
 from .controllers.portfolio import PortfolioController
+from .controllers.proofs import ProofsController
 from .controllers.provenance import ProvenanceController
 from .controllers.stream import HEARTBEAT_SECONDS, StreamController, stream_lifespan
 from .docs_ui import SwaggerUIPlugin, assets_router, to_the_docs
@@ -197,6 +198,7 @@ def create_app(
         route_handlers=[events_router(), OrganizationsController, LogController,
                         HealthController, AgreementsController, StreamsController,
                         StreamController, PortfolioController, ProvenanceController,
+                        ProofsController,
                         assets_router(), to_the_docs],
         dependencies={
             "ledger": Provide(_provide_ledger, sync_to_thread=False),

@@ -24,6 +24,7 @@ __all__ = [
     "LogEntry",
     "Organization",
     "Problem",
+    "ProofBatch",
     "Readiness",
     "ReceiptOut",
     "SignatureDoc",
@@ -149,6 +150,25 @@ class ConsistencyProof(msgspec.Struct):
     from_: int = msgspec.field(name="from")
     to: int
     proof: list[Base64]
+
+
+class EntryProof(msgspec.Struct):
+    position: Position
+    leaf_hash: Base64
+    proof: Annotated[list[Base64], Meta(description="RFC 9162 PATH(position, D[0:size])")]
+
+
+class ProofBatch(msgspec.Struct):
+    """What a browser needs to verify a page: the latest checkpoint, the inclusion proof
+    of each event shown and of its signers' organization events, and the consistency
+    proof from the size the browser saw before."""
+
+    checkpoint: Annotated[str, Meta(description="the latest signed checkpoint (signed note)")]
+    size: Annotated[int, Meta(ge=0, description="the checkpoint's tree size")]
+    proofs: Annotated[list[EntryProof], Meta(
+        description="one per event below size, in position order")]
+    consistency: Annotated[ConsistencyProof | None, Meta(
+        description="between `seen` and `size` (smaller first); null without `seen`")] = None
 
 
 # --- health ---------------------------------------------------------------------------
