@@ -82,7 +82,7 @@ async def test_javascript_verifies_what_python_admitted(database: str, tmp_path:
         assert r["logKey"]["status"] == "pinned-now"
         assert r["logKey"]["vkey"] == vkey
 
-        r = await asyncio.to_thread(run_node, "organization", base, "centre-c", token)
+        r = await asyncio.to_thread(run_node, "organization", base, "centre-c")  # public
         assert r["ok"], r
         assert r["counts"]["signatures"] == 1
 

@@ -132,6 +132,27 @@ export class FakeLedger {
         if (to > this.log.length) return json({ type: "not-found" }, 404);
         return json({ from, to, proof: from === 0 ? [] : this.subproof(from, 0, to, true).map(b64encode) });
       }
+      const batch = /^\/v1\/(agreements|organizations)\/([^/]+)\/proofs$/.exec(u.pathname);
+      if (batch) {
+        if (batch[1] === "agreements" && !authorized) return json({ type: "token-missing" }, 401);
+        const own = this.streams.get(`${batch[1] === "agreements" ? "agreement" : "org"}/${batch[2]}`) || [];
+        if (!own.length) return json({ type: "not-found" }, 404);
+        const shown = new Map(own.map((e) => [e.position, e]));
+        for (const e of own) {
+          const actor = JSON.parse(new TextDecoder().decode(Buffer.from(e.envelope.payload, "base64"))).actor;
+          for (const o of this.streams.get(`org/${actor}`) || []) shown.set(o.position, o);
+        }
+        const proofs = [...shown.keys()].filter((p) => p < size).sort((x, y) => x - y)
+          .map((p) => ({ position: p, leaf_hash: b64encode(this.log[p].leafHash), proof: this.path(p, 0, size).map(b64encode) }));
+        let consistency = null;
+        if (q.get("seen")) {
+          const seen = Number(q.get("seen"));
+          if (seen > this.log.length) return json({ type: "not-found" }, 404);
+          const [from, to] = [Math.min(seen, size), Math.max(seen, size)];
+          consistency = { from, to, proof: from === 0 ? [] : this.subproof(from, 0, to, true).map(b64encode) };
+        }
+        return json({ checkpoint: await this.signedNote(size), size, proofs, consistency });
+      }
       const m = /^\/v1\/streams\/([a-z]+)\/([^/]+)\/events$/.exec(u.pathname);
       if (m) {
         const all = this.streams.get(`${m[1]}/${m[2]}`) || [];

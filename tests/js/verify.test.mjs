@@ -48,7 +48,7 @@ test("an organization verifies", async () => {
   assert.deepEqual(r.counts, { signatures: 1, inclusions: 1, ratifications_matching: 0, events: 1 });
 });
 
-test("without a token the log's proofs are refused and nothing is verified", async () => {
+test("a private agreement without a token: refused, and nothing is verified", async () => {
   const { ledger, id } = await agreementLedger();
   const r = await verifyAgreement({ baseUrl: "http://ledger.test", agreementId: id, pin: createPin(memoryStorage()), fetch: ledger.fetcher() });
   assert.equal(r.ok, false);
@@ -71,6 +71,18 @@ function tamperStream(fetch, stream, fn) {
     if (!url.includes(`/v1/streams/${stream}/events`)) return res;
     const body = await res.json();
     fn(body.events);
+    const text = JSON.stringify(body);
+    return { ok: true, status: 200, text: async () => text, json: async () => JSON.parse(text) };
+  };
+}
+
+/** Change the proof batch the server answers: fn(body) edits it (may be async). */
+function tamperBatch(fetch, fn) {
+  return async (url, init) => {
+    const res = await fetch(url, init);
+    if (!url.includes("/proofs")) return res;
+    const body = await res.json();
+    await fn(body);
     const text = JSON.stringify(body);
     return { ok: true, status: 200, text: async () => text, json: async () => JSON.parse(text) };
   };
@@ -99,18 +111,17 @@ const ADVERSARIES = [
     const last = ev[ev.length - 1]; // later still: the order holds, the leaf does not
     last.recorded_at = last.recorded_at.replace(/(\d)Z$/, (m, d) => `${(Number(d) + 1) % 10}Z`);
   })],
-  ["a flipped byte in an inclusion proof", "inclusion-invalid", (l, f) => async (url, init) => {
-    const res = await f(url, init);
-    if (!url.includes("/proof/inclusion")) return res;
-    const body = await res.json();
-    body.proof[0] = flipB64(body.proof[0], 3);
-    return { ok: true, status: 200, json: async () => body, text: async () => JSON.stringify(body) };
-  }],
-  ["a flipped byte in the checkpoint's note", "checkpoint-invalid", (l, f) => async (url, init) => {
-    const res = await f(url, init);
-    if (!url.includes("/log/checkpoint")) return res;
-    const note = (await res.text()).replace(/\n(\d+)\n/, (m, n) => `\n${Number(n) + 1}\n`);
-    return { ok: true, status: 200, text: async () => note };
+  ["a flipped byte in an inclusion proof", "inclusion-invalid", (l, f) => tamperBatch(f, (b) => {
+    b.proofs[4].proof[0] = flipB64(b.proofs[4].proof[0], 3);
+  })],
+  ["an inclusion proof left out", "inclusion-invalid", (l, f) => tamperBatch(f, (b) => { b.proofs.splice(2, 1); })],
+  ["a flipped byte in the checkpoint's note", "checkpoint-invalid", (l, f) => tamperBatch(f, (b) => {
+    b.checkpoint = b.checkpoint.replace(/\n(\d+)\n/, (m, n) => `\n${Number(n) + 1}\n`);
+  })],
+  ["a checkpoint signed by another key", "checkpoint-invalid", async (l, f) => {
+    const other = await FakeLedger.create(l.origin, 77);
+    Object.assign(other, { log: l.log, streams: l.streams });
+    return tamperBatch(f, async (b) => { b.checkpoint = await other.signedNote(b.size); });
   }],
   ["an event signed by a key swapped for another organization's", "key-wrong-organization", async (l, f, keys) => {
     const forged = await l.append([keys.b], { stream: "agreement/x", type: "agreement.drafted", actor: "centre-a", key: keys.b.id, data: {} });

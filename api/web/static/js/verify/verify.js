@@ -13,8 +13,10 @@
 //             logKey: {fingerprint, status: "pinned-now"|"matches"|"changed", vkey},
 //             checkpoint?: {size, root}}
 //
-// baseUrl: the ledger's HTTP API ("" for the page's own origin). token: a bearer token
-// (the log's checkpoint and proofs need an auditor or trust token, docs/API.md §1).
+// baseUrl: the ledger's HTTP API ("" for the page's own origin). token: a bearer token,
+// for an agreement that is not public (docs/API.md §1, the agreement rule). Requests:
+// the log key, the stream's events, its signers' organization streams, and one proof
+// batch (GET /v1/agreements/{id}/proofs or /v1/organizations/{id}/proofs, ?seen=SIZE).
 // pin: createPin(storage) from pin.js (localStorage by default). vkey: a log key the
 // user supplies out of band; when given, it must equal the one served or pinned.
 //
@@ -234,7 +236,7 @@ function client(baseUrl, token, fetchImpl) {
       throw new Failure("fetch-failed", { detail: `${path}: ${e.message}` });
     }
     if (res.status === 401 || res.status === 403) {
-      throw new Failure(path.startsWith("/v1/log/") ? "token-needed" : "fetch-failed", { detail: `${path}: HTTP ${res.status}` });
+      throw new Failure("token-needed", { detail: `${path}: HTTP ${res.status}` });
     }
     if (!res.ok) throw new Failure("fetch-failed", { detail: `${path}: HTTP ${res.status}` });
     return res;
@@ -262,62 +264,54 @@ async function streamEntries(api, stream, shown) {
   }
 }
 
-async function pool(items, limit, work) {
-  const results = new Array(items.length);
-  let next = 0;
-  async function lane() {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await work(items[i], i);
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  return results;
+/** Decode a list of base64 hashes; an unreadable one becomes empty (and fails its check). */
+function hashes(list) {
+  return (Array.isArray(list) ? list : []).map((h) => { try { return b64decode(h); } catch { return new Uint8Array(0); } });
 }
 
-/** The checkpoint now, consistent with the last one this browser saw (then kept). */
-async function currentCheckpoint(api, verifier, pin, scope) {
-  const cp = await openSigned(await api.text("/v1/log/checkpoint"), verifier);
-  const seen = pin.lastCheckpoint(scope);
-  if (seen !== null) {
-    let seenRoot;
-    try { seenRoot = b64decode(seen.root); } catch { seenRoot = new Uint8Array(0); }
-    const [small, big, rootSmall, rootBig] = seen.size <= cp.size
-      ? [seen.size, cp.size, seenRoot, cp.rootHash] : [cp.size, seen.size, cp.rootHash, seenRoot];
-    let proof = [];
-    if (small > 0n && small !== big) {
-      const p = await api.json(`/v1/log/proof/consistency?from=${small}&to=${big}`);
-      proof = p.proof.map((h) => { try { return b64decode(h); } catch { return new Uint8Array(0); } });
-    }
-    if (!verifyConsistency(small, big, rootSmall, rootBig, proof)) {
-      throw new Failure("consistency-invalid", { detail: `size ${seen.size} seen before, ${cp.size} now` });
-    }
-    if (seen.size > cp.size) return { ...cp, keep: false };
+/**
+ * The checkpoint of a proof batch, opened with the pinned key, and consistent with the
+ * last one this browser saw (the batch carries that proof when asked with `seen`).
+ */
+async function checkedCheckpoint(batch, verifier, seen) {
+  const cp = await openSigned(batch.checkpoint, verifier);
+  if (BigInt(batch.size) !== cp.size) throw new Failure("checkpoint-invalid", { detail: "the batch's size is not its checkpoint's" });
+  if (seen === null) return { ...cp, keep: true };
+  let seenRoot;
+  try { seenRoot = b64decode(seen.root); } catch { seenRoot = new Uint8Array(0); }
+  const [small, big, rootSmall, rootBig] = seen.size <= cp.size
+    ? [seen.size, cp.size, seenRoot, cp.rootHash] : [cp.size, seen.size, cp.rootHash, seenRoot];
+  const c = batch.consistency;
+  const proof = c && BigInt(c.from) === small && BigInt(c.to) === big ? hashes(c.proof) : null;
+  if (proof === null || !verifyConsistency(small, big, rootSmall, rootBig, proof)) {
+    throw new Failure("consistency-invalid", { detail: `size ${seen.size} seen before, ${cp.size} now` });
   }
-  return { ...cp, keep: true };
+  return { ...cp, keep: seen.size <= cp.size };
 }
 
-function apiInclusion(api, cp) {
+/** Inclusion of each event in the checkpoint's tree, from the batch's proofs. */
+function batchInclusion(batch, cp) {
+  const byPosition = new Map((batch.proofs || []).map((p) => [p.position, p]));
   return async (events) => {
-    const covered = events.filter((ev) => BigInt(ev.position) < cp.size);
-    const ok = await pool(covered, 8, async (ev) => {
-      const p = await api.json(`/v1/log/proof/inclusion?index=${ev.position}&size=${cp.size}`);
+    let proven = 0;
+    for (const ev of [...events].sort((a, b) => a.position - b.position)) {
+      if (BigInt(ev.position) >= cp.size) continue;
+      const p = byPosition.get(ev.position);
+      if (!p) throw fail("inclusion-invalid", ev, "the ledger sent no proof for this event");
       const mine = leafHash(ev.position, ev.recordedAtUs, ev.env.canonical);
       if (p.leaf_hash !== b64encode(mine)) throw fail("leaf-envelope", ev, "the log holds another entry at this position");
-      let proof;
-      try { proof = p.proof.map(b64decode); } catch { throw fail("inclusion-invalid", ev, "proof is not base64"); }
-      if (!verifyInclusion(ev.position, cp.size, mine, proof, cp.rootHash)) throw fail("inclusion-invalid", ev);
-      return true;
-    });
-    const pending = events.filter((ev) => BigInt(ev.position) >= cp.size);
+      if (!verifyInclusion(ev.position, cp.size, mine, hashes(p.proof), cp.rootHash)) throw fail("inclusion-invalid", ev);
+      proven++;
+    }
+    const pending = events.filter((ev) => BigInt(ev.position) >= cp.size).sort((a, b) => a.position - b.position);
     if (pending.length) {
       throw fail("not-in-checkpoint", pending[0], `${pending.length} event(s) after size ${cp.size}`);
     }
-    return ok.length;
+    return proven;
   };
 }
 
-async function verifyOverHttp({ baseUrl, token, pin, fetch: fetchImpl, vkey }, subjectStream) {
+async function verifyOverHttp({ baseUrl, token, pin, fetch: fetchImpl, vkey }, subjectStream, proofsPath) {
   pin = pin || createPin();
   const scope = scopeOf(baseUrl);
   const api = client(baseUrl, token, fetchImpl);
@@ -337,11 +331,13 @@ async function verifyOverHttp({ baseUrl, token, pin, fetch: fetchImpl, vkey }, s
     signers.delete(subjectStream.slice(4)); // an org page reads its own stream once
     const entries = [...subject];
     for (const org of [...signers].sort()) entries.push(...await streamEntries(api, `org/${org}`, false));
-    const cp = await currentCheckpoint(api, verifier, pin, scope);
+    const seen = pin.lastCheckpoint(scope);
+    const batch = await api.json(seen === null ? proofsPath : `${proofsPath}?seen=${seen.size}`);
+    const cp = await checkedCheckpoint(batch, verifier, seen);
     checkpoint = { size: Number(cp.size), root: b64encode(cp.rootHash) };
     if (cp.keep) pin.saveCheckpoint(scope, cp.size, checkpoint.root);
     const verified = await verifyEvents({
-      entries, origin: verifier.name, subjectStream, include: apiInclusion(api, cp),
+      entries, origin: verifier.name, subjectStream, include: batchInclusion(batch, cp),
     });
     Object.assign(counts, verified.counts);
     return { ok: true, counts, logKey, checkpoint };
@@ -360,11 +356,13 @@ function failed(e, counts, logKey, checkpoint) {
 }
 
 export function verifyAgreement({ baseUrl, agreementId, token, pin, fetch, vkey }) {
-  return verifyOverHttp({ baseUrl, token, pin, fetch, vkey }, `agreement/${agreementId}`);
+  return verifyOverHttp({ baseUrl, token, pin, fetch, vkey }, `agreement/${agreementId}`,
+    `/v1/agreements/${encodeURIComponent(agreementId)}/proofs`);
 }
 
 export function verifyOrganization({ baseUrl, orgId, token, pin, fetch, vkey }) {
-  return verifyOverHttp({ baseUrl, token, pin, fetch, vkey }, `org/${orgId}`);
+  return verifyOverHttp({ baseUrl, token, pin, fetch, vkey }, `org/${orgId}`,
+    `/v1/organizations/${encodeURIComponent(orgId)}/proofs`);
 }
 
 // --- from an exported bundle (docs/PROTOCOL.md Part III) -----------------------------
