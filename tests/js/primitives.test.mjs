@@ -94,3 +94,13 @@ for (const name of proofFiles) {
     assert.ok(n > 0);
   });
 }
+
+test("a statement's issued_at must be a real UTC time", () => {
+  const st = structuredClone(core.entries[0].statement);
+  const with_ = (t) => utf8(canonicalString({ ...st, issued_at: t }));
+  assert.equal(parseStatement(with_("2024-02-29T23:59:59.5Z")).issued_at, "2024-02-29T23:59:59.5Z");
+  for (const bad of ["2026-02-29T10:00:00Z", "2026-13-01T10:00:00Z", "2026-04-31T10:00:00Z",
+    "2026-01-01T24:00:00Z", "2026-01-01T10:60:00Z", "2026-01-01T10:00:00", "2026-01-01T10:00:00.1234567Z"]) {
+    assert.throws(() => parseStatement(with_(bad)), undefined, bad);
+  }
+});

@@ -41,31 +41,34 @@ export function b64decode(text) {
     throw new EncodingError("not canonical standard base64");
   }
   const pad = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
-  let bad = 0;
-  for (let i = text.length - pad - 1; i >= 0; i--) {
-    const c = text.charCodeAt(i);
-    bad |= c > 127 ? -1 : VALUE[c];
-  }
-  if (bad < 0) throw new EncodingError("not canonical standard base64");
   if ((pad === 2 && !ZERO_LOW4.includes(text[text.length - 3]))
       || (pad === 1 && !ZERO_LOW2.includes(text[text.length - 2]))) {
     throw new EncodingError("base64 is not in canonical padded form");
   }
   const out = new Uint8Array((text.length / 4) * 3 - pad);
   const full = text.length - (pad ? 4 : 0);
-  let o = 0;
+  let o = 0, bad = 0;
   for (let i = 0; i < full; i += 4) {
-    const n = (VALUE[text.charCodeAt(i)] << 18) | (VALUE[text.charCodeAt(i + 1)] << 12)
-      | (VALUE[text.charCodeAt(i + 2)] << 6) | VALUE[text.charCodeAt(i + 3)];
+    const a = VALUE[text.charCodeAt(i) & 127] | (text.charCodeAt(i) & ~127);
+    const b = VALUE[text.charCodeAt(i + 1) & 127] | (text.charCodeAt(i + 1) & ~127);
+    const c = VALUE[text.charCodeAt(i + 2) & 127] | (text.charCodeAt(i + 2) & ~127);
+    const d = VALUE[text.charCodeAt(i + 3) & 127] | (text.charCodeAt(i + 3) & ~127);
+    bad |= a | b | c | d;
+    const n = (a << 18) | (b << 12) | (c << 6) | d;
     out[o++] = n >> 16; out[o++] = (n >> 8) & 0xff; out[o++] = n & 0xff;
   }
   if (pad) {
     const i = full;
-    const c = text[i + 2] === "=" ? 0 : VALUE[text.charCodeAt(i + 2)];
-    const n = (VALUE[text.charCodeAt(i)] << 18) | (VALUE[text.charCodeAt(i + 1)] << 12) | (c << 6);
+    const a = VALUE[text.charCodeAt(i) & 127] | (text.charCodeAt(i) & ~127);
+    const b = VALUE[text.charCodeAt(i + 1) & 127] | (text.charCodeAt(i + 1) & ~127);
+    const c = pad === 2 ? 0 : VALUE[text.charCodeAt(i + 2) & 127] | (text.charCodeAt(i + 2) & ~127);
+    bad |= a | b | c;
+    const n = (a << 18) | (b << 12) | (c << 6);
     out[o++] = n >> 16;
     if (pad === 1) out[o++] = (n >> 8) & 0xff;
   }
+  // A character outside the alphabet reads as -1, or carries bits above 127: refused.
+  if (bad < 0 || bad > 63) throw new EncodingError("not canonical standard base64");
   return out;
 }
 

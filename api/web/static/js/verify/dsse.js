@@ -2,7 +2,6 @@
 // encoding that Ed25519 signs, and WebCrypto verification.
 
 import { b64decode, concat, utf8 } from "./b64.js";
-import { canonicalBytes } from "./canonical.js";
 
 export const PAYLOAD_TYPE = "application/vnd.mutualisation-ledger.statement.v1+json";
 
@@ -61,19 +60,22 @@ export function parseEnvelope(env) {
     }
     return { keyid: s.keyid, sig };
   });
-  return { payload, signatures, canonical: canonicalBytes(env) };
+  // Every value is now base64, hex or the fixed type: printable ASCII needing no escape,
+  // so the canonical form (members sorted, no whitespace) is written directly.
+  const sigs_ = sigs.map((x) => `{"keyid":"${x.keyid}","sig":"${x.sig}"}`).join(",");
+  const canonical = utf8(`{"payload":"${env.payload}","payloadType":"${PAYLOAD_TYPE}","signatures":[${sigs_}]}`);
+  return { payload, signatures, canonical };
 }
 
 const subtle = globalThis.crypto.subtle;
-const imported = new Map();
+const imported = new WeakMap();
 
-/** A WebCrypto Ed25519 public key for 32 raw bytes (cached by its base64). */
-export async function importEd25519(raw) {
-  const id = raw.join(",");
-  let key = imported.get(id);
+/** A WebCrypto Ed25519 public key for 32 raw bytes (imported once per byte array). */
+export function importEd25519(raw) {
+  let key = imported.get(raw);
   if (!key) {
     key = subtle.importKey("raw", raw, { name: "Ed25519" }, false, ["verify"]);
-    imported.set(id, key);
+    imported.set(raw, key);
   }
   return key;
 }

@@ -2,7 +2,7 @@
 // u64be(position) ‖ u64be(recorded_at_us) ‖ canonical envelope; leaf hash SHA-256(0x00 ‖ leaf).
 
 import { concat } from "./b64.js";
-import { hashLeaf } from "./merkle.js";
+import { sha256 } from "./sha256.js";
 
 export function u64be(n) {
   const out = new Uint8Array(8);
@@ -14,8 +14,15 @@ export function leafBytes(position, recordedAtUs, envelopeCanonical) {
   return concat(u64be(position), u64be(recordedAtUs), envelopeCanonical);
 }
 
+const ZERO = new Uint8Array([0]);
+
+/** SHA-256(0x00 ‖ leaf), without building the leaf. */
 export function leafHash(position, recordedAtUs, envelopeCanonical) {
-  return hashLeaf(leafBytes(position, recordedAtUs, envelopeCanonical));
+  const header = new Uint8Array(16);
+  const view = new DataView(header.buffer);
+  view.setBigUint64(0, BigInt(position));
+  view.setBigUint64(8, BigInt(recordedAtUs));
+  return sha256(ZERO, header, envelopeCanonical);
 }
 
 /** Read a leaf's header: {position, recordedAtUs, envelope: bytes}; numbers are safe integers. */

@@ -40,14 +40,19 @@ function block(h, b, off) {
   h[4] = (h[4] + e) | 0; h[5] = (h[5] + f) | 0; h[6] = (h[6] + g) | 0; h[7] = (h[7] + hh) | 0;
 }
 
+let scratch = new Uint8Array(4096);
+const H = new Int32Array(8);
+
 /** SHA-256 of the concatenation of the given byte arrays (Uint8Array each). */
 export function sha256(...parts) {
   let n = 0;
   for (const p of parts) n += p.length;
   const padded = ((n + 9 + 63) >> 6) << 6;
-  const buf = new Uint8Array(padded);
+  if (scratch.length < padded) scratch = new Uint8Array(padded * 2);
+  const buf = scratch;
   let o = 0;
   for (const p of parts) { buf.set(p, o); o += p.length; }
+  buf.fill(0, n, padded);
   buf[n] = 0x80;
   const bits = n * 8;
   buf[padded - 4] = (bits >>> 24) & 0xff; buf[padded - 3] = (bits >>> 16) & 0xff;
@@ -55,8 +60,9 @@ export function sha256(...parts) {
   const hi = Math.floor(n / 0x20000000);
   buf[padded - 8] = (hi >>> 24) & 0xff; buf[padded - 7] = (hi >>> 16) & 0xff;
   buf[padded - 6] = (hi >>> 8) & 0xff; buf[padded - 5] = hi & 0xff;
-  const h = new Int32Array([0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-    0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]);
+  const h = H;
+  h[0] = 0x6a09e667; h[1] = 0xbb67ae85; h[2] = 0x3c6ef372; h[3] = 0xa54ff53a;
+  h[4] = 0x510e527f; h[5] = 0x9b05688c; h[6] = 0x1f83d9ab; h[7] = 0x5be0cd19;
   for (let off = 0; off < padded; off += 64) block(h, buf, off);
   const out = new Uint8Array(32);
   for (let i = 0; i < 8; i++) {

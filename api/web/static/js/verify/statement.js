@@ -22,13 +22,15 @@ const PATTERNS = {
 const TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,6})?Z$/;
 const HEX64 = /^[0-9a-f]{64}$/;
 
+const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 function realTime(text) {
   const m = TIME.exec(text);
   if (!m) return false;
-  const [y, mo, d, h, mi, s] = m.slice(1).map(Number);
-  const t = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
-  return t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d
-    && h < 24 && mi < 60 && s < 60 && y >= 1;
+  const y = +m[1], mo = +m[2], d = +m[3];
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  const days = mo === 2 && leap ? 29 : DAYS[mo - 1];
+  return y >= 1 && mo >= 1 && mo <= 12 && d >= 1 && d <= days && +m[4] < 24 && +m[5] < 60 && +m[6] < 60;
 }
 
 /** Parse canonical payload bytes into a statement object; throws with a code. */

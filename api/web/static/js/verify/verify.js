@@ -105,7 +105,7 @@ async function openSigned(note, verifier) {
  */
 function readEvents(entries, origin) {
   return entries.map((e) => {
-    const ev = { ...e };
+    const ev = { position: e.position, recordedAtUs: e.recordedAtUs, envelope: e.envelope, shown: e.shown, leafEnvelope: e.leafEnvelope };
     try {
       ev.env = parseEnvelope(e.envelope);
     } catch (err) {
