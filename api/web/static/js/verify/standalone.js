@@ -24,9 +24,9 @@ export function start(doc) {
   if (params.get("org")) $("kind").value = "organization";
   if (params.get("lang") === "en") doc.documentElement.lang = "en";
 
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
+  async function run() {
     const t = TEXT[lang()];
+    const began = performance.now();
     out.textContent = t.running;
     out.dataset.verification = "running";
     const file = $("bundle").files && $("bundle").files[0];
@@ -45,8 +45,12 @@ export function start(doc) {
       return;
     }
     renderResult(out, result, lang());
-    $("details").textContent = JSON.stringify(result, null, 2);
-  });
+    $("details").textContent = JSON.stringify({ ...result, elapsed_ms: Math.round(performance.now() - began) }, null, 2);
+  }
+
+  form.addEventListener("submit", (event) => { event.preventDefault(); run(); });
+  // ?run=1 verifies at once what the other parameters name (a link from the register).
+  if (params.get("run") === "1") run();
 
   $("forget").addEventListener("click", () => {
     const base = $("base").value.trim().replace(/\/+$/, "");
