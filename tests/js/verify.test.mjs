@@ -124,9 +124,13 @@ const ADVERSARIES = [
     return tamperBatch(f, async (b) => { b.checkpoint = await other.signedNote(b.size); });
   }],
   ["an event signed by a key swapped for another organization's", "key-wrong-organization", async (l, f, keys) => {
-    const forged = await l.append([keys.b], { stream: "agreement/x", type: "agreement.drafted", actor: "centre-a", key: keys.b.id, data: {} });
+    await l.append([keys.b], { stream: "agreement/compta-2026", type: "measure.recorded", actor: "centre-a", key: keys.b.id, data: {} });
+    return f;
+  }],
+  ["events of another stream under this agreement's name", "stream-mismatch", async (l, f, keys) => {
+    const other = await l.append([keys.a], { stream: "agreement/x", type: "agreement.drafted", actor: "centre-a", data: {} });
     return tamperStream(f, "agreement/compta-2026", (ev) => {
-      ev.push({ position: forged.position, version: ev.length + 1, recorded_at: ev[ev.length - 1].recorded_at, event_hash: forged.hash, envelope: forged.envelope });
+      ev.push({ position: other.position, version: ev.length + 1, recorded_at: ev[ev.length - 1].recorded_at, event_hash: other.hash, envelope: other.envelope });
     });
   }],
   ["an event signed by an unknown key", "key-unknown", async (l, f) => {
@@ -216,4 +220,35 @@ test("a bundle verifies, and a tampered one fails", async () => {
   assert.ok(["signature-invalid", "leaf-envelope"].includes(bad.failure.code), bad.failure.code);
   const other = await verifyBundle({ text, pin: createPin(memoryStorage()), vkey: (await FakeLedger.create(ledger.origin, 7)).vkey });
   assert.equal(other.failure?.code, "checkpoint-invalid");
+});
+
+test("the page's own account must be what was verified", async () => {
+  const { ledger, id } = await agreementLedger();
+  const head = ledger.streams.get(`agreement/${id}`).at(-1);
+  const args = { baseUrl: "http://ledger.test", agreementId: id, token: TOKEN, fetch: ledger.fetcher() };
+  const ok = await verifyAgreement({ ...args, pin: createPin(memoryStorage()), shown: { version: head.version, head_hash: head.hash } });
+  assert.equal(ok.ok, true, JSON.stringify(ok.failure));
+  const stale = await verifyAgreement({ ...args, pin: createPin(memoryStorage()), shown: { version: head.version + 1 } });
+  assert.equal(stale.failure?.code, "stream-mismatch");
+});
+
+test("a bundle of a rewritten log is caught on the next visit", async () => {
+  const { ledger, keys } = await agreementLedger();
+  const pin = createPin(memoryStorage());
+  assert.equal((await verifyBundle({ text: await ledger.bundle(), pin, vkey: ledger.vkey })).ok, true);
+  const evil = await FakeLedger.create();
+  evil.logKey = ledger.logKey; evil.vkey = ledger.vkey;
+  await evil.register("centre-a", 1);
+  await evil.register("centre-b", 2);
+  await evil.register("centre-c", 3);
+  for (let i = 0; i < ledger.log.length; i++) {
+    await evil.append([keys.a], { stream: `agreement/other-${i}`, type: "agreement.drafted", actor: "centre-a", data: {} });
+  }
+  const r = await verifyBundle({ text: await evil.bundle(), pin, vkey: ledger.vkey });
+  assert.equal(r.failure?.code, "consistency-invalid", JSON.stringify(r.failure));
+  const shorter = await FakeLedger.create();
+  shorter.logKey = ledger.logKey; shorter.vkey = ledger.vkey;
+  await shorter.register("centre-a", 1);
+  const rolled = await verifyBundle({ text: await shorter.bundle(), pin, vkey: ledger.vkey });
+  assert.equal(rolled.failure?.code, "rollback");
 });

@@ -23,6 +23,8 @@ const FAILURES = {
   "stream-version-gap": ["Il manque un événement dans la chaîne.", "An event is missing from the chain."],
   "stream-version-conflict": ["Deux événements portent la même version.", "Two events carry the same version."],
   "stream-prev-mismatch": ["La chaîne d'empreintes est rompue.", "The hash chain is broken."],
+  "stream-mismatch": ["Le registre a répondu avec d'autres événements que ceux que montre la page.",
+    "The ledger answered with other events than those the page shows."],
   "wrong-ledger": ["Un événement appartient à un autre registre.", "An event belongs to another register."],
   "envelope-malformed": ["Une enveloppe signée est mal formée.", "A signed envelope is malformed."],
   "payload-type-unknown": ["Une enveloppe signée est d'un type inconnu.", "A signed envelope has an unknown type."],

@@ -2,8 +2,8 @@
 //
 // Entry points (the pages call these; keep the names):
 //
-//   verifyAgreement({baseUrl, agreementId, token?, pin?, fetch?}) -> Promise<Result>
-//   verifyOrganization({baseUrl, orgId, token?, pin?, fetch?})    -> Promise<Result>
+//   verifyAgreement({baseUrl, agreementId, token?, pin?, shown?, vkey?, fetch?}) -> Promise<Result>
+//   verifyOrganization({baseUrl, orgId, token?, pin?, shown?, vkey?, fetch?})    -> Promise<Result>
 //   verifyBundle({text, agreementId?, orgId?, pin?, vkey?})        -> Promise<Result>
 //   renderResult(element, result, lang)   writes the sentence (role=status, aria-live),
 //                                         green only when result.ok
@@ -19,6 +19,9 @@
 // batch (GET /v1/agreements/{id}/proofs or /v1/organizations/{id}/proofs, ?seen=SIZE).
 // pin: createPin(storage) from pin.js (localStorage by default). vkey: a log key the
 // user supplies out of band; when given, it must equal the one served or pinned.
+// shown: {version, head_hash?}, what the page rendered (the stream's last version and
+// its event hash): the verified stream must end there, or the page is not what was
+// verified (stream-mismatch).
 //
 // What is checked, in this order (the first failure is the answer; nothing unverified
 // is counted as verified): the log key against the pin; the checkpoint's signature by
@@ -311,7 +314,7 @@ function batchInclusion(batch, cp) {
   };
 }
 
-async function verifyOverHttp({ baseUrl, token, pin, fetch: fetchImpl, vkey }, subjectStream, proofsPath) {
+async function verifyOverHttp({ baseUrl, token, pin, fetch: fetchImpl, vkey, shown }, subjectStream, proofsPath) {
   pin = pin || createPin();
   const scope = scopeOf(baseUrl);
   const api = client(baseUrl, token, fetchImpl);
@@ -326,6 +329,10 @@ async function verifyOverHttp({ baseUrl, token, pin, fetch: fetchImpl, vkey }, s
     if (logKey.status === "changed") throw new Failure("log-key-changed");
     const subject = readEvents(await streamEntries(api, subjectStream, true), verifier.name);
     if (subject.length === 0) throw new Failure("empty");
+    for (const ev of subject) {
+      if (ev.st.stream !== subjectStream) throw fail("stream-mismatch", ev, `asked for ${subjectStream}`);
+    }
+    checkShown(subject, shown);
     const signers = new Set();
     for (const e of subject) signers.add(e.st.actor);
     signers.delete(subjectStream.slice(4)); // an org page reads its own stream once
@@ -346,6 +353,18 @@ async function verifyOverHttp({ baseUrl, token, pin, fetch: fetchImpl, vkey }, s
   }
 }
 
+/**
+ * The page's own account of what it shows ({version, head_hash}: the stream's last
+ * version and its event hash, as the page rendered them) must be what was verified.
+ */
+function checkShown(subject, shown) {
+  if (!shown) return;
+  const last = subject.reduce((a, b) => (b.st.version > a.st.version ? b : a));
+  if (last.st.version !== shown.version || (shown.head_hash && last.hash !== shown.head_hash)) {
+    throw fail("stream-mismatch", last, `the page shows version ${shown.version}, the ledger answered ${last.st.version}`);
+  }
+}
+
 function failed(e, counts, logKey, checkpoint) {
   const f = e instanceof Failure ? e : new Failure("fetch-failed", { detail: e && e.message });
   const failure = { code: f.code, ...failureMessages(f.code, f) };
@@ -355,13 +374,13 @@ function failed(e, counts, logKey, checkpoint) {
   return { ok: false, counts: { ...counts, signatures: 0, inclusions: 0, ratifications_matching: 0 }, failure, logKey, checkpoint };
 }
 
-export function verifyAgreement({ baseUrl, agreementId, token, pin, fetch, vkey }) {
-  return verifyOverHttp({ baseUrl, token, pin, fetch, vkey }, `agreement/${agreementId}`,
+export function verifyAgreement({ baseUrl, agreementId, token, pin, fetch, vkey, shown }) {
+  return verifyOverHttp({ baseUrl, token, pin, fetch, vkey, shown }, `agreement/${agreementId}`,
     `/v1/agreements/${encodeURIComponent(agreementId)}/proofs`);
 }
 
-export function verifyOrganization({ baseUrl, orgId, token, pin, fetch, vkey }) {
-  return verifyOverHttp({ baseUrl, token, pin, fetch, vkey }, `org/${orgId}`,
+export function verifyOrganization({ baseUrl, orgId, token, pin, fetch, vkey, shown }) {
+  return verifyOverHttp({ baseUrl, token, pin, fetch, vkey, shown }, `org/${orgId}`,
     `/v1/organizations/${encodeURIComponent(orgId)}/proofs`);
 }
 
@@ -396,7 +415,10 @@ export async function verifyBundle({ text, agreementId, orgId, pin, vkey }) {
     if (verifier.name !== header.origin) throw new Failure("checkpoint-invalid", { detail: "the log key names another origin" });
     let end = lines.length;
     while (end > 1 && lines[end - 1].startsWith('{"checkpoint"')) end--;
-    const notes = lines.slice(end).map((l) => JSON.parse(l).checkpoint);
+    let notes;
+    try { notes = lines.slice(end).map((l) => JSON.parse(l).checkpoint); } catch {
+      throw new Failure("bundle-malformed", { detail: "a checkpoint line" });
+    }
     const entries = [];
     for (let i = 1; i < end; i++) {
       let row;
@@ -417,12 +439,17 @@ export async function verifyBundle({ text, agreementId, orgId, pin, vkey }) {
     const last = cps[cps.length - 1];
     checkpoint = { size: Number(last.size), root: b64encode(last.rootHash) };
     const subject = agreementId ? `agreement/${agreementId}` : orgId ? `org/${orgId}` : null;
+    const seen = pin.lastCheckpoint(scope);
+    if (seen !== null && seen.size > last.size) throw new Failure("rollback", { detail: `size ${seen.size} seen before` });
     const include = async (events) => {
       const tree = new CompactRange();
       let c = 0;
       for (const ev of events) {
         if (toHex(ev.leafEnvelope) !== toHex(ev.env.canonical)) throw fail("leaf-envelope", ev);
         tree.push(leafHash(ev.position, ev.recordedAtUs, ev.env.canonical));
+        if (seen !== null && BigInt(tree.size) === seen.size && b64encode(tree.root()) !== seen.root) {
+          throw fail("consistency-invalid", ev, `the tree of size ${seen.size} seen before has another root`);
+        }
         while (c < cps.length && BigInt(tree.size) === cps[c].size) {
           if (toHex(tree.root()) !== toHex(cps[c].rootHash)) throw fail("checkpoint-root", ev);
           c++;
@@ -431,15 +458,7 @@ export async function verifyBundle({ text, agreementId, orgId, pin, vkey }) {
       if (c < cps.length) throw new Failure("checkpoint-root", { detail: `a checkpoint of size ${cps[c].size} is beyond the file` });
       return events.filter((ev) => BigInt(ev.position) < last.size).length;
     };
-    const seen = pin.lastCheckpoint(scope);
-    if (seen !== null && seen.size > last.size) throw new Failure("rollback", { detail: `size ${seen.size} seen before` });
     const result = await verifyEvents({ entries, origin: verifier.name, subjectStream: subject || "", include });
-    if (seen !== null) {
-      const match = cps.find((c) => c.size === seen.size);
-      if (seen.size > 0n && (!match || b64encode(match.rootHash) !== seen.root)) {
-        throw new Failure("consistency-invalid", { detail: `size ${seen.size} seen before` });
-      }
-    }
     Object.assign(counts, result.counts);
     if (!subject) {
       counts.events = entries.length;
