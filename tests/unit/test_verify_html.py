@@ -28,8 +28,10 @@ def test_committed_verify_html_is_the_generated_one() -> None:
 
 
 def test_every_module_is_inlined_once() -> None:
+    """Every module but page.js (the register pages' entry, which verify.html's own
+    form replaces) is in the file, once."""
     page = generator().render()
-    modules = sorted(p.name for p in GENERATOR.parent.glob("*.js"))
+    modules = sorted(p.name for p in GENERATOR.parent.glob("*.js") if p.name != "page.js")
     inlined = sorted(re.findall(r'^__modules\["([a-z0-9_]+\.js)"\] = ', page, re.M))
     assert inlined == modules
 
