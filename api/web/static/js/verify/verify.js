@@ -10,7 +10,8 @@
 //
 //   Result = {ok, counts: {signatures, inclusions, ratifications_matching, events},
 //             failure?: {code, message_fr, message_en, position?, event?},
-//             logKey: {fingerprint, status: "pinned-now"|"matches"|"changed", vkey},
+//             logKey: {fingerprint, status: "pinned-now"|"matches"|"changed", vkey}
+//                     (status "unknown", fingerprint "", when no key could be read),
 //             checkpoint?: {size, root}}
 //
 // baseUrl: the ledger's HTTP API ("" for the page's own origin). token: a bearer token,
@@ -319,7 +320,7 @@ async function verifyOverHttp({ baseUrl, token, pin, fetch: fetchImpl, vkey, sho
   const scope = scopeOf(baseUrl);
   const api = client(baseUrl, token, fetchImpl);
   const counts = { signatures: 0, inclusions: 0, ratifications_matching: 0, events: 0 };
-  let logKey = { fingerprint: "", status: "pinned-now", vkey: "" };
+  let logKey = { fingerprint: "", status: "unknown", vkey: "" }; // until the key is read
   let checkpoint;
   try {
     const served = (await api.text("/v1/log/key")).trim();
@@ -395,7 +396,7 @@ export function verifyOrganization({ baseUrl, orgId, token, pin, fetch, vkey, sh
 export async function verifyBundle({ text, agreementId, orgId, pin, vkey }) {
   pin = pin || createPin();
   const counts = { signatures: 0, inclusions: 0, ratifications_matching: 0, events: 0 };
-  let logKey = { fingerprint: "", status: "pinned-now", vkey: "" };
+  let logKey = { fingerprint: "", status: "unknown", vkey: "" }; // until the key is read
   let checkpoint;
   try {
     const lines = (typeof text === "string" ? text : fromUtf8(text)).split("\n");
