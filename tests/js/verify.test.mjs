@@ -252,3 +252,13 @@ test("a bundle of a rewritten log is caught on the next visit", async () => {
   const rolled = await verifyBundle({ text: await shorter.bundle(), pin, vkey: ledger.vkey });
   assert.equal(rolled.failure?.code, "rollback");
 });
+
+test("a signer's events after the last one shown need no checkpoint yet", async () => {
+  const { ledger, id, keys } = await agreementLedger();
+  const org = ledger.streams.get("org/centre-b");
+  await ledger.append([keys.b], { stream: "org/centre-b", type: "organization.profile_updated", actor: "centre-b", prev: org.at(-1).hash, data: { name: "B" } });
+  ledger.checkpointSize = ledger.log.length - 1; // the profile update is not covered yet
+  const r = await run(ledger, id);
+  assert.equal(r.ok, true, JSON.stringify(r.failure));
+  assert.equal(r.counts.signatures, 9); // 6 agreement events, 3 registrations
+});

@@ -323,12 +323,18 @@ async function verifyOverHttp({ baseUrl, token, pin, fetch: fetchImpl, vkey, sho
   let logKey = { fingerprint: "", status: "unknown", vkey: "" }; // until the key is read
   let checkpoint;
   try {
-    const served = (await api.text("/v1/log/key")).trim();
-    const pinnedNow = pinnedKey(served, pin, scope, vkey);
+    // The key, the stream and the proof batch are asked at once; their answers are
+    // then judged in this order (a changed key first).
+    const seen = pin.lastCheckpoint(scope);
+    const [keyText, streamAnswer, batchAnswer] = await Promise.allSettled([
+      api.text("/v1/log/key"), streamEntries(api, subjectStream, true),
+      api.json(seen === null ? proofsPath : `${proofsPath}?seen=${seen.size}`)]);
+    const settled = (r) => { if (r.status === "rejected") throw r.reason; return r.value; };
+    const pinnedNow = pinnedKey(settled(keyText).trim(), pin, scope, vkey);
     logKey = pinnedNow.logKey;
     const verifier = pinnedNow.verifier;
     if (logKey.status === "changed") throw new Failure("log-key-changed");
-    const subject = readEvents(await streamEntries(api, subjectStream, true), verifier.name);
+    const subject = readEvents(settled(streamAnswer), verifier.name);
     if (subject.length === 0) throw new Failure("empty");
     for (const ev of subject) {
       if (ev.st.stream !== subjectStream) throw fail("stream-mismatch", ev, `asked for ${subjectStream}`);
@@ -337,10 +343,11 @@ async function verifyOverHttp({ baseUrl, token, pin, fetch: fetchImpl, vkey, sho
     const signers = new Set();
     for (const e of subject) signers.add(e.st.actor);
     signers.delete(subjectStream.slice(4)); // an org page reads its own stream once
-    const entries = [...subject];
-    for (const org of [...signers].sort()) entries.push(...await streamEntries(api, `org/${org}`, false));
-    const seen = pin.lastCheckpoint(scope);
-    const batch = await api.json(seen === null ? proofsPath : `${proofsPath}?seen=${seen.size}`);
+    const orgStreams = await Promise.all([...signers].sort().map((org) => streamEntries(api, `org/${org}`, false)));
+    // The signers' later events change no key the shown events were signed with.
+    const lastShown = Math.max(...subject.map((ev) => ev.position));
+    const entries = [...subject, ...orgStreams.flat().filter((e) => e.position <= lastShown)];
+    const batch = settled(batchAnswer);
     const cp = await checkedCheckpoint(batch, verifier, seen);
     checkpoint = { size: Number(cp.size), root: b64encode(cp.rootHash) };
     if (cp.keep) pin.saveCheckpoint(scope, cp.size, checkpoint.root);
