@@ -95,6 +95,11 @@ const RULES = {
   "key.already-registered": ["Cette clé publique est déjà inscrite.", "This public key is already registered."],
   "key.not-own": ["Cette clé n'est pas une clé de votre organisme.", "This key is not one of your organization's."],
   "key.already-revoked": ["Cette clé est déjà révoquée.", "This key is already revoked."],
+  "organization.unknown-type": ["Ce type d'événement n'existe pas pour un organisme.", "This event type does not exist for an organization."],
+  "stream.unknown-kind": ["Ce fil n'est ni celui d'un organisme ni celui d'une entente.", "This stream is neither an organization's nor an agreement's."],
+  "command.unknown": ["Cette commande n'existe pas.", "This command does not exist."],
+  "command.malformed": ["L'organisme ou l'heure de la commande n'a pas sa forme.", "The command's organization or time does not have its form."],
+  "event.mismatch": ["L'événement n'est pas celui que les règles produisent.", "The event is not what the rules make of it."],
   "key.last-key": ["C'est la dernière clé valide de l'organisme : ajoutez-en une autre avant de la révoquer.", "This is the organization's last valid key: add another before revoking it."],
 };
 
