@@ -120,6 +120,7 @@ async def test_the_workshop_signed_in_the_browser(database: str, tmp_path: Path)
             assert steps[name]["ok"], (name, steps[name])
             # The receipt is the statement's, and proven in a signed checkpoint.
             assert steps[name]["inclusion"]["size"] > steps[name]["receipt"]["position"]
+        assert steps["last key"]["rule"] == "key.last-key"
         refused = steps["join again"]
         assert refused["ok"] is False
         assert (refused["code"], refused["rule"]) == ("rule-violated", "party.already-party")

@@ -8,11 +8,17 @@ import { readFileSync } from "node:fs";
 
 import { generateKey, importPem } from "../../api/web/static/js/sign/keys.js";
 import { ratify, verifiedAgreement } from "../../api/web/static/js/sign/ratify.js";
-import { buildStatement, contentHash, issuedAt, keyAddition, keyRevocation, registration, seal } from "../../api/web/static/js/sign/statements.js";
+import { prepareKeyAddition, prepareKeyRevocation } from "../../api/web/static/js/sign/rotation.js";
+import { buildStatement, contentHash, issuedAt, registration, seal } from "../../api/web/static/js/sign/statements.js";
 import { createApi, signAndSubmit } from "../../api/web/static/js/sign/submit.js";
 import { parseVkey } from "../../api/web/static/js/verify/note.js";
 
 const program = JSON.parse(readFileSync(0, "utf8"));
+
+function must(prepared) {
+  if (!prepared.ok) throw new Error(`${prepared.code}: ${prepared.message_en}`);
+  return prepared.statement;
+}
 
 async function sealOp(p) {
   const key = await importPem(p.pem);
@@ -61,11 +67,13 @@ async function workshop({ base, registration: regTokens, tokens, agreement_id: i
   pems["centre-a second"] = second.pem;
   const orgA = "org/centre-a";
   steps["key added"] = await signAndSubmit({ api: api("centre-a"), orgKey: keys["centre-a"], stream: orgA, prove: true,
-    prepare: async (head) => keyAddition({ ledger, orgId: "centre-a", signingKey: keys["centre-a"], version: head.version + 1, prev: head.head_hash, newPublicKey: second.publicKey, label: "poste 2" }) });
+    prepare: async () => must(await prepareKeyAddition({ api: api("centre-a"), orgId: "centre-a", signingKey: keys["centre-a"], newPublicKey: second.publicKey, label: "poste 2" })) });
   const first = keys["centre-a"];
   keys["centre-a"] = second;
   steps["key revoked"] = await signAndSubmit({ api: api("centre-a"), orgKey: second, stream: orgA, prove: true,
-    prepare: async (head) => keyRevocation({ ledger, orgId: "centre-a", signingKey: second, version: head.version + 1, prev: head.head_hash, keyId: first.keyId }) });
+    prepare: async () => must(await prepareKeyRevocation({ api: api("centre-a"), orgId: "centre-a", signingKey: second, keyId: first.keyId })) });
+  // Revoking the last valid key is refused before anything is signed.
+  steps["last key"] = await prepareKeyRevocation({ api: api("centre-a"), orgId: "centre-a", signingKey: second, keyId: second.keyId });
   const text = "Chaque partie réserve la salle une semaine à l'avance.";
   await step("expectation", "centre-a", "expectation.stated", { expectation_id: "e1", text, addressed_to: "all" });
   // The acknowledged content hash is computed from the history this browser verified.

@@ -26,6 +26,25 @@ import { createPin, memoryStorage } from "../verify/pin.js";
 import { buildStatement, agreementStream } from "./statements.js";
 import { NoLongerAllowed, signAndSubmit } from "./submit.js";
 
+/**
+ * A fetch that answers the stream's events from `copy` (what was read once) and passes
+ * everything else to the api's fetch: the verifier then checks the very bytes the page
+ * goes on to use.
+ */
+export function servingCopy(api, stream, copy) {
+  const eventsPath = `/v1/streams/${stream}/events`;
+  return async (url, init) => {
+    const u = new URL(url, "http://x");
+    if (u.pathname === eventsPath) {
+      const after = Number(u.searchParams.get("after") || 0);
+      const limit = Number(u.searchParams.get("limit") || 1000);
+      const body = { stream, version: copy.version, events: copy.events.slice(after, after + limit) };
+      return new Response(JSON.stringify(body), { status: 200, headers: { "Content-Type": "application/json" } });
+    }
+    return api.fetch(url, init);
+  };
+}
+
 const REFUSALS = {
   "head-mismatch": [
     "Le registre annonce un autre dernier événement que l'historique vérifié : rien n'est signé. Rechargez la page.",
@@ -76,17 +95,7 @@ export async function verifiedAgreement({ api, agreementId, pin, vkey, waitMs = 
 async function verifiedOnce({ api, agreementId, pin, vkey }) {
   const stream = agreementStream(agreementId);
   const copy = await api.events(stream);
-  const eventsPath = `/v1/streams/${stream}/events`;
-  const cached = async (url, init) => {
-    const u = new URL(url, "http://x");
-    if (u.pathname === eventsPath) {
-      const after = Number(u.searchParams.get("after") || 0);
-      const limit = Number(u.searchParams.get("limit") || 1000);
-      const body = { stream, version: copy.version, events: copy.events.slice(after, after + limit) };
-      return new Response(JSON.stringify(body), { status: 200, headers: { "Content-Type": "application/json" } });
-    }
-    return api.fetch(url, init);
-  };
+  const cached = servingCopy(api, stream, copy);
   const result = await verifyAgreement({
     baseUrl: api.baseUrl, agreementId, token: api.token, fetch: cached, vkey,
     pin: pin || createPin(memoryStorage()),
