@@ -99,3 +99,10 @@ test("every rule code of docs/EVENTS.md and docs/API.md has words", async () => 
   assert.ok(codes.size > 60);
   for (const c of codes) assert.ok(RULE_CODES.includes(c), c);
 });
+
+test("the JSON shown before signing is the payload's exact text", async () => {
+  const { signedText } = await import("../../api/web/static/js/sign/statements.js");
+  const st = buildStatement({ ...base, type: "agreement.suspended", data: { reason: "Travaux « été »" } });
+  const { payload } = await seal(st, key);
+  assert.equal(signedText(st), new TextDecoder().decode(payload));
+});

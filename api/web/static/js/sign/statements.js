@@ -12,6 +12,7 @@
 //                                   -> statement object; throws StatementInputError({field, ...})
 //                                      when validate.js finds a problem in data
 //   payloadOf(statement)            -> Uint8Array, the canonical bytes that are signed
+//   signedText(statement)           -> the same bytes as text: the exact JSON to show before signing
 //   seal(statement, orgKey)         -> Promise<{envelope, payload, eventHash}>
 //   describe(statement, lang)       -> the statement in plain words (fr|en)
 //   contentHash(expectation)        -> hex, what expectation.acknowledged signs (PROTOCOL IV)
@@ -74,6 +75,9 @@ export function buildStatement({ ledger, stream, version, prev, type, data, acto
 
 /** The canonical payload bytes of a statement: exactly what is signed. */
 export function payloadOf(statement) { return canonicalBytes(statement); }
+
+/** The exact JSON that is signed (the payload's text), for the page to show. */
+export function signedText(statement) { return canonicalString(statement); }
 
 /** Sign the statement with the organization's key: the DSSE envelope as sent. */
 export async function seal(statement, orgKey) {
