@@ -95,7 +95,7 @@ test("every rule code of docs/EVENTS.md and docs/API.md has words", async () => 
   const { readFileSync } = await import("node:fs");
   const { RULE_CODES } = await import("../../api/web/static/js/sign/problems.js");
   const docs = ["EVENTS.md", "API.md"].map((f) => readFileSync(new URL(`../../docs/${f}`, import.meta.url), "utf8")).join("\n");
-  const codes = new Set([...docs.matchAll(/^\| `([a-z-]+\.[a-z-]+)` \|/gm)].map((m) => m[1]));
+  const codes = new Set([...docs.matchAll(/^\| `([a-z-]+\.[a-z-]+)` \|/gm)].map((m) => m[1]).filter((c) => !c.endsWith(".js")));
   assert.ok(codes.size > 60);
   for (const c of codes) assert.ok(RULE_CODES.includes(c), c);
 });
