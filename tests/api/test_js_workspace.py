@@ -121,6 +121,7 @@ async def test_the_workshop_signed_in_the_browser(database: str, tmp_path: Path)
             # The receipt is the statement's, and proven in a signed checkpoint.
             assert steps[name]["inclusion"]["size"] > steps[name]["receipt"]["position"]
         assert steps["last key"]["rule"] == "key.last-key"
+        assert steps["not addressee"]["rule"] == "expectation.not-addressee"  # its holder
         refused = steps["join again"]
         assert refused["ok"] is False
         assert (refused["code"], refused["rule"]) == ("rule-violated", "party.already-party")

@@ -7,9 +7,9 @@
 import { readFileSync } from "node:fs";
 
 import { generateKey, importPem } from "../../api/web/static/js/sign/keys.js";
-import { ratify, verifiedAgreement } from "../../api/web/static/js/sign/ratify.js";
+import { prepareAcknowledgement, ratify, verifiedAgreement } from "../../api/web/static/js/sign/ratify.js";
 import { prepareKeyAddition, prepareKeyRevocation } from "../../api/web/static/js/sign/rotation.js";
-import { buildStatement, contentHash, issuedAt, registration, seal } from "../../api/web/static/js/sign/statements.js";
+import { buildStatement, issuedAt, registration, seal } from "../../api/web/static/js/sign/statements.js";
 import { createApi, signAndSubmit } from "../../api/web/static/js/sign/submit.js";
 import { parseVkey } from "../../api/web/static/js/verify/note.js";
 
@@ -77,10 +77,11 @@ async function workshop({ base, registration: regTokens, tokens, agreement_id: i
   const text = "Chaque partie réserve la salle une semaine à l'avance.";
   await step("expectation", "centre-a", "expectation.stated", { expectation_id: "e1", text, addressed_to: "all" });
   // The acknowledged content hash is computed from the history this browser verified.
+  steps["not addressee"] = await prepareAcknowledgement({ api: api("centre-a"), agreementId: id, actor: "centre-a", orgKey: keys["centre-a"], expectationId: "e1" });
+  await step("acknowledge", "centre-b", null, null, {
+    prepare: async () => must(await prepareAcknowledgement({ api: api("centre-b"), agreementId: id, actor: "centre-b", orgKey: keys["centre-b"], expectationId: "e1" })),
+  });
   const verified = await verifiedAgreement({ api: api("centre-b"), agreementId: id });
-  const stated = verified.statements.find((s) => s.type === "expectation.stated");
-  const hash = contentHash({ id: stated.data.expectation_id, holder: stated.actor, text: stated.data.text, addressed_to: stated.data.addressed_to ?? "all" });
-  await step("acknowledge", "centre-b", "expectation.acknowledged", { expectation_id: "e1", content_hash: hash });
   // A concurrent edit: centre-b signs on a head that centre-a has just moved on; the 409
   // is retried once on the fresh head.
   const stale = await api("centre-b").head(stream);

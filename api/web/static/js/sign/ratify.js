@@ -17,13 +17,17 @@
 //       the statement to show (in plain words and as JSON) and sign; `document` is the
 //       written agreement of exactly that version (GET …/document?version=<stream version>)
 //   ratify({...same, prove?}) -> the result of submit.js signAndSubmit, or the refusal
+//   prepareAcknowledgement({api, agreementId, actor, orgKey, expectationId, issuedAt?})
+//       -> {ok: true, statement, expectation} | {ok: false, …}: the content hash of the
+//       expectation's current text, computed from the verified terms as well
 
 import { parseEnvelope } from "../verify/dsse.js";
 import { foldTerms, stateHash } from "../verify/statehash.js";
 import { eventHash, parseStatement } from "../verify/statement.js";
 import { verifyAgreement } from "../verify/verify.js";
 import { createPin, memoryStorage } from "../verify/pin.js";
-import { buildStatement, agreementStream } from "./statements.js";
+import { explainProblem } from "./problems.js";
+import { agreementStream, buildStatement, contentHash } from "./statements.js";
 import { NoLongerAllowed, signAndSubmit } from "./submit.js";
 
 /**
@@ -160,4 +164,33 @@ export async function ratify(options) {
   };
   const result = await signAndSubmit({ ...options, stream: agreementStream(options.agreementId), prepare });
   return { ...result, termsVersion: first.termsVersion, stateHash: first.stateHash };
+}
+
+function ruleRefusal(rule, field) {
+  const e = explainProblem(422, { type: "rule-violated", rule, field });
+  return { ok: false, code: "rule-violated", rule, field, message_fr: e.message_fr, message_en: e.message_en };
+}
+
+/**
+ * The acknowledgement of an expectation's current text: its content hash is computed
+ * here from the verified history, so an organization acknowledges the text it was
+ * shown, never a hash the server supplied.
+ */
+export async function prepareAcknowledgement({ api, agreementId, actor, orgKey, expectationId, issuedAt, pin, vkey, waitMs }) {
+  const v = await verifiedAgreement({ api, agreementId, pin, vkey, waitMs });
+  if (!v.ok) return v;
+  const e = v.state.expectations.get(expectationId);
+  if (!e) return ruleRefusal("expectation.unknown", "expectation_id");
+  if (e.withdrawn) return ruleRefusal("expectation.withdrawn", "expectation_id");
+  const addressees = e.addressed_to === "all"
+    ? [...v.state.parties.keys()].filter((o) => o !== e.holder)
+    : e.addressed_to.filter((o) => v.state.parties.has(o));
+  if (!addressees.includes(actor)) return ruleRefusal("expectation.not-addressee", "actor");
+  const expectation = { id: expectationId, holder: e.holder, text: e.text, addressed_to: e.addressed_to };
+  const statement = buildStatement({
+    ledger: v.ledger, stream: agreementStream(agreementId), version: v.head.version + 1, prev: v.head.head_hash,
+    type: "expectation.acknowledged", data: { expectation_id: expectationId, content_hash: contentHash(expectation) },
+    actor, keyId: orgKey.keyId, issuedAt,
+  });
+  return { ok: true, statement, expectation };
 }
