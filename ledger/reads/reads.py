@@ -214,9 +214,8 @@ class Reads:
         specs = {p: merkle.inclusion_proof_nodes(p, size) for p in positions}
         ids = merkle.spec_node_ids(s for spec in specs.values() for s in spec)
         found: dict[int, list[bytes]] = {}
-        if not ids:  # as the provenance answers always had it: no node, no proof
-            return found
-        nodes = await fetch_some_nodes(self.pool, ids)
+        # no node at all (a tree of one leaf): each proof is the empty path
+        nodes = await fetch_some_nodes(self.pool, ids) if ids else {}
         for p, spec in specs.items():
             try:
                 found[p] = merkle.build_proof(spec, lambda lv, ix: nodes[(lv, ix)])

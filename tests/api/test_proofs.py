@@ -75,3 +75,15 @@ async def test_bad_arguments_are_problems(client):
                    "request-invalid")
     assert_problem(await client.get("/v1/organizations/nobody/proofs"), 404, "not-found")
     assert_problem(await client.get("/v1/agreements/nothing/proofs"), 404, "not-found")
+
+
+async def test_the_first_entry_of_a_one_entry_log_has_its_empty_proof(client):
+    """In a tree of one leaf the proof is empty (RFC 9162 §2.1.3.1), not missing: a
+    one-entry ledger's only organization is proven like any other."""
+    a = org("centre-arts")
+    assert (await client.post("/v1/events", json=body(a.registration("A")))).status_code == 201
+    answer = (await client.get("/v1/organizations/centre-arts/proofs")).json()
+    assert answer["size"] == 1
+    assert [p["position"] for p in answer["proofs"]] == [0]
+    assert answer["proofs"][0]["proof"] == []
+    assert list(await _checked(client, answer)) == [0]
