@@ -17,6 +17,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
+import segno
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
 from markdown_it import MarkdownIt
@@ -274,9 +275,11 @@ async def printable(request: Req, reads: NamedDependency[Reads],
     try:
         t = _words(request)
         ctx = await _agreement_context(request, reads, agreement_id, t.lang, 0)
-        return page_of(request, "print.html", {
-            **ctx, "page_url": str(request.base_url).rstrip("/")
-            + f"/agreements/{agreement_id}", "printed": today()})
+        url = str(request.base_url).rstrip("/") + f"/agreements/{agreement_id}"
+        # the page's address as a QR code, for a reader of the paper copy to check it
+        qr = segno.make(url, error="m").svg_inline(scale=3, title=t("print.qr"))
+        return page_of(request, "print.html", {**ctx, "page_url": url, "qr": qr,
+                                               "printed": today()})
     except LedgerError as exc:
         return error_page(request, exc)
 

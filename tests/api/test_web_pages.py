@@ -56,6 +56,7 @@ async def test_pages_show_what_the_api_answers_the_same_token(client, auditor):
     assert 'data-agreement="public-1"' in shown.text
     printed = await client.get("/agreements/public-1/print")
     assert printed.status_code == 200 and "Entente de mutualisation" in printed.text
+    assert "<svg" in printed.text and "qrline" in printed.text  # the page's address as QR
     org_page = await client.get("/organizations/centre-arts")
     assert org_page.status_code == 200 and "/agreements/prive" not in org_page.text
     log = await client.get("/log")

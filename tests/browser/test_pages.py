@@ -100,8 +100,8 @@ def test_the_written_agreement_prints(site, browser):
             pdf = page.pdf(format=fmt, print_background=False)
             assert pdf.startswith(b"%PDF") and len(pdf) > 5_000
             (ARTIFACTS / f"agreement-{fmt}.pdf").write_bytes(pdf)
-        page.emulate_media(media="screen")
-        _shot(tab, "print-en")
+        _shot(tab, "print-en")  # as printed
+        assert page.locator("figure.qr svg").is_visible()  # the page's address as QR
     finally:
         tab.close()
 
