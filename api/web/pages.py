@@ -28,7 +28,7 @@ from ledger.domain.document import mentioned_orgs
 from ledger.domain.state import in_force, is_shared, receiving_orgs, stage_complete
 from ledger.domain.values import COLLECTIVE, STAGES
 from ledger.errors import LedgerError, NotFound
-from ledger.reads import Reads, StoredEvent
+from ledger.reads import DATABASE_DOWN, TEXT_NOT_STORABLE, Reads, StoredEvent
 from ledger.runtime import Ledger
 
 from ..auth import optional_principal, reader, today
@@ -54,6 +54,11 @@ __all__ = ["PAGES"]
 PAGE_SIZE, MAX_PAGE_SIZE = 100, 1000
 TIMELINE = 200  # signed events shown on an agreement's page (the latest)
 STATUSES = ("draft", "in_force", "suspended", "terminated")  # the read model's
+
+#: What a page answers as a page: the API's refusals and absences, the database down, a
+#: value PostgreSQL cannot hold (anything else is a bug: the app's 500).
+PAGE_FAILURES: tuple[type[BaseException], ...] = (LedgerError, *DATABASE_DOWN,
+                                                  TEXT_NOT_STORABLE)
 
 _md = MarkdownIt("commonmark", {"html": False}).enable("table")
 
@@ -109,7 +114,7 @@ async def register(request: Req, reads: NamedDependency[Reads]) -> Response[byte
             "categories": await reads.categories(), "statuses": STATUSES,
             "size": await reads.size(),
             "checkpoint": checkpoints[0] if checkpoints else None})
-    except LedgerError as exc:
+    except PAGE_FAILURES as exc:
         return error_page(request, exc)
 
 
@@ -144,7 +149,7 @@ async def organization(request: Req, reads: NamedDependency[Reads],
         return page_of(request, "organization.html", {
             "org": org, "keys": keys, "agreements": agreements, "portfolio": folio,
             "units": units, "chart": chart, "guarded": guarded})
-    except LedgerError as exc:
+    except PAGE_FAILURES as exc:
         return error_page(request, exc)
 
 
@@ -264,7 +269,7 @@ async def agreement(request: Req, reads: NamedDependency[Reads],
             "expectations": [(e, is_shared(state, e)) for e in state.expectations.values()],
             "diff": _diff(events, a, b, t.lang, ctx["names"]) if a != b else [],
             "diff_from": a, "diff_to": b, "versions": len(events)})
-    except LedgerError as exc:
+    except PAGE_FAILURES as exc:
         return error_page(request, exc)
 
 
@@ -280,7 +285,7 @@ async def printable(request: Req, reads: NamedDependency[Reads],
         qr = segno.make(url, error="m").svg_inline(scale=3, title=t("print.qr"))
         return page_of(request, "print.html", {**ctx, "page_url": url, "qr": qr,
                                                "printed": today()})
-    except LedgerError as exc:
+    except PAGE_FAILURES as exc:
         return error_page(request, exc)
 
 
@@ -323,7 +328,7 @@ async def log(request: Req, reads: NamedDependency[Reads],
             "audit": audit, "size": size, "checkpoints": checkpoints if audit
             else checkpoints[:1], "chart": chart, "entry": entry, "proof": proof,
             "position": position})
-    except LedgerError as exc:
+    except PAGE_FAILURES as exc:
         return error_page(request, exc)
 
 

@@ -20,13 +20,15 @@ from urllib.parse import urlencode
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import Request, Response
 
-from ledger.errors import LedgerError, NotFound
+from ledger.errors import LedgerError, Malformed, NotFound, Unavailable
+from ledger.reads import DATABASE_DOWN
+from ledger.store import UNAVAILABLE_DETAIL
 
 from ..problems import status_of
 from ..security_headers import WEB_CSP
 from .i18n import Words, choose_lang, words
 
-__all__ = ["LANG_COOKIE", "Page", "error_page", "page_of"]
+__all__ = ["LANG_COOKIE", "Page", "error_page", "not_found_page", "page_of", "wants_page"]
 
 TEMPLATES = Path(__file__).with_name("templates")
 LANG_COOKIE = "lang"
@@ -60,13 +62,13 @@ class Page:
 
 
 def page_of(request: Request[Any, Any, Any], template: str, context: Mapping[str, Any],
-            status: int = 200) -> Response[bytes]:
+            status: int = 200, extra: Mapping[str, str] | None = None) -> Response[bytes]:
     """Render ``template`` with ``context`` as an HTML answer of the request's language."""
     page = Page(request)
     html = _env.get_template(template).render(page=page, t=page.t, **context)
     headers = {"Content-Security-Policy": WEB_CSP, "Content-Language": page.lang,
                "Vary": "Accept-Language, Cookie, Authorization",
-               "Cache-Control": "no-store"}
+               "Cache-Control": "no-store", **(extra or {})}
     response = Response(html.encode(), status_code=status, headers=headers,
                         media_type="text/html; charset=utf-8")
     if page.set_cookie:
@@ -75,10 +77,29 @@ def page_of(request: Request[Any, Any, Any], template: str, context: Mapping[str
     return response
 
 
-def error_page(request: Request[Any, Any, Any], exc: LedgerError) -> Response[bytes]:
-    """A refusal or an absence as a page: its status, its words, and the API's detail."""
+def error_page(request: Request[Any, Any, Any], exc: BaseException) -> Response[bytes]:
+    """A refusal or an absence as a page: its status, its words, and the API's detail.
+    The database down is "unavailable, retry" (503); a value PostgreSQL cannot hold (a
+    NUL character) a malformed request (400), as the API answers them."""
+    if not isinstance(exc, LedgerError):
+        exc = (Unavailable(UNAVAILABLE_DETAIL) if isinstance(exc, DATABASE_DOWN)
+               else Malformed("a parameter holds a character that cannot be stored or "
+                              "searched (U+0000)"))
     status = status_of(exc)
     key = {404: "error.404", 401: "error.401", 403: "error.403"}.get(status, "error.other")
     return page_of(request, "error.html", {
         "status": status, "heading": key, "detail": exc.detail, "code": exc.code,
-        "token_hint": status in (401, 403) and not isinstance(exc, NotFound)}, status)
+        "token_hint": status in (401, 403) and not isinstance(exc, NotFound)}, status,
+        {"Retry-After": "1"} if status == 503 else None)
+
+
+def wants_page(request: Request[Any, Any, Any]) -> bool:
+    """A browser asking for a page (not the API, its docs or a file)."""
+    path = request.url.path
+    return "text/html" in request.headers.get("accept", "") and not path.startswith(
+        ("/v1/", "/schema", "/static/", "/metrics", "/healthz", "/readyz"))
+
+
+def not_found_page(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """An address that is no page, for a browser: the 404 page."""
+    return error_page(request, NotFound(f"no page {request.url.path}"))

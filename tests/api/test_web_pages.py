@@ -51,6 +51,12 @@ async def test_pages_show_what_the_api_answers_the_same_token(client, auditor):
     assert (await client.get("/agreements/prive", headers=auditor)).status_code == 200
     bad = await client.get("/", headers={"Authorization": "Bearer ml_nope"})
     assert bad.status_code == 401 and "unknown token" in bad.text
+    found = await client.get("/", params={"q": "LOCAUX", "status": "draft"})
+    assert "/agreements/public-1" in found.text
+    assert "/agreements/public-1" not in (await client.get("/", params={"q": "zzz"})).text
+    assert "/agreements/public-1" in (await client.get("/", params={"org": "lieu-b"})).text
+    assert "/agreements/public-1" not in (await client.get(
+        "/", params={"org": "centre-arts"})).text
     shown = await client.get("/agreements/public-1")
     assert shown.status_code == 200 and "Locaux partagés" in shown.text
     assert 'data-agreement="public-1"' in shown.text
@@ -73,6 +79,14 @@ async def test_unknown_things_are_404_pages_and_bad_input_is_a_page(client):
         assert "Introuvable" in r.text and "<h1>" in r.text
     r = await client.get("/", params={"limit": "abc"})
     assert r.status_code == 400 and r.headers["content-type"].startswith("text/html")
+    r = await client.get("/", params={"q": "a\x00b"})
+    assert r.status_code == 400 and r.headers["content-type"].startswith("text/html")
+    # an address that is no page: the 404 page for a browser, a problem for the API
+    page = await client.get("/nowhere/at/all", headers={"Accept": "text/html"})
+    assert page.status_code == 404 and "Introuvable" in page.text
+    api = await client.get("/v1/nowhere", headers={"Accept": "text/html"})
+    assert api.status_code == 404 and api.headers["content-type"].startswith(
+        "application/problem+json")
 
 
 async def test_language_by_switch_cookie_and_accept_language(client):
