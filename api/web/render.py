@@ -20,11 +20,11 @@ from urllib.parse import urlencode
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import Request, Response
 
-from ledger.errors import LedgerError, Malformed, NotFound, Unavailable
+from ledger.errors import LedgerError, NotFound, Unavailable
 from ledger.reads import DATABASE_DOWN
 from ledger.store import UNAVAILABLE_DETAIL
 
-from ..problems import status_of
+from ..problems import RequestMalformed, status_of
 from ..security_headers import WEB_CSP
 from .i18n import Words, choose_lang, words
 
@@ -83,7 +83,7 @@ def error_page(request: Request[Any, Any, Any], exc: BaseException) -> Response[
     NUL character) a malformed request (400), as the API answers them."""
     if not isinstance(exc, LedgerError):
         exc = (Unavailable(UNAVAILABLE_DETAIL) if isinstance(exc, DATABASE_DOWN)
-               else Malformed("a parameter holds a character that cannot be stored or "
+               else RequestMalformed("a parameter holds a character that cannot be stored or "
                               "searched (U+0000)"))
     status = status_of(exc)
     key = {404: "error.404", 401: "error.401", 403: "error.403"}.get(status, "error.other")
