@@ -216,7 +216,11 @@ def _document_html(state: AgreementState, lang: str, names: dict[str, str],
     for tok in tokens:
         if tok.type in ("heading_open", "heading_close"):
             tok.tag = f"h{min(int(tok.tag[1:]) + shift, 6)}"
-    return str(_md.renderer.render(tokens, _md.options, {}))
+    html = str(_md.renderer.render(tokens, _md.options, {}))
+    # wide tables scroll in their own box on a phone (the text's own "<" is escaped,
+    # so these are the renderer's tags only)
+    return html.replace("<table>", '<div class="scroll" tabindex="0"><table>').replace(
+        "</table>", "</table></div>")
 
 
 def _diff(events: list[StoredEvent], a: int, b: int, lang: str,
