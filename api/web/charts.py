@@ -107,8 +107,10 @@ def line(title: str, points: list[Point], target: Decimal | None) -> str:
         path = " ".join(f"{x},{y_of(p.value)}" for x, p in zip(xs, points, strict=True))
         body.append(f'<polyline points="{path}" fill="none" stroke="{GIVEN}" '
                     f'stroke-width="2"/>')
-        for x, p in zip(xs, points, strict=True):
-            body.append(f'<circle cx="{x}" cy="{y_of(p.value)}" r="4" fill="{GIVEN}"/>'
-                        f'<text x="{x}" y="{height - 8}" font-size="11" '
-                        f'text-anchor="middle">{escape(p.label)}</text>')
+        every = max(1, -(-len(points) // 5))  # at most about five labels: they must not overlap
+        for i, (x, p) in enumerate(zip(xs, points, strict=True)):
+            body.append(f'<circle cx="{x}" cy="{y_of(p.value)}" r="4" fill="{GIVEN}"/>')
+            if i % every == 0 or (i == len(points) - 1 and i % every > every // 2):
+                body.append(f'<text x="{x}" y="{height - 8}" font-size="11" '
+                            f'text-anchor="middle">{escape(p.label)}</text>')
     return _svg(width, height, title, body)

@@ -308,8 +308,9 @@ async def log(request: Req, reads: NamedDependency[Reads],
         checkpoints = await reads.checkpoints(50)
         size = await reads.size()
         t = _words(request)
-        points = [charts.Point(t.date(c.signed_at), Decimal(c.size))
-                  for c in reversed(checkpoints)] if audit else []
+        one_day = len({c.signed_at[:10] for c in checkpoints}) == 1
+        points = [charts.Point(c.signed_at[11:16] if one_day else t.date(c.signed_at),
+                               Decimal(c.size)) for c in reversed(checkpoints)] if audit else []
         chart = charts.line(t("log.size_over_time"), points, None) if len(points) > 1 \
             else None
         entry = proof = None

@@ -133,3 +133,19 @@ async def test_static_files_are_served_and_the_docs_stay_at_schema(client):
     assert js.status_code == 200 and "javascript" in js.headers["content-type"]
     assert (await client.get("/static/css/site.css")).status_code == 200
     assert (await client.get("/schema")).status_code == 200
+
+
+def test_charts_are_plain_svg_with_their_words_escaped():
+    from decimal import Decimal
+
+    from ledger.api.web.charts import Bar, Point, bars, line, to_decimal
+
+    svg = line("<script>", [Point(f"p{i}", Decimal(i)) for i in range(16)], Decimal(20))
+    assert svg.startswith("<svg") and "<script>" not in svg and "&lt;script&gt;" in svg
+    assert 'role="img"' in svg and "stroke-dasharray" in svg  # the target, dashed
+    assert sum(f">p{i}<" in svg for i in range(16)) <= 5  # labels that do not overlap
+    assert "style=" not in svg  # the pages' CSP allows no inline style
+    b = bars("Valeurs", [Bar("heures", Decimal(120), Decimal(0))], "Donne", "Reçoit")
+    assert b.count("<rect") == 4 and "style=" not in b
+    assert to_decimal("1 500,5".replace(" ", "\u00a0")) == Decimal("1500.5")
+    assert to_decimal("n/a") is None and to_decimal(None) is None

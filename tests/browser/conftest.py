@@ -8,6 +8,7 @@ kept as the run's artifacts.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -45,6 +46,15 @@ class Site:
 
     def __init__(self, url: str, env: dict[str, str], demo: DemoResult) -> None:
         self.url, self.env, self.demo = url, env, demo
+
+    def token(self, kind: str, subject: str) -> str:
+        """A fresh read token, made by the operator's command."""
+        made = subprocess.run(
+            [sys.executable, "-m", "ledger", "token", "create", f"--{kind}", subject,
+             "--json"], env=self.env, text=True, capture_output=True, timeout=60)
+        assert made.returncode == 0, made.stderr
+        token: str = json.loads(made.stdout)["token"]
+        return token
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

@@ -161,3 +161,33 @@ def test_unknown_agreement_and_refused_token_are_pages(site, browser):
         assert page.get_by_role("heading", level=1).inner_text().startswith("Registre")
     finally:
         tab.close()
+
+
+def test_an_auditor_token_opens_the_log_and_provenance(site, browser):
+    """The token typed into a page stays in the tab and opens what the API opens."""
+    token = site.token("auditor", "vérificatrice")
+    tab = Tab(browser)
+    try:
+        page = tab.page
+        page.goto(site.url + "/provenance")
+        page.get_by_label("Jeton (ml_…)").fill(token)
+        page.get_by_role("button", name="Utiliser").click()
+        page.wait_for_function("() => document.body.dataset.status === '200'")
+        assert page.evaluate("() => sessionStorage.getItem('ledger.token')") == token
+        page.get_by_label("Identifiant de l'entente").fill(site.demo.agreement_id)
+        page.get_by_role("button", name="Demander").click()
+        answer = page.locator("#provenance-answer")
+        answer.locator("pre").wait_for()
+        assert answer.inner_text().startswith("200 /v1/provenance/agreements/")
+        assert site.demo.agreement_id in answer.locator("pre").inner_text()
+        assert axe_violations(page) == []
+        _shot(tab, "provenance-auditor")
+        page.goto(site.url + "/log?position=0")  # the same tab: the token is still there
+        page.wait_for_function("() => document.body.dataset.status === '200'")
+        page.get_by_text("Preuve d'inclusion").wait_for()
+        assert page.locator("details").count() >= 1  # the signed checkpoints
+        assert axe_violations(page) == []
+        _shot(tab, "log-auditor")
+        assert tab.errors == []
+    finally:
+        tab.close()

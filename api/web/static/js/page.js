@@ -69,7 +69,8 @@ function message(el, key, error) {
 }
 
 async function verify() {
-  const targets = document.querySelectorAll(".verification[data-agreement]");
+  const targets = document.querySelectorAll(
+    ".verification[data-agreement], .verification[data-organization]");
   if (targets.length === 0) return;
   targets.forEach((el) => message(el, "msgPending"));
   let mod;
@@ -81,10 +82,13 @@ async function verify() {
   }
   for (const el of targets) {
     try {
-      const result = await mod.verifyAgreement({
-        baseUrl: location.origin, agreementId: el.dataset.agreement,
-        token: token() || undefined, pin: el.dataset.pin || undefined,
-      });
+      const common = {
+        baseUrl: location.origin, token: token() || undefined,
+        pin: el.dataset.pin || undefined,
+      };
+      const result = el.dataset.agreement
+        ? await mod.verifyAgreement({ ...common, agreementId: el.dataset.agreement })
+        : await mod.verifyOrganization({ ...common, orgId: el.dataset.organization });
       mod.renderResult(el, result, lang());
     } catch (err) {
       message(el, "msgFailed", err && err.message ? err.message : String(err));
