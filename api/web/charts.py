@@ -52,26 +52,26 @@ def _svg(width: int, height: int, title: str, body: list[str]) -> str:
 
 
 def bars(title: str, items: list[Bar], given: str, received: str) -> str:
-    """Paired bars per unit (given, received), each unit scaled to its own largest
-    value: units are not comparable with one another."""
-    row, width, label_w = 44, 560, 150
-    height = row * len(items) + 40
+    """Paired bars per category and unit (given, received), its label above them, each
+    pair scaled to its own largest value: units are not comparable with one another."""
+    row, width, left = 62, 560, 4
+    height = row * len(items) + 30
     body = [
-        f'<rect x="{label_w}" y="6" width="12" height="12" fill="{GIVEN}"/>'
-        f'<text x="{label_w + 18}" y="17" font-size="13">{escape(given)}</text>'
-        f'<rect x="{label_w + 160}" y="6" width="12" height="12" fill="{RECEIVED}"/>'
-        f'<text x="{label_w + 178}" y="17" font-size="13">{escape(received)}</text>'
+        f'<rect x="{left}" y="6" width="12" height="12" fill="{GIVEN}"/>'
+        f'<text x="{left + 18}" y="17" font-size="13">{escape(given)}</text>'
+        f'<rect x="{left + 170}" y="6" width="12" height="12" fill="{RECEIVED}"/>'
+        f'<text x="{left + 188}" y="17" font-size="13">{escape(received)}</text>'
     ]
-    span = width - label_w - 10
+    span = width - left - 10
     for i, item in enumerate(items):
         y = 30 + i * row
         top = max(item.given, item.received) or Decimal(1)
-        body.append(f'<text x="0" y="{y + 18}" font-size="13" fill="{AXIS}">'
+        body.append(f'<text x="{left}" y="{y + 13}" font-size="13" fill="{AXIS}">'
                     f'{escape(item.label)}</text>')
         for j, (value, colour) in enumerate(((item.given, GIVEN),
                                              (item.received, RECEIVED))):
             w = int(span * value / top) if value > 0 else 0
-            body.append(f'<rect x="{label_w}" y="{y + j * 18}" width="{max(w, 1)}" '
+            body.append(f'<rect x="{left}" y="{y + 18 + j * 18}" width="{max(w, 1)}" '
                         f'height="15" fill="{colour}"/>')
     return _svg(width, height, title, body)
 

@@ -44,7 +44,12 @@ from ..controllers.agreements import (
 )
 from ..controllers.log import disclosed
 from ..controllers.organizations import load_organization
-from ..controllers.portfolio import fulfilment_totals, portfolio_of, portfolio_states
+from ..controllers.portfolio import (
+    Portfolio,
+    fulfilment_totals,
+    portfolio_of,
+    portfolio_states,
+)
 from ..problems import OutOfRange
 from . import charts
 from .render import error_page, page_of
@@ -141,16 +146,34 @@ async def organization(request: Req, reads: NamedDependency[Reads],
                                         guarded=guarded)
         folio = portfolio_of(org_id, states)
         units = sorted(set(folio.totals.given) | set(folio.totals.received))
+        by_category = _by_category(folio, org_id)
         page_t = _words(request)
         chart = charts.bars(page_t("org.portfolio.chart"), [
-            charts.Bar(page_t.unit(u), Decimal(folio.totals.given.get(u, "0")),
-                       Decimal(folio.totals.received.get(u, "0"))) for u in units],
-            page_t("org.portfolio.given"), page_t("org.portfolio.received")) if units else None
+            charts.Bar(f"{cat} ({page_t.unit(unit)})", given, received)
+            for (cat, unit), (given, received) in by_category.items()],
+            page_t("org.portfolio.given"), page_t("org.portfolio.received")) \
+            if by_category else None
         return page_of(request, "organization.html", {
             "org": org, "keys": keys, "agreements": agreements, "portfolio": folio,
-            "units": units, "chart": chart, "guarded": guarded})
+            "units": units, "by_category": by_category, "chart": chart,
+            "guarded": guarded})
     except PAGE_FAILURES as exc:
         return error_page(request, exc)
+
+
+def _by_category(folio: Portfolio, org_id: str) -> dict[tuple[str, str], tuple[Decimal, Decimal]]:
+    """(category, unit) -> (declared as given, declared as received): the portfolio's
+    own rule (each side's own declarations, commitments not withdrawn) by category."""
+    sums: defaultdict[tuple[str, str], list[Decimal]] = defaultdict(
+        lambda: [Decimal(0), Decimal(0)])
+    for c in folio.given:
+        if not c.withdrawn and c.provider_value is not None:
+            sums[c.category, c.provider_value.unit][0] += Decimal(c.provider_value.amount)
+    for c in folio.received:
+        own = c.receiver_values.get(org_id)
+        if not c.withdrawn and own is not None:
+            sums[c.category, own.unit][1] += Decimal(own.amount)
+    return {k: (v[0], v[1]) for k, v in sorted(sums.items())}
 
 
 def _words(request: Req) -> Any:
