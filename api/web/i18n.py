@@ -451,6 +451,10 @@ class Words:
         """A word of the written agreement's vocabulary (``ledger.domain.labels``)."""
         return LABELS[self.lang].get(key, key)
 
+    def category(self, category: str) -> str:
+        """A resource category's name (as written when the vocabulary lacks it)."""
+        return LABELS[self.lang].get(f"cat.{category}", category)
+
     def number(self, amount: str | int | float) -> str:
         """A decimal string written the fr-CA or en-CA way."""
         text = str(amount)

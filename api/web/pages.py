@@ -149,7 +149,7 @@ async def organization(request: Req, reads: NamedDependency[Reads],
         by_category = _by_category(folio, org_id)
         page_t = _words(request)
         chart = charts.bars(page_t("org.portfolio.chart"), [
-            charts.Bar(f"{cat} ({page_t.unit(unit)})", given, received)
+            charts.Bar(f"{page_t.category(cat)} ({page_t.unit(unit)})", given, received)
             for (cat, unit), (given, received) in by_category.items()],
             page_t("org.portfolio.given"), page_t("org.portfolio.received")) \
             if by_category else None
