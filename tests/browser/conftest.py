@@ -117,10 +117,17 @@ class Tab:
         self.context.close()
 
 
+#: Beyond WCAG's own rules: headings in order, one h1, one main landmark.
+AXE_EXTRA = ("heading-order", "page-has-heading-one", "landmark-one-main",
+             "landmark-no-duplicate-banner", "landmark-unique")
+
+
 def axe_violations(page: Any) -> list[dict[str, Any]]:
-    """axe-core's WCAG 2 A/AA violations on the page as it stands."""
+    """axe-core's WCAG 2 A/AA violations on the page as it stands, and those of
+    ``AXE_EXTRA``."""
     result: dict[str, Any] = page.evaluate(
-        "async () => await axe.run(document, {runOnly: {type: 'tag', values: "
-        "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})")
+        "async (extra) => await axe.run(document, {runOnly: {type: 'tag', values: "
+        "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}, rules: Object.fromEntries("
+        "extra.map((r) => [r, {enabled: true}]))})", list(AXE_EXTRA))
     return [{"id": v["id"], "help": v["help"],
              "nodes": [n["target"] for n in v["nodes"]][:5]} for v in result["violations"]]

@@ -191,3 +191,18 @@ def test_an_auditor_token_opens_the_log_and_provenance(site, browser):
         assert tab.errors == []
     finally:
         tab.close()
+
+
+def test_the_accessibility_check_can_fail(browser):
+    """The checker itself: a page with a skipped heading level, an unlabelled field and
+    grey-on-grey text is reported."""
+    tab = Tab(browser)
+    try:
+        tab.page.set_content(
+            "<!DOCTYPE html><html lang='fr'><head><title>x</title></head><body><main>"
+            "<h1>Titre</h1><h4>Trop bas</h4><input type='text'>"
+            "<p><font color='#aaaaaa'>pâle</font></p></main></body></html>")
+        found = {v["id"] for v in axe_violations(tab.page)}
+        assert {"heading-order", "label", "color-contrast"} <= found, found
+    finally:
+        tab.close()
