@@ -26,7 +26,7 @@ from ledger import b64, merkle
 from ledger.domain import AgreementState, render_markdown, state_hash
 from ledger.domain.document import mentioned_orgs
 from ledger.domain.state import in_force, is_shared, receiving_orgs, stage_complete
-from ledger.domain.values import COLLECTIVE, STAGES
+from ledger.domain.values import CATEGORIES, COLLECTIVE, STAGES
 from ledger.errors import LedgerError, NotFound
 from ledger.reads import DATABASE_DOWN, TEXT_NOT_STORABLE, Reads, StoredEvent
 from ledger.runtime import Ledger
@@ -58,6 +58,9 @@ __all__ = ["PAGES"]
 
 PAGE_SIZE, MAX_PAGE_SIZE = 100, 1000
 TIMELINE = 200  # signed events shown on an agreement's page (the latest)
+#: Who reads the log's signed checkpoints, entries and proofs (``/v1/log/...``); anyone
+#: reads its size and the latest checkpoint's size (``/readyz``, ``/metrics``).
+AUDIT_KINDS = ("auditor", "trust")
 STATUSES = ("draft", "in_force", "suspended", "terminated")  # the read model's
 
 #: What a page answers as a page: the API's refusals and absences, the database down, a
@@ -112,11 +115,13 @@ async def register(request: Req, reads: NamedDependency[Reads]) -> Response[byte
             category=filters["category"], search=filters["q"], public_only=public_only,
             visible_to=visible_to, limit=limit + 1)
         checkpoints = await reads.checkpoints(1)
+        principal = await optional_principal(request)
         return page_of(request, "register.html", {
+            "audit": principal is not None and principal.kind in AUDIT_KINDS,
             "rows": rows[:limit], "next": rows[limit - 1].agreement_id
             if len(rows) > limit else None, "filters": filters, "limit": limit,
             "organizations": await _organizations(reads),
-            "categories": await reads.categories(), "statuses": STATUSES,
+            "categories": CATEGORIES, "statuses": STATUSES,
             "size": await reads.size(),
             "checkpoint": checkpoints[0] if checkpoints else None})
     except PAGE_FAILURES as exc:
@@ -327,7 +332,7 @@ async def log(request: Req, reads: NamedDependency[Reads],
     ``/v1/log/...`` answers them."""
     try:
         principal = await optional_principal(request)
-        audit = principal is not None and principal.kind in ("auditor", "trust")
+        audit = principal is not None and principal.kind in AUDIT_KINDS
         checkpoints = await reads.checkpoints(50)
         size = await reads.size()
         t = _words(request)

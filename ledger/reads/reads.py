@@ -312,12 +312,6 @@ class Reads:
                             r["in_force_version"], r["terms_pending"], tuple(r["parties"]))
                 for r in rows]
 
-    async def categories(self) -> list[str]:
-        """The resource categories commitments use (for the register's filter)."""
-        rows = await self.pool.fetch(
-            "SELECT DISTINCT category FROM agreement_commitments ORDER BY category LIMIT 200")
-        return [r["category"] for r in rows]
-
     async def organization_ids(self, limit: int = 500) -> list[str]:
         """The registered organizations' ids, in order (the register is public)."""
         rows = await self.pool.fetch(
