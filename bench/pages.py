@@ -23,6 +23,7 @@ sys.path[:] = [_ROOT] + [p for p in sys.path
 
 import argparse
 import asyncio
+import logging
 import statistics
 import tempfile
 import time
@@ -77,6 +78,7 @@ async def _time(client: AsyncTestClient, path: str, rounds: int) -> list[float]:
 
 
 async def main(n: int, rounds: int) -> None:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     with admin_dsn() as (admin, where):
         async with fresh_database(admin) as dsn:
             home = Path(tempfile.mkdtemp(prefix="ledger-bench-pages-"))
