@@ -52,7 +52,8 @@ from ..controllers.portfolio import (
 )
 from ..problems import OutOfRange
 from . import charts
-from .render import error_page, page_of
+from .i18n import Words
+from .render import Page, error_page, page_of
 
 __all__ = ["PAGES"]
 
@@ -181,9 +182,8 @@ def _by_category(folio: Portfolio, org_id: str) -> dict[tuple[str, str], tuple[D
     return {k: (v[0], v[1]) for k, v in sorted(sums.items())}
 
 
-def _words(request: Req) -> Any:
-    from .render import Page
-
+def _words(request: Req) -> Words:
+    """The request's words, for what is drawn before the template (charts)."""
     return Page(request).t
 
 
@@ -210,7 +210,7 @@ def _commitments(state: AgreementState) -> list[dict[str, Any]]:
     return out
 
 
-def _indicators(state: AgreementState, t: Any) -> list[dict[str, Any]]:
+def _indicators(state: AgreementState, t: Words) -> list[dict[str, Any]]:
     by: defaultdict[str, list[Any]] = defaultdict(list)
     for m in state.measures.values():
         by[m.indicator_id].append(m)
