@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar import Litestar
+from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -43,7 +44,7 @@ from .controllers.portfolio import PortfolioController
 from .controllers.proofs import ProofsController
 from .controllers.provenance import ProvenanceController
 from .controllers.stream import HEARTBEAT_SECONDS, StreamController, stream_lifespan
-from .docs_ui import SwaggerUIPlugin, assets_router, to_the_docs
+from .docs_ui import SwaggerUIPlugin, assets_router
 from .metrics import Metrics, metrics_middleware
 from .problems import exception_handlers
 from .ratelimit import (
@@ -52,8 +53,18 @@ from .ratelimit import (
     ClientRateLimiter,
 )
 from .security_headers import add_security_headers
+from .web import web_handlers
 
 __all__ = ["ApiConfig", "LedgerFactory", "create_app"]
+
+#: Cross-origin reads: any page (the standalone verifier opened from a file, another
+#: site's viewer) may GET the API's answers, with a bearer token of its own; no cookie or
+#: credential of the browser is ever sent (the ledger sets none but the language). Writes
+#: are not offered to other origins: a browser's preflight for POST is refused.
+READ_CORS = CORSConfig(allow_origins=["*"], allow_methods=["GET", "HEAD"],
+                       allow_headers=["Authorization", "Accept", "Cache-Control",
+                                      "If-None-Match"],
+                       expose_headers=["ETag", "Link"], allow_credentials=False, max_age=600)
 
 LedgerFactory = Callable[[], AbstractAsyncContextManager[Ledger]]
 
@@ -199,7 +210,7 @@ def create_app(
                         HealthController, AgreementsController, StreamsController,
                         StreamController, PortfolioController, ProvenanceController,
                         ProofsController,
-                        assets_router(), to_the_docs],
+                        assets_router(), *web_handlers()],
         dependencies={
             "ledger": Provide(_provide_ledger, sync_to_thread=False),
             "reads": Provide(_provide_reads, sync_to_thread=False),
@@ -208,6 +219,7 @@ def create_app(
         state=State(state),
         middleware=[metrics_middleware],
         before_send=[add_security_headers],
+        cors_config=READ_CORS,
         exception_handlers=exception_handlers(),
         request_max_body_size=config.max_body_bytes,
         openapi_config=OpenAPIConfig(

@@ -205,6 +205,10 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     code, title = _HTTP_CODES.get(status, (f"http-{status}", "Request refused"))
     detail = exc.detail if exc.detail and exc.detail != title else title.capitalize()
     if status == 404:
+        from .web.render import not_found_page, wants_page  # the pages use this module
+
+        if wants_page(request):  # a browser on an address that is no page
+            return not_found_page(request)  # type: ignore[return-value]
         detail = f"no route {request.url.path}"
     return problem(status, code, title, detail, headers=exc.headers or None)
 

@@ -7,7 +7,8 @@ through a Referer. The hook runs on every response start the app sends (routed
 answers, the append route's own answers, 404s and other errors alike), so no route
 can forget them.
 
-A response that sets its own ``Content-Security-Policy`` keeps it. An HTML page (the
+A response that sets its own ``Content-Security-Policy`` keeps it: the register's
+pages (:mod:`api.web`) send ``WEB_CSP``. An HTML page (the
 API documentation, :mod:`api.docs_ui`) gets ``PAGE_CSP``, which lets the ledger's own
 scripts and styles run and nothing from elsewhere; every other answer gets
 ``API_CSP``, which allows nothing, since a browser has nothing to run in JSON.
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from litestar.types import Message, Scope
 
-__all__ = ["API_CSP", "PAGE_CSP", "SECURITY_HEADERS", "add_security_headers"]
+__all__ = ["API_CSP", "PAGE_CSP", "SECURITY_HEADERS", "WEB_CSP", "add_security_headers"]
 
 #: What a browser may do with an API answer: nothing (no scripts, styles, frames,
 #: form targets or base URL).
@@ -31,6 +32,13 @@ API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-act
 PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
             "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
             "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+
+#: What a page of the register (``api/web``) may do: the ledger's own scripts, styles
+#: and images, fetches to the ledger, forms sent to the ledger (search, filters); no
+#: inline script or style at all. The pages set it themselves.
+WEB_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+           "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+           "form-action 'self'")
 
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),

@@ -133,6 +133,17 @@ async def load_agreement(reads: Reads, agreement_id: str) -> list[StoredEvent]:
     return events
 
 
+async def list_scope(request: Request[Any, Any, Any]) -> tuple[bool, str | None]:
+    """Which agreements a list shows the request's token: ``(public_only, visible_to)``
+    for ``Reads.agreements`` (no token: the public ones; an auditor: all; any other
+    token: the public ones and its subject's). The API's list and the register page
+    both ask here."""
+    principal = await optional_principal(request)
+    if principal is None:
+        return True, None
+    return False, None if principal.reads_everything() else principal.subject
+
+
 def view_of(state: AgreementState, version: int) -> AgreementView:
     return AgreementView(
         id=state.agreement_id,
@@ -270,14 +281,7 @@ class AgreementsController(Controller):
         cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     ) -> AgreementList:
-        principal = await optional_principal(request)
-        visible_to = None
-        if principal is None:
-            public_only = True
-        else:
-            public_only = False
-            if not principal.reads_everything():
-                visible_to = principal.subject
+        public_only, visible_to = await list_scope(request)
         rows = await reads.agreements(after=cursor, status=status, party=party,
                                       category=category, public_only=public_only,
                                       visible_to=visible_to, limit=limit + 1)
@@ -356,10 +360,10 @@ class AgreementsController(Controller):
         chosen = _until(events, version, None)
         state = current if len(chosen) == len(events) else fold_events(chosen)
         return render_markdown(state, lang=lang,
-                               names=await _registered_names(reads, mentioned_orgs(state)))
+                               names=await registered_names(reads, mentioned_orgs(state)))
 
 
-async def _registered_names(reads: Reads, orgs: set[str]) -> dict[str, str]:
+async def registered_names(reads: Reads, orgs: set[str]) -> dict[str, str]:
     """The registered name of each organization (as it stands now) that is known."""
     names = {}
     for org in sorted(orgs):

@@ -54,7 +54,7 @@ async def _require_size(ledger: NamedDependency[Ledger], size: int, name: str) -
                        field=name, log_size=current)
 
 
-async def _disclosed(request: Request[Any, Any, Any], reads: Reads, principal: Principal,
+async def disclosed(request: Request[Any, Any, Any], reads: Reads, principal: Principal,
                      page: list[StoredEvent]) -> set[int]:
     """The positions of ``page`` whose content the reader may receive."""
     if principal.reads_everything():
@@ -107,7 +107,7 @@ class LogController(Controller):
     ) -> LogEntries:
         await _require_size(ledger, start, "start")
         page = await ledger.store.read_log(start, limit)
-        shown = await _disclosed(request, reads, principal_of(request), page)
+        shown = await disclosed(request, reads, principal_of(request), page)
         items = []
         for e in page:
             leaf = e.leaf

@@ -32,7 +32,7 @@ from litestar.di import NamedDependency
 from litestar.params import PathParameter
 from msgspec import Meta
 
-from ledger.access import agreement_access
+from ledger.access import Reader, agreement_access
 from ledger.domain import AgreementState
 from ledger.domain.state import Commitment, receiving_orgs
 from ledger.domain.values import COLLECTIVE, FairValue, Quantity
@@ -124,7 +124,7 @@ def _fair(f: FairValue | None) -> FairValueOut | None:
     return None if f is None else FairValueOut(f.amount, f.unit, f.method)
 
 
-def _fulfilment(state: AgreementState, cm: Commitment) -> FulfilmentTotals:
+def fulfilment_totals(state: AgreementState, cm: Commitment) -> FulfilmentTotals:
     receivers = receiving_orgs(state, cm)
     count, recorded, confirmed, contested = 0, Decimal(0), Decimal(0), Decimal(0)
     for ful in state.fulfilments.values():
@@ -154,7 +154,7 @@ def _entry(state: AgreementState, cm: Commitment, role: Literal["provider", "rec
         provider_value=None if cm.value is None else _q(cm.value),
         receiver_values={org: _q(v) for org, v in sorted(cm.receiver_values.items())},
         fair_value=_fair(cm.fair_value), withdrawn=cm.withdrawn,
-        fulfilment=_fulfilment(state, cm))
+        fulfilment=fulfilment_totals(state, cm))
 
 
 def _receives(state: AgreementState, cm: Commitment, org_id: str) -> bool:
@@ -185,6 +185,27 @@ def portfolio_of(org_id: str, states: list[AgreementState]) -> Portfolio:
         {u: _amount(v) for u, v in sorted(received_total.items())}))
 
 
+async def portfolio_states(reads: Reads, who: Reader, day: str, org_id: str, *,
+                           guarded: bool) -> list[AgreementState]:
+    """The agreements of ``org_id`` its portfolio adds up for ``who``.
+
+    ``guarded``: the reader passed the route's guard (the organization's own token, an
+    auditor, a trust): every agreement of the organization counts, except that a trust
+    gets only those its consents cover entirely. Otherwise (the register page for any
+    other reader) only the agreements the policy grants the reader whole (public ones,
+    or those its token reads) count: never more than the agreement routes answer."""
+    states = []
+    for stream in await reads.agreement_streams_of(org_id):
+        events = await whole_stream(reads, stream)
+        state = fold_events(events)
+        if (who.kind == "trust" or not guarded) and not agreement_access(
+                who, state, [seen(e) for e in events] if who.kind == "trust" else [],
+                day).whole:
+            continue
+        states.append(state)
+    return states
+
+
 class PortfolioController(Controller):
     path = "/v1/organizations"
     tags = ("organizations",)
@@ -212,13 +233,6 @@ class PortfolioController(Controller):
     ) -> Portfolio:
         if (await reads.head(f"org/{org_id}")).version == 0:
             raise NotFound(f"no organization {org_id!r} is registered", field="org_id")
-        who, day = await reader(request), today()
-        states = []
-        for stream in await reads.agreement_streams_of(org_id):
-            events = await whole_stream(reads, stream)
-            state = fold_events(events)
-            if who.kind == "trust" and not agreement_access(
-                    who, state, [seen(e) for e in events], day).whole:
-                continue  # a trust: only agreements its consents cover entirely
-            states.append(state)
+        states = await portfolio_states(reads, await reader(request), today(), org_id,
+                                        guarded=True)
         return portfolio_of(org_id, states)

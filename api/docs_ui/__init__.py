@@ -18,13 +18,12 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from litestar import Request, Router, get
+from litestar import Request, Router
 from litestar.datastructures import CacheControlHeader
 from litestar.openapi.plugins import OpenAPIRenderPlugin
-from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
-__all__ = ["ASSETS", "ASSETS_PATH", "VIEWER", "SwaggerUIPlugin", "assets_router", "to_the_docs"]
+__all__ = ["ASSETS", "ASSETS_PATH", "VIEWER", "SwaggerUIPlugin", "assets_router"]
 
 VIEWER = "swagger-ui-dist 5.35.0"
 ASSETS = Path(__file__).with_name("assets")
@@ -37,13 +36,6 @@ def assets_router() -> Router:
         path=ASSETS_PATH, directories=[ASSETS], name="docs-assets",
         cache_control=CacheControlHeader(max_age=86400, public=True),
         include_in_schema=False)
-
-
-@get("/", include_in_schema=False, sync_to_thread=False)
-def to_the_docs() -> Redirect:
-    """``/`` leads to the API documentation for now (a temporary redirect: the root
-    may later serve a page of its own)."""
-    return Redirect("/schema")
 
 
 class SwaggerUIPlugin(OpenAPIRenderPlugin):

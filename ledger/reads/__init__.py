@@ -11,7 +11,7 @@ from .errors import DATABASE_DOWN, READ_ERRORS, TEXT_NOT_STORABLE
 from .events import StoredEvent
 from .follower import LISTENER_NAME, NOTIFY_CHANNEL, TRANSIENT, LogFollower
 from .keycache import KeyCache
-from .reads import AgreementRow, ProvenanceContext, Reads
+from .reads import AgreementRow, CheckpointRow, ProvenanceContext, Reads, RegisterRow
 
 __all__ = [
     "DATABASE_DOWN",
@@ -21,9 +21,11 @@ __all__ = [
     "TEXT_NOT_STORABLE",
     "TRANSIENT",
     "AgreementRow",
+    "CheckpointRow",
     "KeyCache",
     "LogFollower",
     "ProvenanceContext",
     "Reads",
+    "RegisterRow",
     "StoredEvent",
 ]

@@ -27,7 +27,7 @@ from ..registry import KeyRecord
 from ..statement import Statement, format_time
 from .events import EVENT_COLUMNS, StoredEvent, contiguous, fetch_nodes, fetch_some_nodes, row_event
 
-__all__ = ["AgreementRow", "ProvenanceContext", "Reads"]
+__all__ = ["AgreementRow", "CheckpointRow", "ProvenanceContext", "Reads", "RegisterRow"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,33 @@ class AgreementRow:
     public: bool
     terms_version: int
     last_version: int
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterRow:
+    """One agreement of the register page: the list's row, with its current stage,
+    the terms version in force, whether newer terms await ratification, and its parties."""
+
+    agreement_id: str
+    title: str
+    status: str
+    public: bool
+    terms_version: int
+    last_version: int
+    current_stage: str | None
+    in_force_version: int | None
+    terms_pending: bool
+    parties: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointRow:
+    """A signed checkpoint and when it was signed (RFC 3339)."""
+
+    size: int
+    root_hash: bytes
+    note: str
+    signed_at: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +106,9 @@ LEFT JOIN LATERAL (SELECT size, root_hash, note FROM checkpoints
                    ORDER BY size DESC LIMIT 1) cp ON true
 """
 
-_AGREEMENTS_SQL = """
-SELECT a.agreement_id, a.title, a.status, a.public, a.terms_version, a.last_version
-FROM agreements a
+# Who sees which agreement in a list ($5 public only, $6 a party's own and the public
+# ones): one clause for the API's list and the register page alike.
+_AGREEMENTS_WHERE = """
 WHERE ($1::text IS NULL OR a.agreement_id > $1)
   AND ($2::text IS NULL OR a.status = $2)
   AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM agreement_parties p
@@ -91,6 +118,24 @@ WHERE ($1::text IS NULL OR a.agreement_id > $1)
   AND (NOT $5 OR a.public)
   AND ($6::text IS NULL OR a.public OR EXISTS (SELECT 1 FROM agreement_parties p
         WHERE p.agreement_id = a.agreement_id AND p.org = $6))
+"""
+
+_AGREEMENTS_SQL = f"""
+SELECT a.agreement_id, a.title, a.status, a.public, a.terms_version, a.last_version
+FROM agreements a {_AGREEMENTS_WHERE}
+ORDER BY a.agreement_id LIMIT $7
+"""
+
+# The register page's rows: the list's, with the stage, the force and the parties, and
+# a search of the title or id ($8, a substring).
+_REGISTER_SQL = f"""
+SELECT a.agreement_id, a.title, a.status, a.public, a.terms_version, a.last_version,
+       a.current_stage, a.in_force_version, a.terms_pending,
+       ARRAY(SELECT p.org FROM agreement_parties p WHERE p.agreement_id = a.agreement_id
+             AND p.status = 'party' ORDER BY p.org) AS parties
+FROM agreements a {_AGREEMENTS_WHERE}
+  AND ($8::text IS NULL OR strpos(lower(a.title), lower($8)) > 0
+       OR strpos(a.agreement_id, lower($8)) > 0)
 ORDER BY a.agreement_id LIMIT $7
 """
 
@@ -254,6 +299,32 @@ class Reads:
                                      public_only, visible_to, limit)
         return [AgreementRow(r["agreement_id"], r["title"], r["status"], r["public"],
                              r["terms_version"], r["last_version"]) for r in rows]
+
+    async def register(self, *, after: str | None, status: str | None, party: str | None,
+                       category: str | None, search: str | None, public_only: bool,
+                       visible_to: str | None, limit: int) -> list[RegisterRow]:
+        """A page of the register (same visibility as :meth:`agreements`)."""
+        rows = await self.pool.fetch(_REGISTER_SQL, after, status, party, category,
+                                     public_only, visible_to, limit, search or None)
+        return [RegisterRow(r["agreement_id"], r["title"], r["status"], r["public"],
+                            r["terms_version"], r["last_version"], r["current_stage"],
+                            r["in_force_version"], r["terms_pending"], tuple(r["parties"]))
+                for r in rows]
+
+    async def organization_ids(self, limit: int = 500) -> list[str]:
+        """The registered organizations' ids, in order (the register is public)."""
+        rows = await self.pool.fetch(
+            "SELECT substr(stream, 5) AS org FROM events WHERE stream LIKE 'org/%' "
+            "AND version = 1 ORDER BY stream LIMIT $1", limit)
+        return [r["org"] for r in rows]
+
+    async def checkpoints(self, limit: int = 50) -> list[CheckpointRow]:
+        """The latest signed checkpoints, newest first."""
+        rows = await self.pool.fetch(
+            "SELECT size, root_hash, note, signed_at FROM checkpoints "
+            "ORDER BY size DESC LIMIT $1", limit)
+        return [CheckpointRow(r["size"], bytes(r["root_hash"]), r["note"],
+                              format_time(r["signed_at"])) for r in rows]
 
     # --- provenance --------------------------------------------------------------------
 
