@@ -335,7 +335,8 @@ class AgreementsController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=PAGE)] = 100,
     ) -> HistoryPage:
         events = await load_agreement(reads, agreement_id)
-        grant = await require_agreement_reader(request, reads, fold_events(events), events)
+        current = await current_states(request).get(reads, agreement_id)  # at the head
+        grant = await require_agreement_reader(request, reads, current.state, events)
         if not grant.access.whole:  # a trust: the events its consents cover
             events = [e for e in events if grant.visible(e)]
         page = events[after:after + limit]

@@ -42,7 +42,7 @@ from ledger.statement import ORG_ID_PATTERN
 
 from ..auth import reader, require_org_reader, today
 from ..problems import problem_responses
-from .agreements import fold_events, seen, whole_stream
+from .agreements import current_states, seen, whole_stream
 
 __all__ = ["PortfolioController"]
 
@@ -214,11 +214,12 @@ class PortfolioController(Controller):
             raise NotFound(f"no organization {org_id!r} is registered", field="org_id")
         who, day = await reader(request), today()
         states = []
+        cache = current_states(request)
         for stream in await reads.agreement_streams_of(org_id):
-            events = await whole_stream(reads, stream)
-            state = fold_events(events)
+            state = (await cache.get(reads, stream.removeprefix("agreement/"))).state
             if who.kind == "trust" and not agreement_access(
-                    who, state, [seen(e) for e in events], day).whole:
+                    who, state, [seen(e) for e in await whole_stream(reads, stream)],
+                    day).whole:
                 continue  # a trust: only agreements its consents cover entirely
             states.append(state)
         return portfolio_of(org_id, states)

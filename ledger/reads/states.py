@@ -12,7 +12,8 @@ from its first event.
 Snapshots are made by the reads themselves: a fold that passes a multiple of
 ``every`` stores the state at that version (so a stream has at most one snapshot per
 ``every`` events, whatever versions are read). A fold of more than ``off_loop``
-events runs in a worker thread, so that a long fold never holds up the event loop.
+events, and the decoding of a large snapshot, run in a worker thread, so that they
+never hold up the event loop.
 
 Why the read layer writes here: snapshots are a cache of reads, derived from the
 signed events and checked on every use; like the read models they may be deleted at
@@ -23,9 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Final
+from typing import Any, Final, TypeVar
 
 import asyncpg
 
@@ -37,8 +38,10 @@ from .reads import Reads
 __all__ = ["AgreementStates", "fold_events"]
 
 _log = logging.getLogger("ledger.reads.states")
+T = TypeVar("T")
 
 PAGE: Final = 1000
+_OFF_LOOP_BYTES: Final = 32_768  # a snapshot this large is decoded in a worker thread
 _ATTEMPTS: Final = 3  # snapshots tried (and discarded) before folding from the start
 
 _NEWEST_SQL: Final = """
@@ -105,18 +108,21 @@ class AgreementStates:
         at the last multiple of ``every`` they pass."""
         mark = self._mark(base, events[-1].version if events else base)
         if len(events) > self.off_loop:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(max_workers=2,
-                                                     thread_name_prefix="ledger-fold")
-            loop = asyncio.get_running_loop()
-            state, sealed = await loop.run_in_executor(
-                self._executor, self._fold, state, events, stream, mark)
+            state, sealed = await self._off_loop(self._fold, state, events, stream, mark)
         else:
             state, sealed = self._fold(state, events, stream, mark)
         self.folded += len(events)
         if sealed is not None:
             await self._save(reads, sealed)
         return state
+
+    async def _off_loop(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` in one of the worker threads (two: the fold holds the GIL, so
+        more would not fold faster, only queue behind each other)."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=2,
+                                                thread_name_prefix="ledger-fold")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     async def _save(self, reads: Reads, s: SealedSnapshot) -> None:
         """Store a snapshot; a failure is logged, never the read's (it is a cache)."""
@@ -159,7 +165,11 @@ class AgreementStates:
                                       bytes(row["seal"]))
             actual = None if row["actual"] is None else bytes(row["actual"]).hex()
             try:
-                return open_snapshot(self.key, snapshot, actual), snapshot.version
+                if len(snapshot.state) > _OFF_LOOP_BYTES:
+                    state = await self._off_loop(open_snapshot, self.key, snapshot, actual)
+                else:
+                    state = open_snapshot(self.key, snapshot, actual)
+                return state, snapshot.version
             except SnapshotRejected as exc:
                 self.discarded += 1
                 _log.warning("snapshot of %s at version %d discarded, refolding from the "
