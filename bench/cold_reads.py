@@ -49,7 +49,7 @@ from ledger.store import PostgresStore
 from ledger.tokens import create_token
 
 READERS = 16
-START_TIMEOUT = 120.0
+START_TIMEOUT = 900.0  # a start checks the whole stored history
 
 
 def _free_port() -> int:
