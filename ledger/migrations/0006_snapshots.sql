@@ -9,9 +9,10 @@
 -- does not hold), over the format, stream, version, the hash of the event at that
 -- version and the state bytes. A row whose seal, state hash or event hash does not
 -- match is discarded and the state refolded from the events (docs/PERFORMANCE.md).
+-- Logged (unlike the read models): a streaming replica serving reads finds them too.
 -- `format`: the encoding of `state`; a reader ignores every other format, so a change
 -- of the state's shape only needs a new format number.
-CREATE UNLOGGED TABLE agreement_snapshots (
+CREATE TABLE agreement_snapshots (
     stream          text        NOT NULL,
     version         integer     NOT NULL CHECK (version >= 1),
     event_hash      bytea       NOT NULL,

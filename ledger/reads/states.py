@@ -23,6 +23,7 @@ any time (they are then made again). Nothing of history is written.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -44,11 +45,13 @@ PAGE: Final = 1000
 _OFF_LOOP_BYTES: Final = 32_768  # a snapshot this large is decoded in a worker thread
 _ATTEMPTS: Final = 3  # snapshots tried (and discarded) before folding from the start
 
+# The event hash is a subquery of the one row kept (one index lookup whatever the
+# planner's statistics), not a join that a fresh table's plan may scan.
 _NEWEST_SQL: Final = """
 SELECT s.stream, s.version, s.event_hash, s.format, s.state, s.state_hash, s.seal,
-       e.event_hash AS actual
+       (SELECT e.event_hash FROM events e
+        WHERE e.stream = s.stream AND e.version = s.version) AS actual
 FROM agreement_snapshots s
-LEFT JOIN events e ON e.stream = s.stream AND e.version = s.version
 WHERE s.stream = $1 AND s.format = $2 AND ($3::integer IS NULL OR s.version <= $3)
 ORDER BY s.version DESC LIMIT 1
 """
@@ -87,6 +90,7 @@ class AgreementStates:
         self.off_loop = off_loop
         self.folded = 0
         self.discarded = 0
+        self._writable = True
         self._executor: ThreadPoolExecutor | None = None
 
     async def state_at(self, reads: Reads, stream: str, version: int | None = None,
@@ -125,13 +129,18 @@ class AgreementStates:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     async def _save(self, reads: Reads, s: SealedSnapshot) -> None:
-        """Store a snapshot; a failure is logged, never the read's (it is a cache)."""
+        """Store a snapshot. A failure is never the read's (it is a cache): it is
+        logged once, and no snapshot is stored from then on (e.g. reads from a
+        read-only replica, or a login without the grant)."""
+        if not self._writable:
+            return
         try:
             await reads.pool.execute(_SAVE_SQL, s.stream, s.version, bytes.fromhex(s.event_hash),
                                      s.format, s.state, s.state_hash, s.seal)
         except asyncpg.PostgresError as exc:
-            _log.warning("snapshot of %s at version %d not stored: %s", s.stream, s.version,
-                         exc)
+            self._writable = False
+            _log.warning("snapshot of %s at version %d not stored, and none will be from "
+                         "this process: %s", s.stream, s.version, exc)
 
     def _mark(self, base: int, last: int) -> int | None:
         """The version to snapshot at while folding from ``base`` to ``last``."""
@@ -156,7 +165,10 @@ class AgreementStates:
         if self.key is None:
             return initial_state(), 0
         for _ in range(_ATTEMPTS):
-            row = await reads.pool.fetchrow(_NEWEST_SQL, stream, FORMAT, version)
+            try:
+                row = await reads.pool.fetchrow(_NEWEST_SQL, stream, FORMAT, version)
+            except asyncpg.UndefinedTableError:  # a database not migrated yet
+                break
             if row is None:
                 break
             snapshot = SealedSnapshot(row["stream"], row["version"],
@@ -174,5 +186,9 @@ class AgreementStates:
                 self.discarded += 1
                 _log.warning("snapshot of %s at version %d discarded, refolding from the "
                              "events: %s", stream, snapshot.version, exc)
-                await reads.pool.execute(_DISCARD_SQL, stream, FORMAT, snapshot.version)
+                if self._writable:  # else the next read finds it again, and refuses it
+                    with contextlib.suppress(asyncpg.PostgresError):
+                        await reads.pool.execute(_DISCARD_SQL, stream, FORMAT,
+                                                 snapshot.version)
+                version = snapshot.version - 1  # the next one down
         return initial_state(), 0

@@ -207,3 +207,23 @@ async def test_a_long_fold_leaves_the_event_loop_free(client, off_loop: int):
         assert still_folding and during > 0
     else:
         assert not still_folding
+
+
+async def test_a_database_that_refuses_snapshots_still_answers(
+        client, auditor, database: str, caplog: pytest.LogCaptureFixture):
+    """A login without the grant (or a read-only replica): the read folds the whole
+    stream and answers; one warning, then no more attempts."""
+    await _long(client, 450)
+    events = _events(client)
+    admin = await asyncpg.connect(database)
+    try:
+        await admin.execute("REVOKE INSERT ON agreement_snapshots FROM ledger_writer")
+    finally:
+        await admin.close()
+    with caplog.at_level(logging.WARNING, logger="ledger.reads.states"):
+        answer, folded = await _get(client, auditor)
+        assert answer == _full_fold(events, 450) and folded == 450
+        answer, folded = await _get(client, auditor, "?version=420")
+        assert answer == _full_fold(events, 420) and folded == 420
+    assert _snapshots(client) == []
+    assert len([r for r in caplog.records if "not stored" in r.getMessage()]) == 1
