@@ -33,8 +33,9 @@ from litestar.openapi import OpenAPIConfig
 
 from ledger.config import Settings
 from ledger.projections import ProjectionRunner
-from ledger.reads import KeyCache, LogFollower, Reads
+from ledger.reads import AgreementStates, KeyCache, LogFollower, Reads
 from ledger.runtime import Ledger, open_ledger, resolve_database
+from ledger.snapshot import seal_key
 
 from .append_route import events_router
 from .controllers import HealthController, LogController, OrganizationsController
@@ -71,6 +72,7 @@ LedgerFactory = Callable[[], AbstractAsyncContextManager[Ledger]]
 DEFAULT_MAX_BODY_BYTES = 1 << 20
 DEFAULT_MAX_EVENTS = 500
 DEFAULT_WRITES_PER_KEY_PER_SECOND = 1000
+DEFAULT_SNAPSHOT_EVERY = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,7 @@ class ApiConfig:
     appends_per_address_per_second: int = DEFAULT_APPENDS_PER_ADDRESS_PER_SECOND
     appends_per_token_per_second: int = DEFAULT_APPENDS_PER_TOKEN_PER_SECOND
     open_registration: bool = False
+    snapshot_every: int = DEFAULT_SNAPSHOT_EVERY  # events between snapshots (0: none)
 
     @classmethod
     def from_env(cls) -> ApiConfig:
@@ -98,6 +101,7 @@ class ApiConfig:
                 "LEDGER_APPENDS_PER_TOKEN_PER_SECOND", DEFAULT_APPENDS_PER_TOKEN_PER_SECOND)),
             open_registration=env.get("LEDGER_OPEN_REGISTRATION", "0").strip().lower()
             in ("1", "true", "yes"),
+            snapshot_every=int(env.get("LEDGER_SNAPSHOT_EVERY", DEFAULT_SNAPSHOT_EVERY)),
         )
 
 
@@ -181,7 +185,10 @@ def create_app(
             app.state.reads = reads
             app.state.follower = follower
             app.state.key_cache = KeyCache()
-            app.state.current_states = CurrentStates()
+            # Cold reads and time travel fold from snapshots sealed with a key derived
+            # from the log key (ledger.snapshot), one per snapshot_every events.
+            app.state.current_states = CurrentStates(states=AgreementStates(
+                seal_key(ledger.log.key.private_bytes_raw()), every=config.snapshot_every))
             app.state.projections = runner
             try:
                 follower.start()

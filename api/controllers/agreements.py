@@ -4,8 +4,11 @@ Every answer here is computed from the agreement's own events (folded with the d
 rules), so it is exactly what an auditor replaying the log would get. The current state
 is kept per agreement and stream version (:class:`CurrentStates`): a read costs at most
 one indexed query for the stream's head, none while the log has not grown, and only new
-events are folded. The list of agreements (filters, pagination) reads the projections'
-read model.
+events are folded. An agreement that is not kept, and a past version (``?version=``,
+``?at=``), are folded from the newest snapshot at or before that version
+(``ledger.reads.AgreementStates``): at most a snapshot's interval of events, whatever the
+length of the agreement, and a long fold runs off the event loop. The list of
+agreements (filters, pagination) reads the projections' read model.
 
 Access is ``ledger.access``'s, the one reading policy: an agreement its parties marked
 public is readable without a token; otherwise an organization's token reads the
@@ -31,18 +34,13 @@ from litestar.params import FromPath, QueryParameter
 
 from ledger.access import AgreementAccess, Reader, Seen, agreement_access, entry_visible
 from ledger.access import members as members
-from ledger.domain import (
-    AgreementState,
-    evolve,
-    fact_from_stored,
-    initial_state,
-    render_markdown,
-    state_hash,
-)
+from ledger.domain import AgreementState, render_markdown, state_hash
 from ledger.domain.document import mentioned_orgs
 from ledger.domain.state import in_force, terms_pending
 from ledger.errors import NotFound
-from ledger.reads import Reads, StoredEvent
+from ledger.leaf import micros
+from ledger.reads import AgreementStates, Reads, StoredEvent
+from ledger.reads.states import fold_events as fold_events
 from ledger.runtime import Ledger
 from ledger.statement import parse_time
 
@@ -70,13 +68,6 @@ MAX_STREAM_VERSION = 2**31 - 1  # events.version is a PostgreSQL integer
 async def whole_stream(reads: Reads, stream: str, after_version: int = 0,
                        ) -> list[StoredEvent]:
     return await reads.read_whole_stream(stream, after_version=after_version, page=PAGE)
-
-
-def fold_events(events: list[StoredEvent]) -> AgreementState:
-    state = initial_state()
-    for e in events:
-        state = evolve(state, fact_from_stored(e))
-    return state
 
 
 def seen(e: StoredEvent) -> Seen:
@@ -188,10 +179,14 @@ class CurrentStates:
     another process is seen once its notification arrives (milliseconds), and without
     a listening connection every read queries. Any commit anywhere moves the
     watermark, so under writes most reads query, as without it.
+
+    ``states``: how a state is folded when it is not kept (from snapshots; by default,
+    from the first event).
     """
 
-    def __init__(self, size: int = 1024) -> None:
+    def __init__(self, size: int = 1024, states: AgreementStates | None = None) -> None:
         self.size = size
+        self.states = states if states is not None else AgreementStates()
         self._items: OrderedDict[str, Current] = OrderedDict()
 
     async def get(self, source: Reads | Ledger, agreement_id: str,
@@ -214,14 +209,15 @@ class CurrentStates:
             self._items.move_to_end(agreement_id)
             return have
         if have is None:
-            events = await load_agreement(reads, agreement_id)
-            state, version = fold_events(events), events[-1].version
+            state, version = await self.states.state_at(reads, stream)
+            if version == 0:
+                raise NotFound(f"no agreement {agreement_id!r}", field="agreement_id")
         else:
             events = await whole_stream(reads, stream, after_version=have.version)
             state, version = copy.deepcopy(have.state), have.version
-            for e in events:
-                state = evolve(state, fact_from_stored(e))
-                version = e.version
+            if events:
+                state = await self.states.fold(reads, state, events, stream, version)
+                version = events[-1].version
         if version != head.version:
             known = None  # read past the head we checked: check again next time
         current = Current(version, state, msgspec.json.encode(view_of(state, version)),
@@ -250,20 +246,31 @@ def watermark(request: Request[Any, Any, Any]) -> Watermark | None:
     return None if hub is None else hub.watermark()
 
 
-def _until(events: list[StoredEvent], version: int | None, at: str | None,
-           ) -> list[StoredEvent]:
+async def wanted_version(reads: Reads, agreement_id: str, head: int, version: int | None,
+                         at: str | None) -> int:
+    """The stream version a read asks for: ``version``, the last one recorded at or
+    before ``at``, or the head. (The log's time never goes back, so that version's
+    events are exactly those recorded by then.)"""
     if version is not None:
-        if version > len(events):
-            raise OutOfRange(f"version {version} is beyond the agreement's {len(events)}",
+        if version > head:
+            raise OutOfRange(f"version {version} is beyond the agreement's {head}",
                              field="version")
-        return events[:version]
+        return version
     if at is not None:
-        limit = parse_time(at, field="at")
-        kept = [e for e in events if parse_time(e.recorded_at) <= limit]
-        if not kept:
+        limit = micros(parse_time(at, field="at"))
+        found = await reads.version_recorded_by(f"agreement/{agreement_id}", limit)
+        if found == 0:
             raise NotFound(f"the agreement did not exist yet at {at}", field="at")
-        return kept
-    return events
+        return min(found, head)
+    return head
+
+
+async def state_at(request: Request[Any, Any, Any], reads: Reads, agreement_id: str,
+                   version: int) -> AgreementState:
+    """The agreement's state at ``version`` (which the stream holds), from a snapshot."""
+    state, _ = await current_states(request).states.state_at(
+        reads, f"agreement/{agreement_id}", version)
+    return state
 
 
 class AgreementsController(Controller):
@@ -310,12 +317,12 @@ class AgreementsController(Controller):
         await authorize(request, reads, current.state, whole=True)
         if version is not None and at is not None:
             raise OutOfRange("give either version or at, not both", field="at")
-        if (version is None or version == current.version) and at is None:
-            chosen, body = current.version, current.body  # the common case: no fold
+        chosen = await wanted_version(reads, agreement_id, current.version, version, at)
+        if chosen == current.version:
+            body = current.body  # the common case: no fold
         else:
-            events = _until(await load_agreement(reads, agreement_id), version, at)
-            chosen, body = len(events), msgspec.json.encode(
-                view_of(fold_events(events), len(events)))
+            body = msgspec.json.encode(view_of(
+                await state_at(request, reads, agreement_id, chosen), chosen))
         etag = f'"{chosen}"'
         if request.headers.get("if-none-match") == etag:
             return Response(content=None, status_code=304, headers={"ETag": etag})  # type: ignore[arg-type]
@@ -332,7 +339,8 @@ class AgreementsController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=PAGE)] = 100,
     ) -> HistoryPage:
         events = await load_agreement(reads, agreement_id)
-        grant = await require_agreement_reader(request, reads, fold_events(events), events)
+        current = await current_states(request).get(reads, agreement_id)  # at the head
+        grant = await require_agreement_reader(request, reads, current.state, events)
         if not grant.access.whole:  # a trust: the events its consents cover
             events = [e for e in events if grant.visible(e)]
         page = events[after:after + limit]
@@ -354,11 +362,11 @@ class AgreementsController(Controller):
         lang: Annotated[str, QueryParameter(pattern="^(fr|en)$")] = "fr",
         version: Annotated[int | None, QueryParameter(ge=1)] = None,
     ) -> str:
-        events = await load_agreement(reads, agreement_id)
-        current = fold_events(events)
-        await authorize(request, reads, current, whole=True, events=events)
-        chosen = _until(events, version, None)
-        state = current if len(chosen) == len(events) else fold_events(chosen)
+        current = await current_states(request).get(reads, agreement_id, watermark(request))
+        await authorize(request, reads, current.state, whole=True)
+        chosen = await wanted_version(reads, agreement_id, current.version, version, None)
+        state = (current.state if chosen == current.version
+                 else await state_at(request, reads, agreement_id, chosen))
         return render_markdown(state, lang=lang,
                                names=await registered_names(reads, mentioned_orgs(state)))
 
@@ -386,10 +394,11 @@ class StreamsController(Controller):
                              field="kind")
         if kind == "org":
             return None  # the register of organizations and keys is public
-        events = await whole_stream(reads, f"agreement/{key}")
-        if not events:
+        try:
+            current = await current_states(request).get(reads, key, watermark(request))
+        except NotFound:
             return None
-        grant = await require_agreement_reader(request, reads, fold_events(events), events)
+        grant = await require_agreement_reader(request, reads, current.state)
         return None if grant.access.whole else grant
 
     @get("/{kind:str}/{key:str}", operation_id="GetStreamHead",

@@ -42,7 +42,7 @@ from ledger.statement import ORG_ID_PATTERN
 
 from ..auth import reader, require_org_reader, today
 from ..problems import problem_responses
-from .agreements import fold_events, seen, whole_stream
+from .agreements import CurrentStates, current_states, seen, whole_stream
 
 __all__ = ["PortfolioController"]
 
@@ -185,22 +185,23 @@ def portfolio_of(org_id: str, states: list[AgreementState]) -> Portfolio:
         {u: _amount(v) for u, v in sorted(received_total.items())}))
 
 
-async def portfolio_states(reads: Reads, who: Reader, day: str, org_id: str, *,
-                           guarded: bool) -> list[AgreementState]:
+async def portfolio_states(reads: Reads, cache: CurrentStates, who: Reader, day: str,
+                           org_id: str, *, guarded: bool) -> list[AgreementState]:
     """The agreements of ``org_id`` its portfolio adds up for ``who``.
 
     ``guarded``: the reader passed the route's guard (the organization's own token, an
     auditor, a trust): every agreement of the organization counts, except that a trust
     gets only those its consents cover entirely. Otherwise (the register page for any
     other reader) only the agreements the policy grants the reader whole (public ones,
-    or those its token reads) count: never more than the agreement routes answer."""
+    or those its token reads) count: never more than the agreement routes answer.
+    Each state comes from the app's kept states (snapshots, never a whole refold on
+    the request path); only a trust's check reads the stream's events."""
     states = []
     for stream in await reads.agreement_streams_of(org_id):
-        events = await whole_stream(reads, stream)
-        state = fold_events(events)
+        state = (await cache.get(reads, stream.removeprefix("agreement/"))).state
         if (who.kind == "trust" or not guarded) and not agreement_access(
-                who, state, [seen(e) for e in events] if who.kind == "trust" else [],
-                day).whole:
+                who, state, [seen(e) for e in await whole_stream(reads, stream)]
+                if who.kind == "trust" else [], day).whole:
             continue
         states.append(state)
     return states
@@ -233,6 +234,7 @@ class PortfolioController(Controller):
     ) -> Portfolio:
         if (await reads.head(f"org/{org_id}")).version == 0:
             raise NotFound(f"no organization {org_id!r} is registered", field="org_id")
-        states = await portfolio_states(reads, await reader(request), today(), org_id,
+        states = await portfolio_states(reads, current_states(request), await reader(request),
+                                        today(), org_id,
                                         guarded=True)
         return portfolio_of(org_id, states)

@@ -545,9 +545,8 @@ class StreamController(Controller):
         stream = None
         if agreement is not None:
             stream = f"agreement/{agreement}"
-            events = await load_agreement(stream_hub.reads, agreement)
-            await require_agreement_reader(request, stream_hub.reads, fold_events(events),
-                                           events)
+            current = await stream_hub.states.get(stream_hub.reads, agreement)
+            await require_agreement_reader(request, stream_hub.reads, current.state)
         await stream_hub.ensure_started()
         start = _start_position(last_event_id, after, stream_hub.head)
         return Stream(_entries(stream_hub, principal, stream, start),

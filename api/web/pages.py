@@ -148,7 +148,8 @@ async def organization(request: Req, reads: NamedDependency[Reads],
             public_only=public_only, visible_to=visible_to, limit=MAX_PAGE_SIZE)
         principal = await optional_principal(request)
         guarded = principal is not None and principal.can_read_org(org_id)
-        states = await portfolio_states(reads, await reader(request), today(), org_id,
+        states = await portfolio_states(reads, current_states(request), await reader(request),
+                                        today(), org_id,
                                         guarded=guarded)
         folio = portfolio_of(org_id, states)
         units = sorted(set(folio.totals.given) | set(folio.totals.received))

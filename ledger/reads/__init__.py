@@ -12,6 +12,7 @@ from .events import StoredEvent
 from .follower import LISTENER_NAME, NOTIFY_CHANNEL, TRANSIENT, LogFollower
 from .keycache import KeyCache
 from .reads import AgreementRow, CheckpointRow, ProvenanceContext, Reads, RegisterRow
+from .states import AgreementStates
 
 __all__ = [
     "DATABASE_DOWN",
@@ -21,6 +22,7 @@ __all__ = [
     "TEXT_NOT_STORABLE",
     "TRANSIENT",
     "AgreementRow",
+    "AgreementStates",
     "CheckpointRow",
     "KeyCache",
     "LogFollower",

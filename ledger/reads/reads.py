@@ -174,25 +174,37 @@ class Reads:
         return Head(row["version"], bytes(row["event_hash"]).hex())
 
     async def read_stream(self, stream: str, *, after_version: int = 0,
-                          limit: int = 10_000) -> list[StoredEvent]:
-        """Events of ``stream`` with version > ``after_version``, in order."""
+                          limit: int = 10_000, until_version: int | None = None,
+                          ) -> list[StoredEvent]:
+        """Events of ``stream`` with version > ``after_version`` (and <= ``until_version``
+        when given), in order."""
         rows = await self.pool.fetch(
             f"SELECT {EVENT_COLUMNS} FROM events WHERE stream = $1 AND version > $2 "
-            "ORDER BY version LIMIT $3", stream, after_version, limit)
+            "AND ($4::integer IS NULL OR version <= $4) "
+            "ORDER BY version LIMIT $3", stream, after_version, limit, until_version)
         events = [row_event(r) for r in rows]
         contiguous(stream, after_version, events)
         return events
 
     async def read_whole_stream(self, stream: str, *, after_version: int = 0,
-                                page: int = 1000) -> list[StoredEvent]:
-        """Every event of ``stream`` after ``after_version``, read ``page`` at a time."""
+                                page: int = 1000, until_version: int | None = None,
+                                ) -> list[StoredEvent]:
+        """Every event of ``stream`` after ``after_version`` (up to ``until_version``
+        when given), read ``page`` at a time."""
         events: list[StoredEvent] = []
         while True:
             batch = await self.read_stream(stream, after_version=after_version + len(events),
-                                           limit=page)
+                                           limit=page, until_version=until_version)
             events.extend(batch)
             if len(batch) < page:
                 return events
+
+    async def version_recorded_by(self, stream: str, recorded_at_us: int) -> int:
+        """The version of ``stream`` as of log time ``recorded_at_us`` (0 if none yet)."""
+        version: int | None = await self.pool.fetchval(
+            "SELECT version FROM events WHERE stream = $1 AND recorded_at_us <= $2 "
+            "ORDER BY version DESC LIMIT 1", stream, recorded_at_us)
+        return 0 if version is None else version
 
     async def version_at(self, stream: str, position: int) -> int:
         """The version of ``stream`` as of log position ``position`` (0 if none yet)."""
