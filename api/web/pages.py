@@ -33,13 +33,12 @@ from ledger.runtime import Ledger
 
 from ..auth import optional_principal, reader, today
 from ..controllers.agreements import (
-    _until,
     authorize,
     current_states,
-    fold_events,
     list_scope,
     load_agreement,
     registered_names,
+    state_at,
     watermark,
 )
 from ..controllers.log import disclosed
@@ -252,10 +251,11 @@ def _document_html(state: AgreementState, lang: str, names: dict[str, str],
         "</table>", "</table></div>")
 
 
-def _diff(events: list[StoredEvent], a: int, b: int, lang: str,
-          names: dict[str, str]) -> list[tuple[str, str]]:
-    """The written agreement's lines that differ between stream versions a and b."""
-    texts = [render_markdown(fold_events(_until(events, v, None)), lang=lang,
+async def _diff(request: Req, reads: Reads, agreement_id: str, a: int, b: int, lang: str,
+                names: dict[str, str]) -> list[tuple[str, str]]:
+    """The written agreement's lines that differ between stream versions a and b (each
+    state from the nearest snapshot, as the API's ``?version=``)."""
+    texts = [render_markdown(await state_at(request, reads, agreement_id, v), lang=lang,
                              names=names).splitlines() for v in (a, b)]
     out = []
     for line in difflib.unified_diff(texts[0], texts[1], lineterm="", n=1):
@@ -300,7 +300,8 @@ async def agreement(request: Req, reads: NamedDependency[Reads],
             "commitments": _commitments(state), "indicators": _indicators(state, t),
             "stages": _stages(state),
             "expectations": [(e, is_shared(state, e)) for e in state.expectations.values()],
-            "diff": _diff(events, a, b, t.lang, ctx["names"]) if a != b else [],
+            "diff": (await _diff(request, reads, agreement_id, a, b, t.lang, ctx["names"])
+                     if a != b else []),
             "diff_from": a, "diff_to": b, "versions": len(events)})
     except PAGE_FAILURES as exc:
         return error_page(request, exc)
