@@ -12,6 +12,14 @@ from .events import StoredEvent
 from .follower import LISTENER_NAME, NOTIFY_CHANNEL, TRANSIENT, LogFollower
 from .keycache import KeyCache
 from .reads import AgreementRow, ProvenanceContext, Reads
+from .routing import (
+    PositionBeyondHead,
+    ReadRouter,
+    Replica,
+    ReplicaRefused,
+    ReplicaSettings,
+    Route,
+)
 
 __all__ = [
     "DATABASE_DOWN",
@@ -23,7 +31,13 @@ __all__ = [
     "AgreementRow",
     "KeyCache",
     "LogFollower",
+    "PositionBeyondHead",
     "ProvenanceContext",
+    "ReadRouter",
     "Reads",
+    "Replica",
+    "ReplicaRefused",
+    "ReplicaSettings",
+    "Route",
     "StoredEvent",
 ]
