@@ -22,11 +22,12 @@ from ledger.reads import Reads
 from .problems import RequestMalformed
 
 __all__ = ["MIN_POSITION_HEADER", "POSITION_HEADER", "add_position_header", "min_position_of",
-           "note_position", "provide_reads"]
+           "note_position", "provide_reads", "read_from_replica"]
 
 POSITION_HEADER = "Ledger-Position"
 MIN_POSITION_HEADER = "Ledger-Min-Position"
 _KEY = "ledger_position"
+_SOURCE = "ledger_read_source"
 _HEADER = POSITION_HEADER.lower().encode()
 
 
@@ -65,8 +66,17 @@ async def provide_reads(request: Request[Any, Any, Any]) -> Reads:
     """The ``reads`` dependency: the routed pool for this request's read."""
     route = await request.app.state.ledger.router.route(min_position_of(request))
     note_position(request.scope, route.position)
+    request.scope.setdefault("state", {})[_SOURCE] = route.source
     reads: Reads = route.reads
     return reads
+
+
+def read_from_replica(request: Request[Any, Any, Any]) -> bool:
+    """Whether this request's reads go to a replica. Then this process's log watermark
+    (the primary's) says nothing of what the replica holds: a cache must not be
+    trusted on it (``controllers.agreements.watermark``)."""
+    state: Any = request.scope.get("state") or {}
+    return bool(state.get(_SOURCE, "primary") != "primary")
 
 
 async def add_position_header(message: Message, scope: Scope) -> None:

@@ -29,7 +29,7 @@ from ledger.config import Settings
 from ledger.reads import ReplicaRefused, ReplicaSettings
 from ledger.roles import runtime_role_name
 from ledger.runtime import Ledger, open_ledger
-from tests.api.conftest import TEST_CONFIG, assert_problem, body, token_for
+from tests.api.conftest import TEST_CONFIG, Agreement, assert_problem, body, token_for
 from tests.helpers import LEDGER_ID, org
 from tests.replication import Cluster, Server
 
@@ -327,3 +327,30 @@ async def test_a_replica_that_is_not_a_standby_of_this_ledger_is_refused(
         assert "a standby of another PostgreSQL cluster" in line
     finally:
         await asyncio.to_thread(elsewhere.close)
+
+
+async def test_a_cached_agreement_is_never_older_than_asked(
+        pair: Pair, dbname: str, tmp_path: Path) -> None:
+    """A read without a minimum, served by the delayed standby, must not leave in the
+    agreements' cache a state that a later read asking a position would be given."""
+    app = app_for(tmp_path, pair, dbname, pair.delayed, wait_seconds=0.1)
+    async with AsyncTestClient(app) as client:
+        name = pair.delayed.dsn(dbname).rpartition("@")[2]
+        await wait_rotation(client, name, True)
+        drafter = org("centre-arts")
+        agreement = Agreement(drafter)
+        r = await client.post("/v1/events", json=body(drafter.registration("A"),
+                                                      agreement.next()))
+        assert r.status_code == 201, r.text
+        auditor = token_for(client, "auditor", "cour-des-comptes")
+        await asyncio.sleep(1.0)  # the standby has version 1
+        r = await client.get("/v1/agreements/a1", headers=auditor)
+        assert r.status_code == 200 and r.json()["version"] == 1, r.text
+        r = await client.post("/v1/events", json=body(agreement.next()))
+        assert r.status_code == 201, r.text
+        position = int(r.headers["ledger-position"])
+        r = await client.get("/v1/agreements/a1", headers=auditor)  # the standby: older
+        assert r.status_code == 200
+        r = await client.get("/v1/agreements/a1", headers=auditor,
+                             params={"min_position": position})
+        assert r.status_code == 200 and r.json()["version"] == 2, r.text
