@@ -83,17 +83,15 @@ class Server:
                 psutil.Process(pid).kill()
 
     def kill9(self) -> None:
-        """The postmaster killed at once (its backends end when they notice)."""
+        """The server's every process killed at once (``kill -9``), as a lost host."""
         pid = self.pid
         assert pid is not None
-        os.kill(pid, signal.SIGKILL)
-        with contextlib.suppress(psutil.Error):
-            psutil.Process(pid).wait(10)
-        # the orphaned backends notice the postmaster's death and exit; make sure
-        for proc in psutil.process_iter(["cmdline"]):
+        postmaster = psutil.Process(pid)
+        procs = [postmaster, *postmaster.children(recursive=True)]
+        for proc in procs:
             with contextlib.suppress(psutil.Error):
-                if str(self.data) in " ".join(proc.info["cmdline"] or ()):
-                    proc.kill()
+                proc.send_signal(signal.SIGKILL)
+        psutil.wait_procs(procs, timeout=10)
         (self.data / "postmaster.pid").unlink(missing_ok=True)
 
     def promote(self) -> None:
