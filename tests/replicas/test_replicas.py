@@ -23,6 +23,7 @@ import pytest_asyncio
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from ledger import b64
 from ledger.admission import Limits
 from ledger.api.app import create_app
 from ledger.config import Settings
@@ -354,3 +355,33 @@ async def test_a_cached_agreement_is_never_older_than_asked(
         r = await client.get("/v1/agreements/a1", headers=auditor,
                              params={"min_position": position})
         assert r.status_code == 200 and r.json()["version"] == 2, r.text
+
+
+async def test_proofs_from_a_replica_are_for_a_size_it_holds(
+        pair: Pair, dbname: str, tmp_path: Path) -> None:
+    app = app_for(tmp_path, pair, dbname, pair.delayed, wait_seconds=0.1)
+    async with AsyncTestClient(app) as client:
+        name = pair.delayed.dsn(dbname).rpartition("@")[2]
+        await wait_rotation(client, name, True)
+        for i in range(5):
+            last = await append_org(client, f"org-{i}")
+        size = last + 1
+        auditor = token_for(client, "auditor", "cour-des-comptes")
+        ledger = ledger_of(client)
+        # at once (the standby replays 400 ms late) and later (from the standby)
+        for pause in (0.0, 1.0):
+            await asyncio.sleep(pause)
+            r = await client.get("/v1/log/proof/consistency", headers=auditor,
+                                 params={"from": 2, "to": size})
+            assert r.status_code == 200, r.text
+            assert int(r.headers["ledger-position"]) >= size - 1
+            expected = client.blocking_portal.call(ledger.store.consistency_proof, 2, size)
+            assert r.json()["proof"] == [b64.encode(h) for h in expected]
+            r = await client.get("/v1/log/proof/inclusion", headers=auditor,
+                                 params={"index": 1, "size": size})
+            assert r.status_code == 200, r.text
+            expected = client.blocking_portal.call(ledger.store.inclusion_proof, 1, size)
+            assert r.json()["proof"] == [b64.encode(h) for h in expected]
+        r = await client.get("/v1/log/proof/inclusion", headers=auditor,
+                             params={"index": 1, "size": size + 1})
+        assert_problem(r, 404, "not-found")
