@@ -11,7 +11,10 @@ ledger is refused at start with one line; a position beyond the log is a 409.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -385,3 +388,16 @@ async def test_proofs_from_a_replica_are_for_a_size_it_holds(
         r = await client.get("/v1/log/proof/inclusion", headers=auditor,
                              params={"index": 1, "size": size + 1})
         assert_problem(r, 404, "not-found")
+
+
+async def test_ledger_serve_refuses_a_replica_that_is_not_a_standby_in_one_line(
+        pair: Pair, dbname: str, tmp_path: Path) -> None:
+    env = dict(os.environ, DATABASE_URL=pair.primary.dsn(dbname), LEDGER_HOME=str(tmp_path),
+               LEDGER_ORIGIN=LEDGER_ID, LEDGER_REPLICA_URLS=pair.primary.dsn(dbname))
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "ledger", "serve", "--port", "0"], env=env,
+        capture_output=True, text=True, timeout=90)
+    assert done.returncode != 0
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "is not a standby" in errors[0], done.stderr
+    assert "Traceback" not in done.stderr
