@@ -1,4 +1,5 @@
-"""The read layer: every query the server answers from (``Reads``, over one pool), the
+"""The read layer: every query the server answers from (``Reads``, over one pool), which
+pool answers each read (``ReadRouter``: the primary or a streaming replica), the
 process's one follower of the log (``LogFollower``) and the key-history cache.
 
 Writes are ``ledger.store``'s; HTTP is ``api``'s. Nothing under ``api/`` holds SQL or
