@@ -33,7 +33,7 @@ from litestar.openapi import OpenAPIConfig
 
 from ledger.config import Settings
 from ledger.projections import ProjectionRunner
-from ledger.reads import AgreementStates, KeyCache, LogFollower, Reads
+from ledger.reads import AgreementStates, KeyCache, LogFollower
 from ledger.runtime import Ledger, open_ledger, resolve_database
 from ledger.snapshot import seal_key
 
@@ -47,6 +47,7 @@ from .controllers.provenance import ProvenanceController
 from .controllers.stream import HEARTBEAT_SECONDS, StreamController, stream_lifespan
 from .docs_ui import SwaggerUIPlugin, assets_router
 from .metrics import Metrics, metrics_middleware
+from .positions import add_position_header, provide_reads
 from .problems import exception_handlers
 from .ratelimit import (
     DEFAULT_APPENDS_PER_ADDRESS_PER_SECOND,
@@ -128,9 +129,11 @@ def _provide_ledger(state: State) -> Ledger:
     return ledger
 
 
-def _provide_reads(state: State) -> Reads:
-    reads: Reads = state.reads
-    return reads
+def _note_head(ledger: Ledger) -> Callable[[int], None]:
+    """The follower's news of the primary's head, for the router's positions."""
+    def note(position: int) -> None:
+        ledger.router.note_size(position + 1)
+    return note
 
 
 def create_app(
@@ -168,10 +171,11 @@ def create_app(
             ledger.store.max_batch = max(ledger.store.max_batch, config.max_events)
             metrics: Metrics = app.state.metrics
             metrics.start_size(await ledger.store.size())
+            # The requests' reads are routed per request (``positions.provide_reads``,
+            # ``ledger.reads.routing``); the stream hub and the follower read the
+            # primary, whose notifications they follow.
+            reads = ledger.router.primary
             ledger.store.on_commit.append(metrics.on_commit)
-            # Every read goes through this one object: pointing reads at another pool
-            # (a replica) is a change of this line.
-            reads = Reads(ledger.pool)
             # The process's one follower of the log (LISTEN/NOTIFY for the other
             # processes' commits) wakes the stream hub and the projection runner.
             heartbeat = float(os.environ.get("LEDGER_SSE_HEARTBEAT_SECONDS",
@@ -180,6 +184,7 @@ def create_app(
             # The read models follow the log in the background (woken by every commit
             # here, and by the follower for the other processes' commits).
             runner = ProjectionRunner(ledger.pool, follower=follower)
+            follower.subscribe(_note_head(ledger))
             ledger.store.on_commit.append(runner.notify)
             app.state.ledger = ledger
             app.state.reads = reads
@@ -187,8 +192,9 @@ def create_app(
             app.state.key_cache = KeyCache()
             # Cold reads and time travel fold from snapshots sealed with a key derived
             # from the log key (ledger.snapshot), one per snapshot_every events.
-            app.state.current_states = CurrentStates(states=AgreementStates(
-                seal_key(ledger.log.key.private_bytes_raw()), every=config.snapshot_every))
+            states = AgreementStates(seal_key(ledger.log.key.private_bytes_raw()),
+                                     every=config.snapshot_every, primary=ledger.pool)
+            app.state.current_states = CurrentStates(states=states)
             app.state.projections = runner
             try:
                 follower.start()
@@ -200,6 +206,7 @@ def create_app(
                 try:
                     await runner.stop()
                 finally:
+                    states.close()
                     await follower.stop()
                     ledger.store.on_commit.remove(metrics.on_commit)
                     del app.state.ledger
@@ -220,12 +227,12 @@ def create_app(
                         assets_router(), *web_handlers()],
         dependencies={
             "ledger": Provide(_provide_ledger, sync_to_thread=False),
-            "reads": Provide(_provide_reads, sync_to_thread=False),
+            "reads": Provide(provide_reads),
         },
         lifespan=[lifespan, stream_lifespan],
         state=State(state),
         middleware=[metrics_middleware],
-        before_send=[add_security_headers],
+        before_send=[add_security_headers, add_position_header],
         cors_config=READ_CORS,
         exception_handlers=exception_handlers(),
         request_max_body_size=config.max_body_bytes,

@@ -80,7 +80,7 @@ class AppendMiddleware:
         state: Any = scope["litestar_app"].state
         try:
             answer = await append_events(state.ledger, state.write_policy, b"".join(chunks),
-                                         Caller.from_scope(scope))
+                                         Caller.from_scope(scope), scope=scope)
         except Exception as exc:  # a refusal (or a bug): answered as Litestar would
             request: Request[Any, Any, Any] = Request(scope, receive)
             await problem_for(request, exc).to_asgi_response(None, request)(

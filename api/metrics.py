@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -45,8 +46,11 @@ class _ScrapeGauges(Collector):
     def __init__(self) -> None:
         self.log_size: int | None = None
         self.checkpoint_size: int | None = None
+        self.replicas: list[dict[str, Any]] = []
 
     def collect(self) -> Iterator[Metric]:
+        if self.replicas:
+            yield from _replica_gauges(self.replicas)
         if self.log_size is not None:
             yield GaugeMetricFamily("ledger_log_size", "Entries in the global log.",
                                     value=self.log_size)
@@ -54,6 +58,32 @@ class _ScrapeGauges(Collector):
             yield GaugeMetricFamily("ledger_checkpoint_size",
                                     "Tree size of the last signed checkpoint.",
                                     value=self.checkpoint_size)
+
+
+def _replica_gauges(replicas: list[dict[str, Any]]) -> Iterator[Metric]:
+    """Per streaming replica (label ``replica``: host:port/database): in rotation or not,
+    the log size replayed, and the lag in positions and seconds (left out while the
+    replica does not answer)."""
+    families = {
+        "in_rotation": GaugeMetricFamily("ledger_replica_in_rotation",
+                                         "1 when the replica serves reads.",
+                                         labels=["replica"]),
+        "replayed_size": GaugeMetricFamily("ledger_replica_replayed_size",
+                                           "Log entries the replica has replayed.",
+                                           labels=["replica"]),
+        "lag_positions": GaugeMetricFamily("ledger_replica_lag_positions",
+                                           "Log entries the replica is behind the primary.",
+                                           labels=["replica"]),
+        "lag_seconds": GaugeMetricFamily("ledger_replica_lag_seconds",
+                                         "Seconds the replica's replay is behind.",
+                                         labels=["replica"]),
+    }
+    for r in replicas:
+        for key, family in families.items():
+            value = r[key]
+            if value is not None:
+                family.add_metric([r["name"]], float(value))
+    yield from families.values()
 
 
 class Metrics:
@@ -97,9 +127,11 @@ class Metrics:
             self._appended.inc(size - self._known_size)
         self._known_size = size
 
-    def render(self, *, log_size: int | None, checkpoint_size: int | None) -> str:
+    def render(self, *, log_size: int | None, checkpoint_size: int | None,
+               replicas: list[dict[str, Any]] | None = None) -> str:
         """The exposition text, with the sizes read for this scrape."""
         self._sizes.log_size, self._sizes.checkpoint_size = log_size, checkpoint_size
+        self._sizes.replicas = replicas or []
         return generate_latest(self.registry).decode()
 
 

@@ -28,7 +28,7 @@ from ledger import admission, errors
 from ledger.errors import LedgerError
 from ledger.integrity import HistoryUnprotected
 from ledger.log import HistoryMismatch, LogKeyMismatch
-from ledger.reads import DATABASE_DOWN, TEXT_NOT_STORABLE
+from ledger.reads import DATABASE_DOWN, TEXT_NOT_STORABLE, PositionBeyondHead, ReplicaRefused
 from ledger.runtime import OriginMismatch
 from ledger.store import UNAVAILABLE_DETAIL
 
@@ -122,6 +122,8 @@ _STATUS: Mapping[type[LedgerError], int] = {
     HistoryUnprotected: 500,
     LogKeyMismatch: 500,
     OriginMismatch: 500,
+    PositionBeyondHead: 409,
+    ReplicaRefused: 500,
 }
 
 _SIGNATURE_SCHEME = 'DSSE realm="mutualisation-ledger"'

@@ -178,10 +178,23 @@ class Health(msgspec.Struct):
     status: str
 
 
+class ReplicaState(msgspec.Struct):
+    """One streaming replica as the read router last measured it (``/readyz``)."""
+
+    name: str
+    in_rotation: bool
+    up: bool
+    replayed_size: int
+    lag_positions: int | None
+    lag_seconds: float | None
+    reason: str
+
+
 class Readiness(msgspec.Struct):
     status: str
     migrations: list[int]
     log_size: int
+    replicas: list[ReplicaState] = []
 
 
 def inline_schema(struct: type[Any]) -> dict[str, Any]:

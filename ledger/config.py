@@ -9,6 +9,8 @@
 ``LEDGER_MAX_EVENT_BYTES``  limit on one event's payload (default 65536)
 ``LEDGER_MAX_SKEW_SECONDS`` allowed distance of issued_at from the clock (default 600)
 ``LEDGER_CHECKPOINT_INTERVAL`` seconds between checkpoints at most (default 1.0)
+``LEDGER_REPLICA_URLS`` (and ``LEDGER_REPLICA_*``) streaming replicas serving reads:
+                      ``ledger.reads.routing.ReplicaSettings``
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 from .admission import Limits
 from .db import ledger_home
+from .reads.routing import NO_REPLICAS, ReplicaSettings
 
 __all__ = ["DEFAULT_ORIGIN", "Settings"]
 
@@ -33,6 +36,7 @@ class Settings:
     log_key_path: Path
     limits: Limits
     checkpoint_interval: float = 1.0
+    replicas: ReplicaSettings = NO_REPLICAS
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -48,4 +52,5 @@ class Settings:
                 max_skew_us=int(float(env.get("LEDGER_MAX_SKEW_SECONDS", 600)) * 1_000_000),
             ),
             checkpoint_interval=float(env.get("LEDGER_CHECKPOINT_INTERVAL", 1.0)),
+            replicas=ReplicaSettings.from_env(env),
         )

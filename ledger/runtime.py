@@ -19,6 +19,7 @@ from .errors import LedgerError
 from .integrity import verify_derived_columns, verify_protections
 from .keys import Ed25519PrivateKey
 from .log import TransparencyLog, ledger_log_key
+from .reads.routing import ReadRouter, system_identifier
 from .roles import runtime_login
 from .store import PostgresStore
 from .validation import AgreementRules
@@ -46,6 +47,7 @@ class Ledger:
     pool: asyncpg.Pool
     store: PostgresStore
     log: TransparencyLog
+    router: ReadRouter  # which pool each read uses: the primary's, or a replica's
 
 
 @contextlib.contextmanager
@@ -104,11 +106,16 @@ async def open_ledger(settings: Settings, dsn: str, *, verify_history: bool = Tr
     await upgrade(dsn)
     origin = await stored_origin(dsn, settings.origin)
     log_key = await _log_key(dsn, settings)
+    system_id = await system_identifier(dsn) if settings.replicas.urls else None
     dsn = await runtime_login(dsn)  # never the admin login from here on (ledger.roles)
     pool = await connect_pool(dsn, min_size=1, max_size=pool_size)
     store: PostgresStore | None = None
     log: TransparencyLog | None = None
+    router = ReadRouter(pool, settings.replicas)
     try:
+        # Replicas are checked before anything runs: one that is not a standby of this
+        # ledger's primary stops the start with one line (ReplicaRefused).
+        await router.open(dsn, origin, system_id)
         store = PostgresStore(pool, ledger_id=origin, limits=settings.limits)
         if rules:
             store.validator = AgreementRules(store)
@@ -121,8 +128,11 @@ async def open_ledger(settings: Settings, dsn: str, *, verify_history: bool = Tr
                 await verify_derived_columns(conn)
         if background:
             log.start()
-        yield Ledger(settings, dsn, pool, store, log)
+        router.start()
+        store.on_commit.append(router.note_size)
+        yield Ledger(settings, dsn, pool, store, log, router)
     finally:
+        await _bounded("the replica monitor", router.close())
         if log is not None:
             await _bounded("the checkpointer", log.stop())
         if store is not None:

@@ -78,7 +78,7 @@ class ProjectionRunner:
     In the background (``start``), one runner per projection and database leads and
     the others stand by (``_lead``).
     ``rebuild_from``: when nothing was applied yet (checkpoint 0, e.g. a new database, or
-    after a server crash emptied the unlogged read models) and the log holds at least
+    after a restore without the read models) and the log holds at least
     this many entries, ``catch_up`` starts with a ``rebuild``, which gives the same rows
     much faster; ``None`` never does.
     """

@@ -55,6 +55,7 @@ from ..agreement_schemas import (
     StreamHead,
 )
 from ..auth import optional_principal, reader, refusal, today
+from ..positions import read_from_replica
 from ..problems import OutOfRange, problem_responses
 from .organizations import load_organization
 
@@ -241,6 +242,8 @@ def watermark(request: Request[Any, Any, Any]) -> Watermark | None:
     head is read from the database, e.g. right after a write sent to another server)."""
     directives = request.headers.get("cache-control")
     if directives and ("no-cache" in directives or "max-age=0" in directives):
+        return None
+    if read_from_replica(request):  # the watermark is the primary's (positions.py)
         return None
     hub = getattr(request.app.state, "stream_hub", None)
     return None if hub is None else hub.watermark()

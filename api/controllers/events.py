@@ -24,12 +24,14 @@ import msgspec
 from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody
+from litestar.types import Scope
 
 from ledger.admission import RegistrationGate
 from ledger.canonical import MAX_DEPTH
 from ledger.errors import BatchTooLarge, TooDeep
 from ledger.runtime import Ledger
 
+from ..positions import note_position
 from ..problems import RateLimited, RequestMalformed, problem_responses
 from ..ratelimit import Caller, ClientRateLimiter, check_append
 from ..schemas import EventsRequest, EventsRequestRaw, EventsResponse, ReceiptOut, inline_schema
@@ -160,13 +162,14 @@ class EventsController(Controller):
     async def append(self, request: Request[Any, Any, Any],
                      ledger: NamedDependency[Ledger]) -> Response[EventsResponse]:
         body = await append_events(ledger, request.app.state.write_policy,
-                                   await request.body(), Caller.from_scope(request.scope))
+                                   await request.body(), Caller.from_scope(request.scope),
+                                   scope=request.scope)
         return Response(body, status_code=201,  # type: ignore[arg-type]
                         media_type="application/json")
 
 
 async def append_events(ledger: Ledger, write_policy: WritePolicy, body: bytes,
-                        caller: Caller | None = None) -> bytes:
+                        caller: Caller | None = None, *, scope: Scope | None = None) -> bytes:
     """The work of ``POST /v1/events``: the request body in, the 201 body out; raises
     the LedgerError that the problem handlers turn into the answer. Shared by the
     handler above and the route's middleware (``api.append_route``), which both pass
@@ -184,6 +187,8 @@ async def append_events(ledger: Ledger, write_policy: WritePolicy, body: bytes,
                             caller.token if caller is not None else None)
     receipts = await ledger.store.append([bytes(r) for r in raws], registration=gate)
     write_policy.limiter.record(keys)
+    if scope is not None and receipts:  # Ledger-Position: read your writes (positions.py)
+        note_position(scope, receipts[-1].position)
     return _response_encoder.encode(EventsResponse([
         ReceiptOut(r.position, r.stream, r.version, r.event_hash, r.recorded_at,
                    r.recorded_at_us)

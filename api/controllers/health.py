@@ -1,6 +1,10 @@
 """``/healthz`` (the process answers), ``/readyz`` (database reachable, schema up to
 date, history's triggers and grants in place) and ``/metrics`` (Prometheus text
-format). None of them needs a token."""
+format). None of them needs a token.
+
+Readiness is the primary's (appends need it); the streaming replicas are reported
+(rotation, lag in positions and seconds) but a replica out of rotation does not make
+the process unready: its reads go to the primary."""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from ledger.runtime import Ledger
 
 from ..metrics import CONTENT_TYPE, Metrics
 from ..problems import NotReady, problem_responses
-from ..schemas import Health, Readiness
+from ..schemas import Health, Readiness, ReplicaState
 
 __all__ = ["HealthController"]
 
@@ -41,9 +45,9 @@ class HealthController(Controller):
     @get("/readyz", operation_id="Readyz",
          summary="Readiness: database reachable and every migration applied",
          responses=problem_responses(503))
-    async def readyz(self, reads: NamedDependency[Reads]) -> Readiness:
+    async def readyz(self, ledger: NamedDependency[Ledger]) -> Readiness:
         try:
-            applied, size, unprotected = await _probe(reads)
+            applied, size, unprotected = await _probe(ledger.router.primary)
         except _DB_ERRORS as exc:
             raise NotReady(f"database check failed: {type(exc).__name__}") from exc
         if unprotected is not None:  # history could be rewritten: not ready
@@ -51,20 +55,21 @@ class HealthController(Controller):
         missing = sorted({m.version for m in migrations()} - set(applied))
         if missing:
             raise NotReady(f"migrations not applied: {missing}", missing=missing)
-        return Readiness("ready", applied, size)
+        return Readiness("ready", applied, size,
+                         [ReplicaState(**r) for r in ledger.router.status()])
 
     @get("/metrics", media_type=CONTENT_TYPE, operation_id="Metrics",
          summary="Prometheus metrics (text exposition format 0.0.4)",
          responses=problem_responses())
-    async def metrics(self, state: State, ledger: NamedDependency[Ledger],
-                      reads: NamedDependency[Reads]) -> str:
+    async def metrics(self, state: State, ledger: NamedDependency[Ledger]) -> str:
         log_size: int | None
         checkpoint_size: int | None
         try:
-            log_size = await reads.size()
+            log_size = await ledger.router.primary.size()
             latest = await ledger.log.latest()
             checkpoint_size = latest.size if latest else None
         except _DB_ERRORS:
             log_size = checkpoint_size = None
         registry: Metrics = state.metrics
-        return registry.render(log_size=log_size, checkpoint_size=checkpoint_size)
+        return registry.render(log_size=log_size, checkpoint_size=checkpoint_size,
+                               replicas=ledger.router.status())

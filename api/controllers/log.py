@@ -12,9 +12,10 @@ consistency proofs need only leaf hashes). Proofs are RFC 9162 lists of base64 h
 Sizes are checked against the log before any node is read: a size beyond the log is
 404, an index or size that makes no sense is 400.
 
-These routes read through the store (the primary), not the app's ``Reads``: a
-checkpoint and the proofs against it must come from the same tree, which a lagging
-replica may not hold yet.
+The checkpoint and the entries are read on the primary. A proof is for a size the
+client names (that of a checkpoint it holds): it is read from a replica that has
+replayed that size (``ledger.reads.routing``: the size's last position as minimum),
+or from the primary, never from a tree smaller than the size asked.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from ledger.reads import Reads, StoredEvent
 from ledger.runtime import Ledger
 
 from ..auth import Principal, principal_of, require_kinds, today
+from ..positions import note_position
 from ..problems import OutOfRange, problem_responses
 from ..schemas import ConsistencyProof, InclusionProof, LogEntries, LogEntry
 from .agreements import current_states, seen, watermark
@@ -52,6 +54,14 @@ async def _require_size(ledger: NamedDependency[Ledger], size: int, name: str) -
     if size > current:
         raise NotFound(f"{name} {size} is beyond the log, which has {current} entries",
                        field=name, log_size=current)
+
+
+async def _holding(request: Request[Any, Any, Any], ledger: Ledger, size: int) -> Reads:
+    """The reads of a server holding the tree of ``size`` (a replica or the primary),
+    after ``_require_size`` checked the size against the log."""
+    route = await ledger.router.route(size - 1 if size else None)
+    note_position(request.scope, route.position)
+    return route.reads
 
 
 async def disclosed(request: Request[Any, Any, Any], reads: Reads, principal: Principal,
@@ -122,13 +132,14 @@ class LogController(Controller):
     @get("/proof/inclusion", operation_id="GetInclusionProof", guards=AUDIT,
          summary="Inclusion proof of entry index in the tree of size",
          responses=problem_responses(400, 401, 403, 404, 503))
-    async def inclusion(self, ledger: NamedDependency[Ledger], index: NonNegative,
-                        size: NonNegative) -> InclusionProof:
+    async def inclusion(self, request: Request[Any, Any, Any], ledger: NamedDependency[Ledger],
+                        index: NonNegative, size: NonNegative) -> InclusionProof:
         if index >= size:
             raise OutOfRange(f"index {index} must be below size {size}", field="index")
         await _require_size(ledger, size, "size")
-        entry = await ledger.store.entry(index)
-        proof = await ledger.store.inclusion_proof(index, size)
+        reads = await _holding(request, ledger, size)
+        entry = await reads.entry(index)
+        proof = await reads.inclusion_proof(index, size)
         return InclusionProof(index, size, b64.encode(merkle.hash_leaf(entry.leaf)),
                               [b64.encode(h) for h in proof])
 
@@ -138,6 +149,7 @@ class LogController(Controller):
          responses=problem_responses(400, 401, 403, 404, 503))
     async def consistency(
         self,
+        request: Request[Any, Any, Any],
         ledger: NamedDependency[Ledger],
         from_: Annotated[int, QueryParameter(name="from", ge=0)],
         to: NonNegative,
@@ -145,5 +157,6 @@ class LogController(Controller):
         if from_ > to:
             raise OutOfRange(f"from {from_} must not exceed to {to}", field="from")
         await _require_size(ledger, to, "to")
-        proof = await ledger.store.consistency_proof(from_, to) if from_ else []
+        reads = await _holding(request, ledger, to)
+        proof = await reads.consistency_proof(from_, to) if from_ else []
         return ConsistencyProof(from_, to, [b64.encode(h) for h in proof])

@@ -1,4 +1,5 @@
-"""The read layer: every query the server answers from (``Reads``, over one pool), the
+"""The read layer: every query the server answers from (``Reads``, over one pool), which
+pool answers each read (``ReadRouter``: the primary or a streaming replica), the
 process's one follower of the log (``LogFollower``) and the key-history cache.
 
 Writes are ``ledger.store``'s; HTTP is ``api``'s. Nothing under ``api/`` holds SQL or
@@ -12,6 +13,14 @@ from .events import StoredEvent
 from .follower import LISTENER_NAME, NOTIFY_CHANNEL, TRANSIENT, LogFollower
 from .keycache import KeyCache
 from .reads import AgreementRow, CheckpointRow, ProvenanceContext, Reads, RegisterRow
+from .routing import (
+    PositionBeyondHead,
+    ReadRouter,
+    Replica,
+    ReplicaRefused,
+    ReplicaSettings,
+    Route,
+)
 from .states import AgreementStates
 
 __all__ = [
@@ -26,8 +35,14 @@ __all__ = [
     "CheckpointRow",
     "KeyCache",
     "LogFollower",
+    "PositionBeyondHead",
     "ProvenanceContext",
+    "ReadRouter",
     "Reads",
     "RegisterRow",
+    "Replica",
+    "ReplicaRefused",
+    "ReplicaSettings",
+    "Route",
     "StoredEvent",
 ]

@@ -1,8 +1,8 @@
 """The read layer: every query the server answers from, over one pool.
 
 Why one object: HTTP handlers, the stream hub and the provenance answers read through a
-``Reads`` built on a pool; pointing reads at another pool (a read replica) is a change
-of the one line that builds it. Writes never go through here (``ledger.store``).
+``Reads`` built on a pool; which pool (the primary or a streaming replica) is chosen per
+read by ``routing.ReadRouter``. Writes never go through here (``ledger.store``).
 """
 
 from __future__ import annotations
@@ -152,7 +152,7 @@ ORDER BY e.stream LIMIT $4
 
 
 class Reads:
-    """Every read query, over ``pool`` (the primary, or later a replica)."""
+    """Every read query, over ``pool`` (the primary's, or a replica's)."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool

@@ -78,14 +78,17 @@ class AgreementStates:
     ``key``: the snapshots' sealing key (``ledger.snapshot.seal_key``); None reads and
     makes no snapshot. ``every``: events between two snapshots of a stream (0: none).
     ``off_loop``: a fold of more events than this runs in a worker thread.
+    ``primary``: the pool snapshots are written to (and forged ones deleted from): the
+    primary's, whatever pool a read came through (a read from a standby cannot write).
 
     ``folded`` counts the events folded and ``discarded`` the snapshots refused (what a
     test or a metric reads to see the work done).
     """
 
     def __init__(self, key: bytes | None = None, *, every: int = 200,
-                 off_loop: int = 100) -> None:
+                 off_loop: int = 100, primary: asyncpg.Pool | None = None) -> None:
         self.key = key if every > 0 else None
+        self.primary = primary
         self.every = every
         self.off_loop = off_loop
         self.folded = 0
@@ -120,6 +123,12 @@ class AgreementStates:
             await self._save(reads, sealed)
         return state
 
+    def close(self) -> None:
+        """Stop the worker threads (a fold in progress finishes; none queued starts)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
     async def _off_loop(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` in one of the worker threads (two: the fold holds the GIL, so
         more would not fold faster, only queue behind each other)."""
@@ -135,8 +144,9 @@ class AgreementStates:
         if not self._writable:
             return
         try:
-            await reads.pool.execute(_SAVE_SQL, s.stream, s.version, bytes.fromhex(s.event_hash),
-                                     s.format, s.state, s.state_hash, s.seal)
+            await (self.primary or reads.pool).execute(
+                _SAVE_SQL, s.stream, s.version, bytes.fromhex(s.event_hash), s.format,
+                s.state, s.state_hash, s.seal)
         except asyncpg.PostgresError as exc:
             self._writable = False
             _log.warning("snapshot of %s at version %d not stored, and none will be from "
@@ -188,7 +198,7 @@ class AgreementStates:
                              "events: %s", stream, snapshot.version, exc)
                 if self._writable:  # else the next read finds it again, and refuses it
                     with contextlib.suppress(asyncpg.PostgresError):
-                        await reads.pool.execute(_DISCARD_SQL, stream, FORMAT,
-                                                 snapshot.version)
+                        await (self.primary or reads.pool).execute(
+                            _DISCARD_SQL, stream, FORMAT, snapshot.version)
                 version = snapshot.version - 1  # the next one down
         return initial_state(), 0

@@ -27,6 +27,7 @@ import pytest
 
 from ledger.db import connect_pool
 from ledger.projections import rebuild
+from ledger.projections.sql import READ_MODELS
 from tests.fault.support import (
     Child,
     LoadClient,
@@ -49,14 +50,15 @@ KILLS = 5
 
 
 async def read_models(dsn: str) -> dict[str, list[str]]:
-    """Every row of every read model: the UNLOGGED tables (what the projection owns,
-    see 0003_read_models.sql) and the views over them, as sorted row texts."""
+    """Every row of every read model: the tables the projection owns (0003_read_models.sql,
+    logged since 0007) and the views over them, as sorted row texts."""
     conn = await asyncpg.connect(dsn)
     try:
         names = [r["relname"] for r in await conn.fetch(
             "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = 'public' AND (c.relkind = 'r' AND c.relpersistence = 'u' "
-            "OR c.relkind = 'v') ORDER BY 1")]
+            "WHERE n.nspname = 'public' AND (c.relkind = 'r' AND c.relname = ANY($1::text[]) "
+            "OR c.relkind = 'v') ORDER BY 1",
+            [*(t.name for t in READ_MODELS), "projection_checkpoint"])]
         return {name: [r[0] for r in await conn.fetch(
             f'SELECT t::text FROM "{name}" t ORDER BY 1')] for name in names}
     finally:

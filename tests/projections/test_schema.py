@@ -43,7 +43,7 @@ async def test_read_models_are_rewritable_by_the_app_role(database: str) -> None
             assert triggers == 0, t.name
             persistence = await conn.fetchval(
                 "SELECT relpersistence::text FROM pg_class WHERE oid = $1::regclass", t.name)
-            assert persistence == "u", t.name  # unlogged: derived data, emptied on crash
+            assert persistence == "p", t.name  # logged: replicated to standbys (0007)
         for view in ("agreement_history", "org_commitments", "org_declared_totals"):
             assert await conn.fetchval("SELECT has_table_privilege('ledger_writer', $1, "
                                        "'SELECT')", view)
