@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -17,7 +18,7 @@ import httpx
 from _setup import LEDGER_ID
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-START_TIMEOUT = 600.0  # a large log is checked at start-up (ledger/integrity.py)
+START_TIMEOUT = 1800.0  # a large log is checked at start-up (ledger/integrity.py)
 
 # The server's limits are raised out of the way (the clients share one address and
 # register their organizations without tokens; the realistic events keep the dates
@@ -160,3 +161,47 @@ def get_request(port: int, path: str, token: str | None = None) -> bytes:
 
 def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 1000) - 1]
+
+
+def start_profile(pid: int, path: str) -> subprocess.Popen[bytes] | None:
+    """py-spy sampling ``pid`` (200 Hz, collapsed stacks into ``path``: speedscope and
+    flame graph tools read them); None without py-spy (``pip install py-spy``)."""
+    spy = shutil.which("py-spy") or os.path.join(os.path.dirname(sys.executable), "py-spy")
+    if not os.path.exists(spy):
+        print("  (no py-spy: no profile)", flush=True)
+        return None
+    return subprocess.Popen([spy, "record", "--subprocesses", "-p", str(pid), "-o", path,
+                             "--format", "raw", "--rate", "200", "--nonblocking"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+
+
+def stop_profile(spy: subprocess.Popen[bytes] | None, path: str) -> None:
+    if spy is None:
+        return
+    spy.send_signal(2)  # SIGINT: py-spy writes its profile and exits
+    spy.wait(timeout=60)
+    top(path)
+
+
+def top(profile: str, n: int = 10) -> None:
+    """The ``n`` functions with the most samples of their own, and the most samples in
+    all (own or below), from py-spy's collapsed stacks."""
+    own: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in Path(profile).read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        k = int(count)
+        total += k
+        frames = stack.split(";")
+        own[frames[-1]] = own.get(frames[-1], 0) + k
+        for frame in set(frames):  # the project's own functions
+            if "(ledger/" in frame or "(api/" in frame or "(projections/" in frame:
+                inclusive[frame] = inclusive.get(frame, 0) + k
+    print(f"  profile of the server during the appends ({total:,} samples, {profile}):")
+    for title, table in (("own", own), ("inclusive (the project's functions)", inclusive)):
+        print(f"    top {n} by {title} samples:")
+        for frame, k in sorted(table.items(), key=lambda kv: -kv[1])[:n]:
+            print(f"      {100 * k / total:5.1f} %  {frame}")

@@ -27,7 +27,7 @@ per event (canonical-JSON checks, Ed25519 signing and verification, a hash chain
 Merkle tree, the agreement rules): the ratios show what that costs.
 
 Needs the ``bench`` extra (``pip install -e '.[bench]'``).
-Run: python bench/compare.py [--singles N] [--batched N] [--log N] [--runs R]
+Run: python bench/compare.py [--singles N] [--batched N] [--log N] [--runs R] [--profile F]
      python bench/compare.py --short [--streams N] [--commands C]
 """
 
@@ -59,7 +59,16 @@ from urllib.parse import parse_qs, urlsplit
 import asyncpg
 import msgspec
 from _fill import bench_rebuild
-from _serve import SERVER_SETTINGS, Server, cpu_seconds, load, post_request, read_response
+from _serve import (
+    SERVER_SETTINGS,
+    Server,
+    cpu_seconds,
+    load,
+    post_request,
+    read_response,
+    start_profile,
+    stop_profile,
+)
 from _setup import LEDGER_ID, admin_dsn, fresh_database, machine, signers
 from _workload import ORGS, Decided, interleave, lives, per_client, sign_all, signed
 
@@ -428,7 +437,8 @@ class Table:
             print(f"| {what:<58} | {ours:>22} | {peer:>34} | {ratio:>5} |")
 
 
-async def main(singles: int, batch_events: int, log_events: int, runs: int) -> None:
+async def main(singles: int, batch_events: int, log_events: int, runs: int,
+               profile: str | None) -> None:
     t0 = time.perf_counter()
     h_single = lives(singles, seed=11, first=0)
     s_single = signed(h_single)
@@ -456,7 +466,10 @@ async def main(singles: int, batch_events: int, log_events: int, runs: int) -> N
                 await server.wait_ready()
                 await register(server.port)
                 work = [[[e] for e in mine] for mine in per_client(s_single, WRITERS)]
+                spy = start_profile(server.proc.pid, profile) if profile else None
                 single = await http_appends(server.port, work, server.proc.pid)
+                if profile:
+                    stop_profile(spy, profile)
                 work = [batched(mine, 100) for mine in per_client(s_batch, WRITERS)]
                 http_batch = await http_appends(server.port, work, server.proc.pid)
             finally:
@@ -513,8 +526,11 @@ if __name__ == "__main__":
     parser.add_argument("--log", type=int, default=100_000,
                         help="events of the log rebuilt / replayed")
     parser.add_argument("--runs", type=int, default=3, help="rebuilds (best is kept)")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="py-spy profile of the server during the HTTP single appends "
+                             "(collapsed stacks; its top functions are printed)")
     args = parser.parse_args()
     if args.short:
         asyncio.run(short_main(args.streams, args.commands))
     else:
-        asyncio.run(main(args.singles, args.batched, args.log, args.runs))
+        asyncio.run(main(args.singles, args.batched, args.log, args.runs, args.profile))

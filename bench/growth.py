@@ -42,7 +42,6 @@ sys.path[:] = [_ROOT] + [p for p in sys.path
 import argparse
 import asyncio
 import random
-import shutil
 import subprocess
 import tempfile
 import time
@@ -61,6 +60,8 @@ from _serve import (
     percentile,
     post_request,
     read_response,
+    start_profile,
+    stop_profile,
 )
 from _setup import admin_dsn, fresh_database, machine
 from _workload import lives, per_client, signed
@@ -267,30 +268,6 @@ def memory(pid: int) -> tuple[float, float]:
     return rss / 1024, hwm / 1024
 
 
-def top(profile: str, n: int = 10) -> None:
-    """The ``n`` functions with the most samples of their own, and the most samples in
-    all (own or below), from py-spy's collapsed stacks."""
-    own: dict[str, int] = {}
-    inclusive: dict[str, int] = {}
-    total = 0
-    for line in Path(profile).read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack:
-            continue
-        k = int(count)
-        total += k
-        frames = stack.split(";")
-        own[frames[-1]] = own.get(frames[-1], 0) + k
-        for frame in set(frames):  # the project's own functions
-            if "(ledger/" in frame or "(api/" in frame or "(projections/" in frame:
-                inclusive[frame] = inclusive.get(frame, 0) + k
-    print(f"  profile of the server during the appends ({total:,} samples, {profile}):")
-    for title, table in (("own", own), ("inclusive (the project's functions)", inclusive)):
-        print(f"    top {n} by {title} samples:")
-        for frame, k in sorted(table.items(), key=lambda kv: -kv[1])[:n]:
-            print(f"      {100 * k / total:5.1f} %  {frame}")
-
-
 def ms(values: list[float], q: float) -> str:
     return f"{percentile(values, q) * 1000:.1f}" if len(values) > 10 else "—"
 
@@ -309,20 +286,13 @@ async def measure(dsn: str, home: Path, log: Log, held: list[list[Envelope]],
         token = await auditor_token(dsn)
         print(f"  server ready in {row['start']} s, projections caught up "
               f"{row['catch-up']} s later; load {load()}", flush=True)
-        spy_bin = shutil.which("py-spy") or os.path.join(os.path.dirname(sys.executable),
-                                                         "py-spy")
-        if profile and os.path.exists(spy_bin):
-            spy = subprocess.Popen(
-                [spy_bin, "record", "--subprocesses", "-p", str(server.proc.pid), "-o", profile,
-                 "--format", "raw", "--rate", "200", "--nonblocking"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        if profile:
+            spy = start_profile(server.proc.pid, profile)
         before = load()
         lat, rate, refused, first = await appends(server.port, held)
         if spy is not None:
-            spy.send_signal(2)  # SIGINT: py-spy writes its profile and exits
-            spy.wait(timeout=60)
+            stop_profile(spy, profile)
             spy = None
-            top(profile)
         print(f"  appends: {len(lat):,} single events, {rate:,.0f}/s, p50 {ms(lat, .5)} ms,"
               f" p99 {ms(lat, .99)} ms" + (f"; {refused} REFUSED, first: {first}"
                                            if refused else "")
