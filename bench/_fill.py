@@ -1,6 +1,7 @@
 """Fast fills of a benchmark log: signed events appended through the store in large
-batches (every signature verified, every event admitted by the agreement rules), then
-the log settled as a server that has run a while has it."""
+batches (every signature, stream chain and key verified; the agreement rules, which
+``ledger serve`` puts at the door, are not run again: the workload's events were
+decided by them), then the log settled as a server that has run a while has it."""
 
 from __future__ import annotations
 

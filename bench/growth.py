@@ -5,19 +5,23 @@ The log is filled with agreement lives decided by the rules (``bench/_workload.p
 about 420 events per agreement, ~840-byte envelopes, interleaved across agreements,
 every event signed by its organization). Between sizes the server is stopped and the
 next events are appended through the store in process, in batches of 5,000 (every
-signature verified, every event admitted by the agreement rules: the fill is the real
-append path without HTTP); generating and signing them, and appending them, are timed
-and printed. The last events of the newest agreements (``--appends`` in all, the end
-of their year of fulfilments) are held back from the fill and appended over HTTP as
-the measured appends, so the log reaches the size with them.
+signature, stream chain and key verified; the agreement rules, which ``ledger serve``
+puts at the door, are not run again: the events were decided by them); generating
+and signing them, and appending them, are timed and printed. The last events of the
+newest agreements (``--appends`` in all, the end of their year of fulfilments) are
+held back from the fill and appended over HTTP as the measured appends, so the log
+reaches the size with them.
 
 At each size, ``ledger serve`` (one process) is started on the log (its start-up,
 which checks every stored entry, is timed), the projections are left to catch up, then:
 
 * appends: 16 clients, each with its own agreements, single-event ``POST /v1/events``
   one after another; latency from sending a request to its last byte;
-* agreement reads: ``GET /v1/agreements/{id}`` (auditor token), the agreement drawn
-  uniformly over all agreements of the log, 16 connections, ``--seconds``;
+* first reads: ``GET /v1/agreements/{id}`` (auditor token) of every agreement once, in
+  random order, 16 connections: the server has just started, so each is a cold read;
+* agreement reads: the same, the agreement drawn uniformly over all agreements of the
+  log, 16 connections, ``--seconds`` (the server's cache of current states holds
+  1,024 agreements: beyond that, some reads are cold);
 * inclusion proofs: ``GET /v1/log/proof/inclusion`` of a uniformly drawn position in
   the tree of the current size (auditor token), 16 connections, ``--seconds``;
 * the server's resident memory (``VmRSS``, and its peak ``VmHWM``) after all that.
@@ -221,21 +225,26 @@ async def appends(port: int, work: list[list[Envelope]]) -> tuple[list[float], f
     return latencies, len(latencies) / (time.perf_counter() - t0), refused, first
 
 
-async def gets(port: int, paths: list[str], token: str, seconds: float,
+async def gets(port: int, paths: list[str], token: str, seconds: float | None,
                ) -> tuple[list[float], float, int, float]:
     """``CLIENTS`` connections, each GET a path drawn uniformly from ``paths`` until
-    ``seconds`` passed: latencies, rate, non-200 answers, mean answer bytes."""
+    ``seconds`` passed (None: each path once, in random order): latencies, rate,
+    non-200 answers, mean answer bytes."""
     latencies: list[float] = []
     errors = received = 0
     rng = random.Random(5)
-    stop_at = time.perf_counter() + seconds
+    stop_at = time.perf_counter() + (seconds if seconds is not None else 1e9)
+    queue = rng.sample(paths, len(paths)) if seconds is None else None
 
     async def connection() -> None:
         nonlocal errors, received
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
             while time.perf_counter() < stop_at:
-                request = get_request(port, rng.choice(paths), token)
+                if queue is not None and not queue:
+                    break
+                path = queue.pop() if queue is not None else rng.choice(paths)
+                request = get_request(port, path, token)
                 t = time.perf_counter()
                 writer.write(request)
                 status, body = await read_response(reader)
@@ -303,6 +312,13 @@ async def measure(dsn: str, home: Path, log: Log, held: list[list[Envelope]],
         size = log.events + 60
         before = load()
         paths = [f"/v1/agreements/{a}" for a in log.agreements]
+        lat, rate, errors, body = await gets(server.port, paths, token, None)
+        print(f"  first read of each agreement since the start ({len(paths):,}, "
+              f"{body / 1024:,.0f} KiB answers): {rate:,.0f}/s, p50 {ms(lat, .5)} ms, "
+              f"p99 {ms(lat, .99)} ms" + (f", {errors} non-200" if errors else "")
+              + f"; load {before} -> {load()}", flush=True)
+        row.update({"first read p50": ms(lat, .5), "first read p99": ms(lat, .99)})
+        before = load()
         lat, rate, errors, body = await gets(server.port, paths, token, seconds)
         print(f"  agreement reads (uniform over {len(paths):,}, {body / 1024:,.0f} KiB "
               f"answers): {rate:,.0f}/s, p50 "
@@ -330,7 +346,8 @@ async def measure(dsn: str, home: Path, log: Log, held: list[list[Envelope]],
 
 
 COLUMNS = ["size", "agreements", "fill s", "start", "catch-up", "append rate", "append p50",
-           "append p99", "read rate", "read p50", "read p99", "proof p50", "proof p99",
+           "append p99", "first read p50", "first read p99", "read rate", "read p50",
+           "read p99", "proof p50", "proof p99",
            "RSS MiB", "peak MiB", "load"]
 
 
