@@ -334,7 +334,8 @@ async def measure(dsn: str, home: Path, log: Log, held: list[list[Envelope]],
         print(f"  inclusion proofs (of {size:,}): {rate:,.0f}/s, p50 {ms(lat, .5)} ms, "
               f"p99 {ms(lat, .99)} ms" + (f", {errors} non-200" if errors else "")
               + f"; load {before} -> {load()}", flush=True)
-        row.update({"proof p50": ms(lat, .5), "proof p99": ms(lat, .99)})
+        row.update({"proof rate": f"{rate:,.0f}", "proof p50": ms(lat, .5),
+                    "proof p99": ms(lat, .99)})
         rss, hwm = memory(server.proc.pid)
         print(f"  server memory: RSS {rss:,.0f} MiB, peak {hwm:,.0f} MiB", flush=True)
         row.update({"RSS MiB": f"{rss:,.0f}", "peak MiB": f"{hwm:,.0f}", "load": load()})
@@ -347,7 +348,7 @@ async def measure(dsn: str, home: Path, log: Log, held: list[list[Envelope]],
 
 COLUMNS = ["size", "agreements", "fill s", "start", "catch-up", "append rate", "append p50",
            "append p99", "first read p50", "first read p99", "read rate", "read p50",
-           "read p99", "proof p50", "proof p99",
+           "read p99", "proof rate", "proof p50", "proof p99",
            "RSS MiB", "peak MiB", "load"]
 
 
