@@ -40,16 +40,17 @@ sys.path[:] = [_ROOT] + [p for p in sys.path
 
 import argparse
 import asyncio
-import socket
-import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
 import msgspec
-from _setup import LEDGER_ID, admin_dsn, fresh_database, machine, signers
+from _serve import SERVER_SETTINGS, Server
+from _serve import cpu_seconds as _cpu_seconds
+from _serve import percentile as _percentile
+from _serve import post_request as _post_request
+from _serve import read_response as _read_response
+from _setup import admin_dsn, fresh_database, machine, signers
 
 from ledger.demo import run_demo
 from ledger.envelope import Envelope
@@ -59,107 +60,6 @@ from ledger.statement import event_hash
 WRITERS = 16
 READERS = 32
 AGREEMENT_EVENTS = 25  # events per agreement in the append test
-START_TIMEOUT = 60.0
-
-
-# --- the server ------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds of ``pid`` and its live descendants (Linux ``/proc``;
-    None elsewhere)."""
-    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    parent: dict[int, int] = {}
-    used: dict[int, int] = {}
-    for entry in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = entry.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        child = int(entry.parent.name)
-        parent[child] = int(fields[1])  # ppid; utime and stime are fields 14 and 15
-        used[child] = int(fields[11]) + int(fields[12])
-    if pid not in used:
-        return None
-    children: dict[int, list[int]] = {}
-    for child, ppid in parent.items():
-        children.setdefault(ppid, []).append(child)
-    tree, todo = set(), [pid]
-    while todo:
-        member = todo.pop()
-        tree.add(member)
-        todo += children.get(member, [])
-    return sum(used[member] for member in tree) / ticks
-
-
-# The server's limits are raised out of the way (the clients share one address and
-# register their organizations without tokens); printed with the figures.
-SERVER_SETTINGS = {"LEDGER_WRITES_PER_KEY_PER_SECOND": "100000",
-                   "LEDGER_APPENDS_PER_ADDRESS_PER_SECOND": "1000000",
-                   "LEDGER_OPEN_REGISTRATION": "1"}
-
-
-class Server:
-    """``ledger serve`` on a free port; ``stop()`` always ends it."""
-
-    def __init__(self, dsn: str, home: Path, workers: int) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
-        env.update(DATABASE_URL=dsn, LEDGER_HOME=str(home), LEDGER_ORIGIN=LEDGER_ID,
-                   **SERVER_SETTINGS)
-        self.log = home / "serve.log"
-        home.mkdir(parents=True, exist_ok=True)
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "ledger", "serve", "--port", str(self.port),
-                 "--workers", str(workers), "--log-level", "warning"],
-                env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                cwd=os.path.dirname(_HERE))
-
-    async def wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        async with httpx.AsyncClient(base_url=self.url, timeout=5) as http:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"ledger serve exited:\n{self.log.read_text()}")
-                try:
-                    if (await http.get("/readyz")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise RuntimeError(f"ledger serve did not get ready:\n{self.log.read_text()}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-
-
-# --- the client ----------------------------------------------------------------------
-
-
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    """Status and body of one HTTP/1.1 response (the server always sends a length)."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head[9:12])
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.lower() == b"content-length":
-            length = int(value)
-    return status, await reader.readexactly(length)
 
 
 # --- (a) appends -------------------------------------------------------------------------
@@ -183,12 +83,6 @@ def _agreement_events(signer: Signer, n: int) -> list[Envelope]:
             prev = event_hash(env.payload_bytes())
             out.append(env)
     return out
-
-
-def _post_request(port: int, path: str, body: bytes) -> bytes:
-    return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-            "Content-Type: application/json\r\nAccept: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
 
 
 async def appends(port: int, per_writer: int, server_pid: int,
@@ -240,8 +134,6 @@ async def appends(port: int, per_writer: int, server_pid: int,
 # --- (b) reads ---------------------------------------------------------------------------
 
 
-
-
 async def reads(port: int, path: str, seconds: float) -> tuple[float, list[float], int]:
     request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
                "Accept: application/json\r\n\r\n").encode()
@@ -271,10 +163,6 @@ async def reads(port: int, path: str, seconds: float) -> tuple[float, list[float
     await asyncio.gather(*[connection() for _ in range(READERS)])
     elapsed = time.perf_counter() - t0
     return len(latencies) / elapsed, latencies, errors
-
-
-def _percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 1000) - 1]
 
 
 # --- main --------------------------------------------------------------------------------
