@@ -163,13 +163,16 @@ def create_app(
             follower = LogFollower(ledger.dsn, reads, heartbeat=heartbeat)
             # The read models follow the log in the background (woken by every commit
             # here, and by the follower for the other processes' commits).
-            runner = ProjectionRunner(ledger.pool, follower=follower)
+            caches = ledger.settings.caches  # every cache's bound (LEDGER_CACHE_…)
+            runner = ProjectionRunner(ledger.pool, follower=follower,
+                                      cache_size=caches.projection_agreements,
+                                      cache_bytes=caches.projection_bytes)
             ledger.store.on_commit.append(runner.notify)
             app.state.ledger = ledger
             app.state.reads = reads
             app.state.follower = follower
-            app.state.key_cache = KeyCache()
-            app.state.current_states = CurrentStates()
+            app.state.key_cache = KeyCache(caches.key_histories)
+            app.state.current_states = CurrentStates(caches.agreements)
             app.state.projections = runner
             try:
                 follower.start()
