@@ -159,15 +159,16 @@ def _month(life: Life, month: int) -> None:
         life.ratify_all()
 
 
-def lives(n_events: int, seed: int = 7) -> list[list[Decided]]:
-    """Agreement histories, about 400 events each, until ``n_events`` in all."""
+def lives(n_events: int, seed: int = 7, first: int = 0) -> list[list[Decided]]:
+    """Agreement histories, about 400 events each, until ``n_events`` in all (the
+    agreements numbered from ``first``)."""
     rng = random.Random(seed)
     names = [s.org_id for s in signers(ORGS)]
     out: list[list[Decided]] = []
     total = 0
     while total < n_events:
         parties = rng.sample(names, rng.randint(3, 5))
-        life = Life(f"ent-{len(out):05d}", parties, rng,
+        life = Life(f"ent-{first + len(out):05d}", parties, rng,
                     START + timedelta(days=rng.randint(0, 60)))
         _founding(life)
         for month in range(1, 13):
@@ -194,13 +195,13 @@ def interleave(histories: list[list[Decided]], chunk: int = 25) -> Iterator[tupl
         live = still
 
 
-def sign_all(histories: list[list[Decided]]) -> list[Envelope]:
+def sign_all(histories: list[list[Decided]], first: int = 0) -> list[Envelope]:
     by_org = {s.org_id: s for s in signers(ORGS)}
     heads: list[str | None] = [None] * len(histories)
     out = []
     for a, i in interleave(histories):
         actor, type_, data, at = histories[a][i]
-        env = by_org[actor].event(f"agreement/ent-{a:05d}", i + 1, heads[a], type_, data,
+        env = by_org[actor].event(f"agreement/ent-{first + a:05d}", i + 1, heads[a], type_, data,
                                   issued_at=at)
         heads[a] = event_hash(env.payload_bytes())
         out.append(env)
