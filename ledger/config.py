@@ -15,15 +15,15 @@ memory follows these settings and not the length of the log (``docs/DEPLOYMENT.m
 has the table with the memory an entry takes). Each is a positive whole number;
 ``…_MIB`` are mebibytes of estimated memory, the others entries:
 
-``LEDGER_CACHE_AGREEMENTS``                agreements' current states kept for reads (256)
+``LEDGER_CACHE_AGREEMENTS``                agreements' current states kept for reads (128)
 ``LEDGER_CACHE_PROJECTION_AGREEMENTS``     agreements the projection runner keeps folded
-``LEDGER_CACHE_PROJECTION_MIB``            … and their memory (10000, 48)
+``LEDGER_CACHE_PROJECTION_MIB``            … and their memory (10000, 32)
 ``LEDGER_CACHE_RULES_AGREEMENTS``          agreement states the write rules keep
-``LEDGER_CACHE_RULES_MIB``                 … and their memory (4096, 32)
+``LEDGER_CACHE_RULES_MIB``                 … and their memory (4096, 16)
 ``LEDGER_CACHE_STREAM_AGREEMENTS``         agreement states the live stream keeps (who may
-``LEDGER_CACHE_STREAM_MIB``                read an entry), and their memory (4096, 24)
+``LEDGER_CACHE_STREAM_MIB``                read an entry), and their memory (4096, 16)
 ``LEDGER_CACHE_STREAM_ENTRIES``            log entries kept encoded for the live stream
-``LEDGER_CACHE_STREAM_ENTRIES_MIB``        … and their memory (4096, 8)
+``LEDGER_CACHE_STREAM_ENTRIES_MIB``        … and their memory (4096, 4)
 ``LEDGER_CACHE_KEY_HISTORIES``             organizations' key histories (provenance) (4096)
 ``LEDGER_CACHE_PUBLIC_KEYS``               signing keys kept for signature checks (16384)
 """
@@ -68,15 +68,15 @@ class Caches:
     Why a byte bound beside the entries: a folded agreement of 2,000 events takes two
     hundred times the memory of one of 10 (``ledger.lru.agreement_bytes``)."""
 
-    agreements: int = 256
+    agreements: int = 128
     projection_agreements: int = 10_000
-    projection_bytes: int = 48 * MIB
+    projection_bytes: int = 32 * MIB
     rules_agreements: int = 4096
-    rules_bytes: int = 32 * MIB
+    rules_bytes: int = 16 * MIB
     stream_agreements: int = 4096
-    stream_bytes: int = 24 * MIB
+    stream_bytes: int = 16 * MIB
     stream_entries: int = 4096
-    stream_entries_bytes: int = 8 * MIB
+    stream_entries_bytes: int = 4 * MIB
     key_histories: int = 4096
     public_keys: int = 16_384
 

@@ -37,7 +37,7 @@ class AgreementRules:
     """Validates a batch's agreement-stream statements against the domain rules."""
 
     def __init__(self, store: PostgresStore, *, max_cached: int = 4096,
-                 max_bytes: int | None = 32 << 20) -> None:
+                 max_bytes: int | None = 16 << 20) -> None:
         self.store = store
         # States by stream, the least recently checked dropped beyond ``max_cached``
         # agreements or ``max_bytes`` of estimated memory (and folded again from the

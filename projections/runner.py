@@ -93,7 +93,7 @@ class ProjectionRunner:
 
     def __init__(self, pool: asyncpg.Pool, *, name: str = sql.CHECKPOINT,
                  page_size: int = 1000, cache_size: int = 10_000,
-                 cache_bytes: int | None = 48 << 20,
+                 cache_bytes: int | None = 32 << 20,
                  poll_interval: float = 1.0, batch_delay: float = 0.2,
                  rebuild_from: int | None = 20_000,
                  follower: LogFollower | None = None) -> None:

@@ -308,6 +308,9 @@ class StreamHub:
         self._watched[token_id] -= 1
         if self._watched[token_id] <= 0:
             del self._watched[token_id]
+            # Its last stream ended: forget it (a new stream checks the token anew), so
+            # that the revoked tokens kept are at most those of open streams.
+            self._revoked.discard(token_id)
 
     def revoked(self, token_id: str | None) -> bool:
         """Whether the token was found revoked (its streams end at once)."""
@@ -330,7 +333,8 @@ class StreamHub:
         watched = list(self._watched)
         if not watched:
             return
-        new = await self.reads.revoked_tokens(watched) - self._revoked
+        new = {t for t in await self.reads.revoked_tokens(watched)
+               if t in self._watched} - self._revoked  # still open after the query
         if new:
             self._revoked |= new
             self._wake()  # idle streams of those tokens end now

@@ -11,7 +11,7 @@ from ledger.config import MIB, BadSetting, Caches, Settings
 
 def test_defaults_when_nothing_is_set() -> None:
     assert Caches.from_env({}) == Caches()
-    assert Caches().agreements == 256 and Caches().projection_bytes == 48 * MIB
+    assert Caches().agreements == 128 and Caches().projection_bytes == 32 * MIB
 
 
 def test_entries_and_mebibytes_are_read() -> None:
