@@ -183,18 +183,21 @@ def create_app(
             follower = LogFollower(ledger.dsn, reads, heartbeat=heartbeat)
             # The read models follow the log in the background (woken by every commit
             # here, and by the follower for the other processes' commits).
-            runner = ProjectionRunner(ledger.pool, follower=follower)
+            caches = ledger.settings.caches  # every cache's bound (LEDGER_CACHE_…)
+            runner = ProjectionRunner(ledger.pool, follower=follower,
+                                      cache_size=caches.projection_agreements,
+                                      cache_bytes=caches.projection_bytes)
             follower.subscribe(_note_head(ledger))
             ledger.store.on_commit.append(runner.notify)
             app.state.ledger = ledger
             app.state.reads = reads
             app.state.follower = follower
-            app.state.key_cache = KeyCache()
+            app.state.key_cache = KeyCache(caches.key_histories)
             # Cold reads and time travel fold from snapshots sealed with a key derived
             # from the log key (ledger.snapshot), one per snapshot_every events.
             states = AgreementStates(seal_key(ledger.log.key.private_bytes_raw()),
                                      every=config.snapshot_every, primary=ledger.pool)
-            app.state.current_states = CurrentStates(states=states)
+            app.state.current_states = CurrentStates(caches.agreements, states=states)
             app.state.projections = runner
             try:
                 follower.start()

@@ -11,21 +11,91 @@
 ``LEDGER_CHECKPOINT_INTERVAL`` seconds between checkpoints at most (default 1.0)
 ``LEDGER_REPLICA_URLS`` (and ``LEDGER_REPLICA_*``) streaming replicas serving reads:
                       ``ledger.reads.routing.ReplicaSettings``
+
+Memory (:class:`Caches`): every cache of a server process has a bound here, so that its
+memory follows these settings and not the length of the log (``docs/DEPLOYMENT.md``
+has the table with the memory an entry takes). Each is a positive whole number;
+``…_MIB`` are mebibytes of estimated memory, the others entries:
+
+``LEDGER_CACHE_AGREEMENTS``                agreements' current states kept for reads (128)
+``LEDGER_CACHE_PROJECTION_AGREEMENTS``     agreements the projection runner keeps folded
+``LEDGER_CACHE_PROJECTION_MIB``            … and their memory (10000, 32)
+``LEDGER_CACHE_RULES_AGREEMENTS``          agreement states the write rules keep
+``LEDGER_CACHE_RULES_MIB``                 … and their memory (4096, 16)
+``LEDGER_CACHE_STREAM_AGREEMENTS``         agreement states the live stream keeps (who may
+``LEDGER_CACHE_STREAM_MIB``                read an entry), and their memory (4096, 16)
+``LEDGER_CACHE_STREAM_ENTRIES``            log entries kept encoded for the live stream
+``LEDGER_CACHE_STREAM_ENTRIES_MIB``        … and their memory (4096, 4)
+``LEDGER_CACHE_KEY_HISTORIES``             organizations' key histories (provenance) (4096)
+``LEDGER_CACHE_PUBLIC_KEYS``               signing keys kept for signature checks (16384)
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .admission import Limits
 from .db import ledger_home
 from .reads.routing import NO_REPLICAS, ReplicaSettings
 
-__all__ = ["DEFAULT_ORIGIN", "Settings"]
+__all__ = ["DEFAULT_ORIGIN", "BadSetting", "Caches", "Settings"]
 
 DEFAULT_ORIGIN = "localhost/mutualisation-ledger"
+MIB = 1 << 20
+
+
+class BadSetting(ValueError):
+    """A setting of the environment that cannot be used (its message is one line)."""
+
+
+def _whole(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name)
+    if text is None or not text.strip():
+        return default
+    try:
+        value = int(text.strip())
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise BadSetting(f"{name} must be a positive whole number, got {text!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Caches:
+    """The bounds of the process's caches (entries; ``…_bytes``: estimated memory).
+
+    Why a byte bound beside the entries: a folded agreement of 2,000 events takes two
+    hundred times the memory of one of 10 (``ledger.lru.agreement_bytes``)."""
+
+    agreements: int = 128
+    projection_agreements: int = 10_000
+    projection_bytes: int = 32 * MIB
+    rules_agreements: int = 4096
+    rules_bytes: int = 16 * MIB
+    stream_agreements: int = 4096
+    stream_bytes: int = 16 * MIB
+    stream_entries: int = 4096
+    stream_entries_bytes: int = 4 * MIB
+    key_histories: int = 4096
+    public_keys: int = 16_384
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Caches:
+        """Read from ``LEDGER_CACHE_…`` (BadSetting, one line, on a bad value)."""
+        env = os.environ if env is None else env
+        values: dict[str, int] = {}
+        for f in fields(cls):
+            default: int = f.default  # type: ignore[assignment]
+            if f.name.endswith("_bytes"):
+                name = "LEDGER_CACHE_" + f.name.removesuffix("_bytes").upper() + "_MIB"
+                values[f.name] = _whole(env, name, default // MIB) * MIB
+            else:
+                values[f.name] = _whole(env, "LEDGER_CACHE_" + f.name.upper(), default)
+        return cls(**values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +107,7 @@ class Settings:
     limits: Limits
     checkpoint_interval: float = 1.0
     replicas: ReplicaSettings = NO_REPLICAS
+    caches: Caches = field(default_factory=Caches)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -53,4 +124,5 @@ class Settings:
             ),
             checkpoint_interval=float(env.get("LEDGER_CHECKPOINT_INTERVAL", 1.0)),
             replicas=ReplicaSettings.from_env(env),
+            caches=Caches.from_env(env),
         )

@@ -275,12 +275,14 @@ class TransparencyLog:
             record = registry.keys.get(kid)
             return None if record is None else record.public_key
 
-        rows = await conn.fetch(
+        # A cursor (in the caller's transaction): the tail is read a page at a time, so
+        # a long one (a checkpointer that could not sign for a while) is not held whole.
+        rows = conn.cursor(
             "SELECT e.position, e.envelope, e.event_hash, p.event_hash AS prev_hash "
             "FROM events e LEFT JOIN events p "
             "  ON p.stream = e.stream AND p.version = e.version - 1 "
-            "WHERE e.position >= $1 ORDER BY e.position", start)
-        for row in rows:
+            "WHERE e.position >= $1 ORDER BY e.position", start, prefetch=1000)
+        async for row in rows:
             position = row["position"]
             try:
                 env, payload = decode_envelope(bytes(row["envelope"]))

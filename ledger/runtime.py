@@ -116,9 +116,12 @@ async def open_ledger(settings: Settings, dsn: str, *, verify_history: bool = Tr
         # Replicas are checked before anything runs: one that is not a standby of this
         # ledger's primary stops the start with one line (ReplicaRefused).
         await router.open(dsn, origin, system_id)
-        store = PostgresStore(pool, ledger_id=origin, limits=settings.limits)
+        caches = settings.caches
+        store = PostgresStore(pool, ledger_id=origin, limits=settings.limits,
+                              max_public_keys=caches.public_keys)
         if rules:
-            store.validator = AgreementRules(store)
+            store.validator = AgreementRules(store, max_cached=caches.rules_agreements,
+                                             max_bytes=caches.rules_bytes)
         log = TransparencyLog(store, log_key, interval=settings.checkpoint_interval)
         if verify_history:
             async with pool.acquire() as conn:

@@ -48,6 +48,7 @@ from .db import DATABASE_DOWN, connection_usable
 from .envelope import Envelope, Opened, decode_envelope
 from .errors import BatchTooLarge, LedgerError, Unavailable
 from .keys import key_id as compute_key_id
+from .lru import LRU
 from .reads.events import NODES_SQL as _NODES_SQL  # noqa: F401 (the plan tests read it)
 from .reads.events import StoredEvent, fetch_nodes
 from .reads.follower import NOTIFY_CHANNEL
@@ -163,6 +164,7 @@ class PostgresStore:
         max_batch: int = 500,
         clock: Callable[[], float] = time.time,
         validator: Validator | None = None,
+        max_public_keys: int = 16_384,
     ) -> None:
         self.pool = pool
         self._reads = Reads(pool)
@@ -171,7 +173,9 @@ class PostgresStore:
         self.limits = limits
         self.max_batch = max_batch
         self.clock = clock
-        self._public_keys: dict[str, bytes] = {}
+        # Signing keys by id (they never change; the least recently used go beyond
+        # ``max_public_keys``, and are read again when a signature needs them).
+        self._public_keys: LRU[str, bytes] = LRU(max_public_keys)
         self._queue: asyncio.Queue[_Request] | None = None
         self._sequencer: asyncio.Task[None] | None = None
         self._tree: merkle.CompactRange | None = None
@@ -235,14 +239,14 @@ class PostgresStore:
             except LedgerError as exc:
                 raise exc.at(i) from None
         wanted = {s.keyid for opened in decoded for s in opened.envelope.signatures}
-        await self._load_public_keys(wanted)
+        known = await self._load_public_keys(wanted)
         # Ed25519 verification releases the GIL: only that part runs on worker threads,
         # so it overlaps with the event loop's work and uses every core, while the
         # Python-heavy decoding stays on the loop (threads holding the GIL would stall
         # the database round trips).
         candidates, jobs = prepare_unverified(
             decoded, ledger_id=self.ledger_id, now_us=now_us,
-            public_key=self._public_keys.get, limits=self.limits, defer_skew=True)
+            public_key=known.get, limits=self.limits, defer_skew=True)
         bad = await self._check_signatures(jobs)
         if bad is not None:
             raise bad_signature_error(bad)
@@ -298,10 +302,13 @@ class PostgresStore:
         bad = [job for job in found if job is not None]
         return min(bad, key=lambda j: j.index) if bad else None
 
-    async def _load_public_keys(self, wanted: set[str]) -> None:
-        missing = [k for k in wanted if k not in self._public_keys]
+    async def _load_public_keys(self, wanted: set[str]) -> dict[str, bytes]:
+        """The public keys of ``wanted`` that exist (from the cache, else the database).
+        Returned, not only cached: the bounded cache may drop them before they are used."""
+        known = {k: key for k in wanted if (key := self._public_keys.get(k)) is not None}
+        missing = [k for k in wanted if k not in known]
         if not missing:
-            return
+            return known
         try:
             rows = await self.pool.fetch(
                 "SELECT key_id, public_key FROM keys WHERE key_id = ANY($1::text[])", missing
@@ -310,7 +317,9 @@ class PostgresStore:
             _log.warning("key lookup failed, database unreachable: %s", exc)
             raise Unavailable(UNAVAILABLE_DETAIL) from exc
         for r in rows:
-            self._public_keys[r["key_id"]] = bytes(r["public_key"])
+            known[r["key_id"]] = raw = bytes(r["public_key"])
+            self._public_keys.put(r["key_id"], raw)
+        return known
 
     async def _run_sequencer(self, queue: asyncio.Queue[_Request]) -> None:
         while True:
@@ -508,7 +517,7 @@ class PostgresStore:
             [n.level for n in nodes], [n.index for n in nodes], [n.hash for n in nodes],
             *keys, *revocations, NOTIFY_CHANNEL, str(items[-1].position))
         for kid, raw in zip(keys[0], keys[2], strict=True):
-            self._public_keys[kid] = raw
+            self._public_keys.put(kid, raw)
         self._tree = tree
 
     async def _tree_at(self, conn: asyncpg.Connection, size: int) -> merkle.CompactRange:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -26,6 +25,7 @@ from .domain import (
     initial_state,
 )
 from .errors import LedgerError
+from .lru import LRU, agreement_bytes
 
 if TYPE_CHECKING:
     from .admission import Candidate, Receipt
@@ -36,11 +36,20 @@ __all__ = ["AgreementRules"]
 class AgreementRules:
     """Validates a batch's agreement-stream statements against the domain rules."""
 
-    def __init__(self, store: PostgresStore, *, max_cached: int = 4096) -> None:
+    def __init__(self, store: PostgresStore, *, max_cached: int = 4096,
+                 max_bytes: int | None = 16 << 20) -> None:
         self.store = store
-        self.max_cached = max_cached
-        self._cache: OrderedDict[str, tuple[int, AgreementState]] = OrderedDict()
+        # States by stream, the least recently checked dropped beyond ``max_cached``
+        # agreements or ``max_bytes`` of estimated memory (and folded again from the
+        # store when next written to).
+        self._cache: LRU[str, tuple[int, AgreementState]] = LRU(
+            max_cached, max_bytes, on_evict=self._evicted)
         self._locks: dict[str, asyncio.Lock] = {}
+
+    def _evicted(self, stream: str, _: tuple[int, AgreementState]) -> None:
+        lock = self._locks.get(stream)
+        if lock is not None and not lock.locked():
+            del self._locks[stream]
 
     async def __call__(self, candidates: Sequence[Candidate]) -> None:
         # ``decide`` never changes the state it is given, so a single event per stream is
@@ -79,27 +88,23 @@ class AgreementRules:
             lock = self._locks.get(st.stream)
             if lock is not None and lock.locked():
                 continue  # a catch-up from the store is in flight and will include it
-            have = self._cache.get(st.stream)
+            have = self._cache.peek(st.stream)
             if have is None or have[0] != st.version - 1 or receipt.version != st.version:
                 continue
             state = evolve(have[1], fact_from_statement(
                 st, position=receipt.position, recorded_at=receipt.recorded_at,
                 event_hash=receipt.event_hash))
-            self._cache[st.stream] = (st.version, state)
+            self._cache.put(st.stream, (st.version, state), agreement_bytes(st.version))
 
     async def _state_before(self, stream: str, version: int) -> tuple[int, AgreementState]:
         """The committed state of ``stream`` at ``version - 1`` (or the newest known)."""
         lock = self._locks.setdefault(stream, asyncio.Lock())
         async with lock:
-            have, state = self._cache.get(stream, (0, initial_state()))
+            have, state = self._cache.get(stream) or (0, initial_state())
             if have < version - 1:
                 for event in await self.store.read_stream(stream, after_version=have,
                                                           limit=version - 1 - have):
                     state = evolve(state, fact_from_stored(event))
                     have = event.version
-            self._cache[stream] = (have, state)
-            self._cache.move_to_end(stream)
-            while len(self._cache) > self.max_cached:
-                old, _ = self._cache.popitem(last=False)
-                self._locks.pop(old, None)
+            self._cache.put(stream, (have, state), agreement_bytes(have))
             return have, state

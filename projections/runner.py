@@ -8,11 +8,12 @@ crashes; a runner that starts (or restarts) resumes from the saved position. The
 makes concurrent runners, and a rebuild, take turns.
 
 The cache: each agreement's ``Tracked`` state, so an event costs one ``evolve`` and not
-a refold; at most ``cache_size`` agreements (least recently used beyond that are
-dropped). A page writes only what its events changed: each event names the entities
-it touched (``agreements.touched``: the agreement's row, the commitment and the
-fulfilment it records, ...), and only their rows are rewritten (deleted by key,
-inserted with COPY), so an event's cost does not grow with its agreement's history.
+a refold; at most ``cache_size`` agreements and ``cache_bytes`` of their estimated
+memory (least recently used beyond that are dropped; ``ledger.config.Caches``).
+A page writes only what its events changed: each event names the entities it touched
+(``agreements.touched``: the agreement's row, the commitment and the fulfilment it
+records, ...), and only their rows are rewritten (deleted by key, inserted with COPY),
+so an event's cost does not grow with its agreement's history.
 The cache always stands at the position the runner last committed; if a step fails for
 any reason (the database, a cancellation, a bug), the half-applied states are dropped
 and reloaded from the events on next touch. An agreement that is not cached is
@@ -30,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -38,6 +38,7 @@ import asyncpg
 
 from ledger.db import connection_usable
 from ledger.envelope import signed_payload
+from ledger.lru import LRU, agreement_bytes
 from ledger.reads import NOTIFY_CHANNEL, LogFollower
 from ledger.waits import wait_event
 
@@ -63,13 +64,20 @@ _RELEASE_TIMEOUT: Final = 5.0  # seconds to reset a connection given back to the
 _STOP_TIMEOUT: Final = 10.0  # seconds ``stop`` waits for the task to end
 
 
+def tracked_bytes(t: Tracked) -> int:
+    """The estimated memory of a folded agreement: its domain state and the read models'
+    extras (ratifications, tallies, ...), measured at about 1.4 times the state alone."""
+    return agreement_bytes(t.last_version) * 3 // 2
+
+
 class ProjectionRunner:
     """Keeps the read models of ``pool``'s ledger in step with its log.
 
     ``page_size``: log entries per transaction. ``cache_size``: agreements kept folded in
-    memory (least recently used beyond that are dropped and refolded when touched); the
-    only cache the runner keeps, so its memory is bounded by ``cache_size`` agreements
-    between steps (and at most ``page_size`` more while a step folds its page).
+    memory, ``cache_bytes`` their estimated memory (least recently used beyond either
+    are dropped and refolded when touched); the only cache the runner keeps, so its
+    memory is bounded by those between steps (and by the agreements of one page more
+    while a step folds it).
     ``poll_interval``: seconds between checks when no notification arrives.
     ``batch_delay``: seconds to wait after a notification before applying, so that
     under a stream of commits one step applies all of them (a step's fixed cost, a
@@ -85,11 +93,13 @@ class ProjectionRunner:
 
     def __init__(self, pool: asyncpg.Pool, *, name: str = sql.CHECKPOINT,
                  page_size: int = 1000, cache_size: int = 10_000,
+                 cache_bytes: int | None = 32 << 20,
                  poll_interval: float = 1.0, batch_delay: float = 0.2,
                  rebuild_from: int | None = 20_000,
                  follower: LogFollower | None = None) -> None:
-        if page_size < 1 or cache_size < 1:
-            raise ValueError(f"page_size {page_size} and cache_size {cache_size} must be >= 1")
+        if page_size < 1 or cache_size < 1 or (cache_bytes is not None and cache_bytes < 1):
+            raise ValueError(f"page_size {page_size}, cache_size {cache_size} and "
+                             f"cache_bytes {cache_bytes} must be >= 1")
         self.pool = pool
         self.name = name
         self.page_size = page_size
@@ -98,7 +108,9 @@ class ProjectionRunner:
         self.batch_delay = batch_delay
         self.rebuild_from = rebuild_from
         self.follower = follower
-        self._states: OrderedDict[str, Tracked] = OrderedDict()  # least recent first
+        self.cache_bytes = cache_bytes
+        # Trimmed between steps only (``_trim``): a step uses its page's states.
+        self._states: LRU[str, Tracked] = LRU(cache_size, cache_bytes)
         self._position: int | None = None  # where the cache stands (None: unknown)
         self._wake = asyncio.Event()
         self._progress = asyncio.Event()
@@ -169,8 +181,9 @@ class ProjectionRunner:
             aid = stream[_PREFIX_LEN:]
             entry = changed.get(aid)
             if entry is None:
-                entry = changed[aid] = (self._states[aid], set())
-                self._states.move_to_end(aid)
+                tracked = self._states.get(aid)
+                assert tracked is not None  # reloaded above, and not trimmed within a step
+                entry = changed[aid] = (tracked, set())
             t, entities = entry
             fact = decode_fact(signed_payload(r["envelope"]), r["position"])
             may = touched(fact, t.state)  # asked before: the fold changes the state
@@ -178,6 +191,8 @@ class ProjectionRunner:
             entities |= may if row[3] else {AGREEMENT}  # row[3]: the domain applied it
             history.append(row)
         await self._write(conn, changed, history)
+        for aid, (t, _) in changed.items():
+            self._states.reweigh(aid, tracked_bytes(t), trim=False)
 
     async def _reload(self, conn: asyncpg.Connection, streams: list[str], before: int) -> None:
         """Fold the events before ``before`` of agreements not in the cache. (Their rows
@@ -187,7 +202,8 @@ class ProjectionRunner:
             fact = decode_fact(signed_payload(r["envelope"]), r["position"])
             apply_fact(fresh[r["stream"][_PREFIX_LEN:]], fact,
                        r["recorded_at_us"])
-        self._states.update(fresh)
+        for aid, t in fresh.items():
+            self._states.put(aid, t, tracked_bytes(t), trim=False)
 
     async def _write(self, conn: asyncpg.Connection,
                      changed: dict[str, tuple[Tracked, set[Entity]]],
@@ -215,9 +231,9 @@ class ProjectionRunner:
         self._position = None
 
     def _trim(self) -> None:
-        """Keep at most ``cache_size`` agreements folded (the least recently used go)."""
-        while len(self._states) > self.cache_size:
-            self._states.popitem(last=False)
+        """Keep at most ``cache_size`` agreements and ``cache_bytes`` folded (the least
+        recently used go)."""
+        self._states.trim()
 
     # --- in the background -----------------------------------------------------------
 

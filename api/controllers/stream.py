@@ -49,7 +49,7 @@ import logging
 import os
 import signal
 import threading
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from types import FrameType
@@ -63,9 +63,11 @@ from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import Stream
 
 from ledger.access import agreement_access, entry_visible
+from ledger.config import Caches
 from ledger.domain import AgreementState, evolve, fact_from_stored, initial_state
 from ledger.domain.values import ID_PATTERN
 from ledger.errors import Unavailable
+from ledger.lru import LRU, agreement_bytes
 from ledger.reads import LISTENER_NAME, TRANSIENT, LogFollower, Reads, StoredEvent
 from ledger.runtime import Ledger
 from ledger.waits import wait_event
@@ -90,8 +92,6 @@ REVOCATION_SECONDS = 1.0  # how often open streams' tokens are checked while idl
 RETRY_MS = 2000  # the reconnection delay suggested to clients
 PAGE = 500
 MAX_POSITION = 2**63 - 1  # events.position is a PostgreSQL bigint
-MAX_AGREEMENTS_CACHED = 4096
-MAX_ENCODED_CACHED = 4096
 
 _log = logging.getLogger("ledger.api.stream")
 
@@ -153,7 +153,8 @@ class StreamHub:
     def __init__(self, ledger: Ledger, *, heartbeat: float = HEARTBEAT_SECONDS,
                  poll: float = POLL_SECONDS, reads: Reads | None = None,
                  follower: LogFollower | None = None,
-                 states: CurrentStates | None = None) -> None:
+                 states: CurrentStates | None = None,
+                 caches: Caches | None = None) -> None:
         self.ledger = ledger
         self.reads = reads if reads is not None else Reads(ledger.pool)
         self.states = states if states is not None else CurrentStates()
@@ -170,8 +171,12 @@ class StreamHub:
         self._revoked: set[str] = set()  # those found revoked
         self._revocation_check: asyncio.Task[None] | None = None
         self._revocations: asyncio.Task[None] | None = None
-        self._folded: OrderedDict[str, _Folded] = OrderedDict()
-        self._encoded: OrderedDict[int, bytes] = OrderedDict()
+        # Bounded by ``caches`` (``LEDGER_CACHE_STREAM_…``): agreements' states folded to
+        # decide who may read an entry, and entries encoded once for every stream.
+        caches = caches if caches is not None else Caches()
+        self._folded: LRU[str, _Folded] = LRU(caches.stream_agreements, caches.stream_bytes)
+        self._encoded: LRU[int, bytes] = LRU(caches.stream_entries,
+                                             caches.stream_entries_bytes)
         ledger.store.on_commit.append(self._on_commit)  # this process's commits: no wait
         self.follower.subscribe(self._advance)
 
@@ -289,9 +294,8 @@ class StreamHub:
         """The SSE bytes of an entry, encoded once for every stream that sends it."""
         data = self._encoded.get(e.position)
         if data is None:
-            data = self._encoded[e.position] = encode_entry(e)
-            if len(self._encoded) > MAX_ENCODED_CACHED:
-                self._encoded.popitem(last=False)
+            data = encode_entry(e)
+            self._encoded.put(e.position, data, len(data))
         return data
 
     # --- revoked tokens end their streams ---------------------------------------------
@@ -304,6 +308,9 @@ class StreamHub:
         self._watched[token_id] -= 1
         if self._watched[token_id] <= 0:
             del self._watched[token_id]
+            # Its last stream ended: forget it (a new stream checks the token anew), so
+            # that the revoked tokens kept are at most those of open streams.
+            self._revoked.discard(token_id)
 
     def revoked(self, token_id: str | None) -> bool:
         """Whether the token was found revoked (its streams end at once)."""
@@ -326,7 +333,8 @@ class StreamHub:
         watched = list(self._watched)
         if not watched:
             return
-        new = await self.reads.revoked_tokens(watched) - self._revoked
+        new = {t for t in await self.reads.revoked_tokens(watched)
+               if t in self._watched} - self._revoked  # still open after the query
         if new:
             self._revoked |= new
             self._wake()  # idle streams of those tokens end now
@@ -371,11 +379,8 @@ class StreamHub:
         """The agreement's state at ``version`` or later, folded incrementally."""
         folded = self._folded.get(agreement_id)
         if folded is None:
-            folded = self._folded[agreement_id] = _Folded()
-            if len(self._folded) > MAX_AGREEMENTS_CACHED:
-                self._folded.popitem(last=False)
-        else:
-            self._folded.move_to_end(agreement_id)
+            folded = _Folded()
+            self._folded.put(agreement_id, folded, agreement_bytes(0))
         if folded.version >= version:
             return folded.state
         async with folded.lock:
@@ -388,6 +393,7 @@ class StreamHub:
                     folded.version = e.version
                 if len(page) < PAGE:
                     break
+            self._folded.reweigh(agreement_id, agreement_bytes(folded.version))
         return folded.state
 
 
@@ -426,7 +432,8 @@ async def stream_lifespan(app: Litestar) -> AsyncIterator[None]:
     """Own the app's :class:`StreamHub` (after the ledger's lifespan, before its end)."""
     heartbeat = float(os.environ.get("LEDGER_SSE_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS))
     hub = StreamHub(app.state.ledger, heartbeat=heartbeat, reads=app.state.reads,
-                    follower=app.state.follower, states=app.state.current_states)
+                    follower=app.state.follower, states=app.state.current_states,
+                    caches=app.state.ledger.settings.caches)
     app.state.stream_hub = hub
     hub.start()
     restore = _end_streams_on_signals(hub)

@@ -111,6 +111,6 @@ async def test_cached_states_match_a_fresh_fold_under_concurrency(ruled):
     await asyncio.gather(*[writer(n) for n in range(4)])
     fresh = await ag.state()
     head = await ruled.head(ag.stream)
-    version, cached = ruled.validator._cache[ag.stream]
+    version, cached = ruled.validator._cache.peek(ag.stream)
     assert version == head.version == 41
     assert state_hash(cached) == state_hash(fresh) and cached.title == fresh.title

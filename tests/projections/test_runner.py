@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from ledger.domain import DraftAgreement, evolve
+from ledger.lru import agreement_bytes
 from ledger.projections import ProjectionRunner, rebuild, sql, status
 from tests.projections.builders import World, busy, reset, snapshot
 
@@ -231,3 +232,27 @@ def test_the_fold_is_the_domain_s_plus_what_it_forgets() -> None:
         state = evolve(state, f)
     assert t.state == state
     assert len(t.ratifications) == 2 and t.inviters == {ORGS[1]: ORGS[0]}
+
+
+async def test_the_cache_stays_within_its_byte_bound_and_answers_stay_right(ledger):
+    """A byte bound smaller than two folded agreements: after every step at most one
+    is kept (the bound holds), and the rows are those of a run that kept them all."""
+    pool, _ = ledger
+    await _world(ledger, ["a1", "a2", "a3", "a4", "a5"])
+    bound = agreement_bytes(10) * 3 // 2 + 1  # one agreement of 10 events, not two
+    runner = ProjectionRunner(pool, page_size=3, cache_bytes=bound, rebuild_from=None)
+    while await runner.step():
+        assert runner._states.bytes <= bound or len(runner._states) == 1
+    assert len(runner._states) == 1  # every agreement has 10 events now
+    assert await snapshot(pool) == await _clean(pool)
+
+
+async def test_the_cache_stays_within_its_entries_bound(ledger):
+    pool, _ = ledger
+    await _world(ledger, ["a1", "a2", "a3", "a4", "a5"])
+    runner = ProjectionRunner(pool, page_size=4, cache_size=2, rebuild_from=None)
+    seen = 0
+    while await runner.step():
+        seen = max(seen, len(runner._states))
+    assert seen == 2
+    assert await snapshot(pool) == await _clean(pool)
