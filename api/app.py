@@ -197,7 +197,8 @@ def create_app(
             # from the log key (ledger.snapshot), one per snapshot_every events.
             states = AgreementStates(seal_key(ledger.log.key.private_bytes_raw()),
                                      every=config.snapshot_every, primary=ledger.pool)
-            app.state.current_states = CurrentStates(caches.agreements, states=states)
+            app.state.current_states = CurrentStates(caches.agreements, states=states,
+                                                    max_bytes=caches.agreements_bytes)
             app.state.projections = runner
             try:
                 follower.start()

@@ -17,7 +17,8 @@ memory follows these settings and not the length of the log (``docs/DEPLOYMENT.m
 has the table with the memory an entry takes). Each is a positive whole number;
 ``…_MIB`` are mebibytes of estimated memory, the others entries:
 
-``LEDGER_CACHE_AGREEMENTS``                agreements' current states kept for reads (128)
+``LEDGER_CACHE_AGREEMENTS``                agreements' current states kept for reads
+``LEDGER_CACHE_AGREEMENTS_MIB``            … and their memory (128, 32)
 ``LEDGER_CACHE_PROJECTION_AGREEMENTS``     agreements the projection runner keeps folded
 ``LEDGER_CACHE_PROJECTION_MIB``            … and their memory (10000, 32)
 ``LEDGER_CACHE_RULES_AGREEMENTS``          agreement states the write rules keep
@@ -72,6 +73,7 @@ class Caches:
     hundred times the memory of one of 10 (``ledger.lru.agreement_bytes``)."""
 
     agreements: int = 128
+    agreements_bytes: int = 32 * MIB
     projection_agreements: int = 10_000
     projection_bytes: int = 32 * MIB
     rules_agreements: int = 4096

@@ -23,7 +23,6 @@ history, and the register holds organizations, never persons.
 from __future__ import annotations
 
 import copy
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Annotated, Any, NamedTuple
 
@@ -39,6 +38,7 @@ from ledger.domain.document import mentioned_orgs
 from ledger.domain.state import in_force, terms_pending
 from ledger.errors import NotFound
 from ledger.leaf import micros
+from ledger.lru import LRU, agreement_bytes
 from ledger.reads import AgreementStates, Reads, StoredEvent
 from ledger.reads.states import fold_events as fold_events
 from ledger.runtime import Ledger
@@ -185,10 +185,12 @@ class CurrentStates:
     from the first event).
     """
 
-    def __init__(self, size: int = 1024, states: AgreementStates | None = None) -> None:
+    def __init__(self, size: int = 1024, states: AgreementStates | None = None, *,
+                 max_bytes: int | None = None) -> None:
         self.size = size
         self.states = states if states is not None else AgreementStates()
-        self._items: OrderedDict[str, Current] = OrderedDict()
+        # bounded in entries and in estimated bytes (the folded state and its answer)
+        self._items: LRU[str, Current] = LRU(size, max_bytes)
 
     async def get(self, source: Reads | Ledger, agreement_id: str,
                   known: Watermark | None = None) -> Current:
@@ -199,15 +201,14 @@ class CurrentStates:
         reads = source if isinstance(source, Reads) else source.store.reads
         have = self._items.get(agreement_id)
         if have is not None and known is not None and have.checked == known:
-            self._items.move_to_end(agreement_id)
             return have
         stream = f"agreement/{agreement_id}"
         head = await reads.head(stream)
         have = self._items.get(agreement_id)
         if have is not None and have.version >= head.version:
             if have.version == head.version and have.checked != known:
-                have = self._items[agreement_id] = have._replace(checked=known)
-            self._items.move_to_end(agreement_id)
+                have = have._replace(checked=known)
+                self._items.put(agreement_id, have, _weight(have))
             return have
         if have is None:
             state, version = await self.states.state_at(reads, stream)
@@ -223,11 +224,13 @@ class CurrentStates:
             known = None  # read past the head we checked: check again next time
         current = Current(version, state, msgspec.json.encode(view_of(state, version)),
                           known)
-        self._items[agreement_id] = current
-        self._items.move_to_end(agreement_id)
-        if len(self._items) > self.size:
-            self._items.popitem(last=False)
+        self._items.put(agreement_id, current, _weight(current))
         return current
+
+
+def _weight(current: Current) -> int:
+    """A kept state's estimated memory: its folded state and its encoded answer."""
+    return agreement_bytes(current.version) + len(current.body)
 
 
 def current_states(request: Request[Any, Any, Any]) -> CurrentStates:

@@ -66,3 +66,28 @@ async def test_the_settings_bound_every_cache_of_the_app(database: str, tmp_path
 
         titles = in_app(client, stream_states)
         assert titles == ["Comptabilité partagée v2"] * 8
+
+
+async def test_the_read_cache_keeps_to_its_byte_bound(database: str, tmp_path: Path):
+    """Long agreements weigh more: with room for many entries but few bytes, the read
+    cache drops the least recently read to stay within its byte bound, and still
+    answers every agreement right."""
+    caches = dataclasses.replace(Caches(), agreements=100, agreements_bytes=12_000)
+    settings = dataclasses.replace(settings_for(tmp_path, database), caches=caches)
+    app = create_app(settings, dsn=database, config=TEST_CONFIG, background=False)
+    async with AsyncTestClient(app) as client:
+        cache = client.app.state.current_states
+        a = org("centre-arts")
+        deals = [Agreement(a, f"b{i}") for i in range(4)]
+        assert (await client.post("/v1/events", json=body(a.registration("A")))).status_code == 201
+        for deal in deals:
+            for _ in range(2):
+                r = await client.post("/v1/events", json=body(deal.next()))
+                assert r.status_code == 201, r.text
+        headers = token_for(client, "auditor", "cour-des-comptes")
+        for deal in deals + deals:
+            r = await client.get(f"/v1/agreements/{deal.agreement_id}", headers=headers)
+            assert r.status_code == 200, r.text
+            assert r.json()["version"] == 2
+            assert cache._items.bytes <= 12_000 or len(cache._items) == 1
+        assert 1 <= len(cache._items) < 4  # bytes, not entries, bounded it
