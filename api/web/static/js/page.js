@@ -44,9 +44,10 @@ function showTokenForm() {
 }
 
 // Ask the server for this page again with the token; put its answer in place.
+// The workspace (/espace) keeps its own tokens and binds its own forms: not swapped.
 async function withToken() {
   const t = token();
-  if (!t) return;
+  if (!t || document.getElementById("workspace")) return;
   const res = await fetch(location.href, {
     headers: { Authorization: `Bearer ${t}`, Accept: "text/html" },
     credentials: "omit", cache: "no-store",

@@ -1,0 +1,198 @@
+"""The organization's workspace (``/espace``) in a real chromium, against a real
+``ledger serve``: two organizations, each in its own browser context, sign every step in
+the page with their own key — A with a key made in the page (and downloaded), B with a
+key file written by ``ledger keygen`` — under registration tokens made by the operator's
+command. A drafts a public agreement inviting B, B joins, A states an expectation, B
+acknowledges it, both ratify: the register's page of the agreement then shows it in
+force. A refusal is shown in the page, in French, with the field at fault marked; a bad
+key file is refused with its own message; no request of either page carries a private
+key, in any spelling; the page passes axe-core's checks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.test_js_workspace import _secrets_of
+
+from .conftest import ARTIFACTS, Site, Tab, axe_violations
+
+pytestmark = [pytest.mark.pg, pytest.mark.browser, pytest.mark.timeout(300)]
+
+AGREEMENT = "salle-ws-2026"
+SIGNED = 20_000  # ms a signing step may take (inclusion waits for a signed checkpoint)
+
+
+class Workspace:
+    """One organization's tab on /espace, recording every request it sends."""
+
+    def __init__(self, site: Site, browser: Any, org: str) -> None:
+        self.tab = Tab(browser, accept_downloads=True)
+        self.page = self.tab.page
+        self.org = org
+        self.requests: list[str] = []
+        self.page.on("request", self._record)
+        self.page.goto(site.url + "/espace")
+        self.page.fill("#ws-org", org)
+        self.page.dispatch_event("#ws-org", "change")
+        self.page.fill("#ws-token", site.token("org", org))
+        self.page.dispatch_event("#ws-token", "change")
+
+    def _record(self, request: Any) -> None:
+        body = request.post_data or ""
+        self.requests.append(json.dumps({"url": request.url, "headers": request.headers,
+                                         "body": body}))
+        if body.startswith("{") and '"events"' in body:  # the signed statements, decoded
+            import base64
+            for env in json.loads(body)["events"]:
+                self.requests.append(base64.b64decode(env["payload"]).decode())
+
+    def step(self, form: str, **fields: str | bool) -> str:
+        """Fill the step's form, review it, sign and send; answer the result's text."""
+        f = self.page.locator(f"#ws-{form}")
+        for name, value in fields.items():
+            el = f.locator(f"[name={name}]")
+            if isinstance(value, bool):
+                el.set_checked(value)
+            else:
+                el.fill(value)
+        f.get_by_role("button", name="Relire avant de signer").click()
+        preview = f.locator(".ws-preview")
+        preview.wait_for(state="visible", timeout=SIGNED)
+        signed = json.loads(preview.locator("pre").inner_text())  # the exact JSON
+        assert signed["actor"] == self.org
+        assert preview.locator(".ws-words").inner_text().startswith(self.org)
+        f.get_by_role("button", name="Signer et envoyer").click()
+        result = f.locator(".ws-result")
+        self.page.wait_for_function(
+            "(id) => { const t = document.querySelector(`#${id} .ws-result`).innerText;"
+            " return t && !t.includes('En cours'); }", arg=f"ws-{form}", timeout=SIGNED)
+        return str(result.inner_text())
+
+    def set_agreement(self, agreement_id: str) -> None:
+        self.page.fill("#ws-agreement", agreement_id)
+        self.page.dispatch_event("#ws-agreement", "change")
+
+
+def _keygen(site: Site, path: Path) -> str:
+    made = subprocess.run([sys.executable, "-m", "ledger", "keygen", "--out", str(path)],
+                          env=site.env, capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    return path.read_text()
+
+
+def test_two_organizations_sign_an_agreement_in_the_browser(site, browser, tmp_path):
+    a = Workspace(site, browser, "atelier-a")
+    b = Workspace(site, browser, "atelier-b")
+    try:
+        # A: a key made in the page, downloaded as the PEM `ledger keygen` writes.
+        with a.page.expect_download() as dl:
+            a.page.get_by_role("button", name="Créer une nouvelle clé").click()
+            a.page.locator("#ws-key-download").click()
+        pem_a = Path(dl.value.path()).read_text()
+        assert pem_a.startswith("-----BEGIN PRIVATE KEY-----")
+        assert "Clé chargée" in a.page.locator("#ws-key-status").inner_text()
+
+        # B: first a file that is no key, refused in words; then `ledger keygen`'s file.
+        bad = tmp_path / "not-a-key.pem"
+        bad.write_text("bonjour\n")
+        b.page.set_input_files("#ws-key-file", str(bad))
+        error = b.page.locator("#ws-key-error")
+        error.wait_for(state="visible")
+        assert "n'est pas une clé au format PEM" in error.inner_text()
+        assert b.page.get_attribute("#ws-key-file", "aria-invalid") == "true"
+        pem_b = _keygen(site, tmp_path / "atelier-b.pem")
+        b.page.set_input_files("#ws-key-file", str(tmp_path / "atelier-b.pem"))
+        b.page.wait_for_function(
+            "() => document.getElementById('ws-key-status').innerText.includes('Clé chargée')")
+        assert error.inner_text() == ""
+
+        for ws, name in ((a, "Atelier A"), (b, "Atelier B")):
+            token = site.token("registration", f"inscription {ws.org}")
+            done = ws.step("register", regtoken=token, name=name, region="Capitale-Nationale")
+            assert "Inscrit au journal à la position" in done, done
+            assert "inclusion vérifiée" in done
+
+        for ws in (a, b):
+            ws.set_agreement(AGREEMENT)
+        done = a.step("draft", title="Salle partagée",
+                      purpose="Partager une salle de répétition, « ensemble ».",
+                      invited="atelier-b", public=True, binding=False)
+        assert "Inscrit au journal" in done, done
+        b.page.get_by_role("button", name="Actualiser").click()
+        b.page.wait_for_function(
+            "() => document.getElementById('ws-attention').innerText.includes('invité')")
+        assert "Inscrit au journal" in b.step("join")
+
+        # A refusal of the server, in the page's words: B joins a second time.
+        refused = b.step("join")
+        assert "Refusé" in refused and "déjà partie" in refused, refused
+        assert b.page.locator("#ws-join .ws-result [role=alert]").count() == 1
+
+        done = a.step("expect", expectation_id="e1",
+                      text="Chaque partie réserve la salle une semaine à l'avance.")
+        assert "Inscrit au journal" in done, done
+        b.page.get_by_role("button", name="Actualiser").click()
+        b.page.wait_for_function(
+            "() => document.getElementById('ws-attention').innerText.includes('« e1 »')")
+        # A refusal before signing: A is not an addressee of its own expectation; the
+        # organization's field is marked.
+        a.page.fill("#ws-ack-id", "e1")
+        a.page.locator("#ws-ack").get_by_role("button", name="Relire avant de signer").click()
+        a.page.locator("#ws-ack .ws-result [role=alert]").wait_for(timeout=SIGNED)
+        assert "destinataire" in a.page.locator("#ws-ack .ws-result").inner_text()
+        assert a.page.get_attribute("#ws-org", "aria-invalid") == "true"
+        assert "Inscrit au journal" in b.step("ack", expectation_id="e1")
+
+        view = httpx.get(f"{site.url}/v1/agreements/{AGREEMENT}", timeout=10).json()
+        version = str(view["terms_version"])
+        for ws in (a, b):
+            done = ws.step("ratify", version=version)
+            assert "Inscrit au journal" in done, (ws.org, done)
+        view = httpx.get(f"{site.url}/v1/agreements/{AGREEMENT}", timeout=10).json()
+        assert view["in_force"] is True
+        assert view["in_force_version"] == view["terms_version"]
+
+        # The register's page of the agreement shows it in force.
+        a.page.goto(f"{site.url}/agreements/{AGREEMENT}")
+        assert "En vigueur" in a.page.locator("main").inner_text()
+
+        # No request of either page carried a private key, in any spelling.
+        secrets = _secrets_of(pem_a) + _secrets_of(pem_b)
+        for ws in (a, b):
+            assert len(ws.requests) > 10
+            for seen in ws.requests:
+                for secret in secrets:
+                    assert secret not in seen, seen[:200]
+        assert a.tab.errors == [] and b.tab.errors == []
+    finally:
+        a.tab.close()
+        b.tab.close()
+
+
+def test_workspace_is_accessible_in_both_languages(site, browser):
+    tab = Tab(browser)
+    try:
+        page = tab.page
+        page.goto(site.url + "/")
+        page.get_by_role("link", name="Espace de l'organisme").click()
+        page.wait_for_load_state()
+        assert page.get_by_role("heading", level=1).inner_text() == "Espace de l'organisme"
+        page.wait_for_function(
+            "() => document.getElementById('ws-key-status').innerText.includes('Aucune clé')")
+        assert axe_violations(page) == []
+        page.screenshot(path=str(ARTIFACTS / "workspace-fr.png"), full_page=True)
+        page.get_by_role("link", name="English").click()
+        page.wait_for_load_state()
+        assert page.get_by_role("heading", level=1).inner_text() == "Organization's workspace"
+        assert page.locator(".ws-sign").all_inner_texts() == ["Sign and send"] * 6
+        assert axe_violations(page) == []
+        assert tab.errors == []
+    finally:
+        tab.close()
