@@ -10,6 +10,7 @@ key, in any spelling; the page passes axe-core's checks."""
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.test_js_workspace import _secrets_of
+from tests.api.test_js_workspace import _public_of, _secrets_of
 
 from .conftest import ARTIFACTS, Site, Tab, axe_violations
 
@@ -49,7 +50,6 @@ class Workspace:
         self.requests.append(json.dumps({"url": request.url, "headers": request.headers,
                                          "body": body}))
         if body.startswith("{") and '"events"' in body:  # the signed statements, decoded
-            import base64
             for env in json.loads(body)["events"]:
                 self.requests.append(base64.b64decode(env["payload"]).decode())
 
@@ -134,6 +134,7 @@ def test_two_organizations_sign_an_agreement_in_the_browser(site, browser, tmp_p
         refused = b.step("join")
         assert "Refusé" in refused and "déjà partie" in refused, refused
         assert b.page.locator("#ws-join .ws-result [role=alert]").count() == 1
+        b.page.screenshot(path=str(ARTIFACTS / "workspace-refusal-fr.png"), full_page=True)
 
         done = a.step("expect", expectation_id="e1",
                       text="Chaque partie réserve la salle une semaine à l'avance.")
@@ -165,11 +166,14 @@ def test_two_organizations_sign_an_agreement_in_the_browser(site, browser, tmp_p
 
         # No request of either page carried a private key, in any spelling.
         secrets = _secrets_of(pem_a) + _secrets_of(pem_b)
-        for ws in (a, b):
+        for ws, pem in ((a, pem_a), (b, pem_b)):
             assert len(ws.requests) > 10
             for seen in ws.requests:
                 for secret in secrets:
                     assert secret not in seen, seen[:200]
+            # The scan reads what is signed: the registration's public key is found in
+            # it, so a private key sent the same way would have been too.
+            assert any(_public_of(pem) in seen for seen in ws.requests)
         assert a.tab.errors == [] and b.tab.errors == []
     finally:
         a.tab.close()

@@ -23,7 +23,8 @@ function lang() { return document.body.dataset.lang || "fr"; }
 
 function showTokenForm() {
   const form = document.getElementById("token-form");
-  if (!form) return;
+  // The workspace asks for the organization's own token in its own form.
+  if (!form || document.getElementById("workspace")) return;
   form.hidden = false;
   const active = token() !== "";
   form.querySelector(".token-active").hidden = !active;
