@@ -200,3 +200,37 @@ def test_workspace_is_accessible_in_both_languages(site, browser):
         assert tab.errors == []
     finally:
         tab.close()
+
+
+def test_the_key_stays_in_the_browser_until_it_is_forgotten(site, browser):
+    tab = Tab(browser)
+    try:
+        page = tab.page
+        page.goto(site.url + "/espace")
+        page.fill("#ws-org", "atelier-oubli")
+        page.dispatch_event("#ws-org", "change")
+        page.get_by_role("button", name="Créer une nouvelle clé").click()
+        status = page.locator("#ws-key-status")
+        page.wait_for_function(
+            "() => document.getElementById('ws-key-status').innerText.includes('Clé chargée')")
+        key_id = status.inner_text().rsplit(" ", 1)[-1]
+        assert len(key_id) == 64
+        # Kept (not extractable) in IndexedDB, and the id in the tab's session: a reload
+        # finds the same key.
+        page.reload()
+        page.wait_for_function(
+            "() => document.getElementById('ws-key-status').innerText.includes('Clé chargée')")
+        assert status.inner_text().endswith(key_id)
+        assert page.input_value("#ws-org") == "atelier-oubli"
+        page.get_by_role("button", name="Oublier cette clé").click()
+        page.wait_for_function(
+            "() => document.getElementById('ws-key-status').innerText.includes('Aucune clé')")
+        page.reload()
+        page.locator("#workspace[data-ready]").wait_for(state="attached")
+        assert status.inner_text() == "Aucune clé n'est chargée."
+        # Without a key nothing is signed; the page says so.
+        page.locator("#ws-join").get_by_role("button", name="Relire avant de signer").click()
+        assert "Chargez ou créez" in page.locator("#ws-join .ws-result").inner_text()
+        assert tab.errors == []
+    finally:
+        tab.close()

@@ -328,6 +328,7 @@ async function main() {
   $("ws-agreement").addEventListener("change", attention);
   if (store && orgId()) orgKey = await store.load(orgId()).catch(() => null);
   showKey();
+  root.dataset.ready = "1"; // the kept key is looked up: the page answers for it
   attention();
 }
 
