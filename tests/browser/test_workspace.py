@@ -54,7 +54,8 @@ class Workspace:
                 self.requests.append(base64.b64decode(env["payload"]).decode())
 
     def step(self, form: str, **fields: str | bool) -> str:
-        """Fill the step's form, review it, sign and send; answer the result's text."""
+        """Fill the step's form, review it, sign and send; answer the result's text.
+        The JSON shown before signing is, byte for byte, the statement the page sent."""
         f = self.page.locator(f"#ws-{form}")
         for name, value in fields.items():
             el = f.locator(f"[name={name}]")
@@ -65,15 +66,18 @@ class Workspace:
         f.get_by_role("button", name="Relire avant de signer").click()
         preview = f.locator(".ws-preview")
         preview.wait_for(state="visible", timeout=SIGNED)
-        signed = json.loads(preview.locator("pre").inner_text())  # the exact JSON
-        assert signed["actor"] == self.org
+        shown = preview.locator("pre").inner_text()  # the exact JSON
+        assert json.loads(shown)["actor"] == self.org
         assert preview.locator(".ws-words").inner_text().startswith(self.org)
         f.get_by_role("button", name="Signer et envoyer").click()
         result = f.locator(".ws-result")
         self.page.wait_for_function(
             "(id) => { const t = document.querySelector(`#${id} .ws-result`).innerText;"
             " return t && !t.includes('En cours'); }", arg=f"ws-{form}", timeout=SIGNED)
-        return str(result.inner_text())
+        text = str(result.inner_text())
+        if "Inscrit au journal" in text:
+            assert shown in self.requests  # the payloads sent, decoded
+        return text
 
     def set_agreement(self, agreement_id: str) -> None:
         self.page.fill("#ws-agreement", agreement_id)
@@ -135,6 +139,7 @@ def test_two_organizations_sign_an_agreement_in_the_browser(site, browser, tmp_p
         assert "Refusé" in refused and "déjà partie" in refused, refused
         assert b.page.locator("#ws-join .ws-result [role=alert]").count() == 1
         b.page.screenshot(path=str(ARTIFACTS / "workspace-refusal-fr.png"), full_page=True)
+        assert axe_violations(b.page) == []  # with a statement shown and a field marked
 
         done = a.step("expect", expectation_id="e1",
                       text="Chaque partie réserve la salle une semaine à l'avance.")
@@ -149,12 +154,19 @@ def test_two_organizations_sign_an_agreement_in_the_browser(site, browser, tmp_p
         a.page.locator("#ws-ack .ws-result [role=alert]").wait_for(timeout=SIGNED)
         assert "destinataire" in a.page.locator("#ws-ack .ws-result").inner_text()
         assert a.page.get_attribute("#ws-org", "aria-invalid") == "true"
-        assert "Inscrit au journal" in b.step("ack", expectation_id="e1")
+        # "Ce qui demande mon attention" fills the acknowledgement in.
+        b.page.get_by_role("listitem").filter(has_text="« e1 »").get_by_role(
+            "button", name="Remplir le formulaire").click()
+        assert b.page.input_value("#ws-ack-id") == "e1"
+        assert "Inscrit au journal" in b.step("ack")
 
         view = httpx.get(f"{site.url}/v1/agreements/{AGREEMENT}", timeout=10).json()
-        version = str(view["terms_version"])
         for ws in (a, b):
-            done = ws.step("ratify", version=version)
+            ws.page.get_by_role("button", name="Actualiser").click()
+            wanted = f"Version {view['terms_version']} des termes à ratifier."
+            ws.page.get_by_role("listitem").filter(has_text=wanted).get_by_role(
+                "button", name="Remplir le formulaire").click()
+            done = ws.step("ratify")
             assert "Inscrit au journal" in done, (ws.org, done)
         view = httpx.get(f"{site.url}/v1/agreements/{AGREEMENT}", timeout=10).json()
         assert view["in_force"] is True
@@ -180,7 +192,7 @@ def test_two_organizations_sign_an_agreement_in_the_browser(site, browser, tmp_p
         b.tab.close()
 
 
-def test_workspace_is_accessible_in_both_languages(site, browser):
+def test_workspace_is_accessible_in_both_languages(site, browser, tmp_path):
     tab = Tab(browser)
     try:
         page = tab.page
@@ -196,6 +208,13 @@ def test_workspace_is_accessible_in_both_languages(site, browser):
         page.wait_for_load_state()
         assert page.get_by_role("heading", level=1).inner_text() == "Organization's workspace"
         assert page.locator(".ws-sign").all_inner_texts() == ["Sign and send"] * 6
+        rsa = tmp_path / "rsa.pem"
+        rsa.write_text("-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n")
+        page.set_input_files("#ws-key-file", str(rsa))
+        page.locator("#ws-key-error").wait_for(state="visible")
+        assert page.locator("#ws-key-error").inner_text() == (
+            "This file holds an RSA key; the register accepts Ed25519 keys only "
+            "(\"ledger keygen\").")
         assert axe_violations(page) == []
         assert tab.errors == []
     finally:

@@ -284,9 +284,22 @@ function bindSteps() {
 
 // --- what needs my attention ------------------------------------------------------------
 
-function item(text) {
+/** One thing to do; its button fills the step's form in and moves to it. */
+function item(text, fill) {
   const li = document.createElement("li");
   li.textContent = text;
+  if (fill) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = msg("fill");
+    b.addEventListener("click", () => {
+      const [formId, inputId, value] = fill;
+      if (inputId) $(inputId).value = value;
+      const target = inputId ? $(inputId) : $(formId).querySelector("button[type=submit]");
+      target.focus();
+    });
+    li.append(" ", b);
+  }
   return li;
 }
 
@@ -305,17 +318,18 @@ async function attention() {
   }
   const s = view.state, items = [];
   const parties = Object.keys(s.parties || {});
-  if ((s.invited || {})[org] !== undefined && !parties.includes(org)) items.push(item(msg("join")));
+  if ((s.invited || {})[org] !== undefined && !parties.includes(org)) items.push(item(msg("join"), ["ws-join"]));
   for (const e of Object.values(s.expectations || {})) {
     const to = e.addressed_to === "all" ? parties.filter((o) => o !== e.holder) : e.addressed_to;
     if (!e.withdrawn && to.includes(org) && parties.includes(org) && !(org in (e.acks || {}))) {
-      items.push(item(msg("ack", { id: e.id, holder: e.holder, text: e.text })));
+      items.push(item(msg("ack", { id: e.id, holder: e.holder, text: e.text }), ["ws-ack", "ws-ack-id", e.id]));
     }
   }
   const mine = (s.signatures || {})[org];
   if (parties.includes(org) && parties.length >= 2 && view.terms_version > 0
       && (!mine || mine.terms_version !== view.terms_version)) {
-    items.push(item(msg("ratify", { version: view.terms_version })));
+    items.push(item(msg("ratify", { version: view.terms_version }),
+      ["ws-ratify", "ws-ratify-version", String(view.terms_version)]));
   }
   list.replaceChildren(...(items.length ? items : [item(msg("none"))]));
 }
