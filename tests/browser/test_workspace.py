@@ -122,6 +122,9 @@ def test_two_organizations_sign_an_agreement_in_the_browser(site, browser, tmp_p
             done = ws.step("register", regtoken=token, name=name, region="Capitale-Nationale")
             assert "Inscrit au journal à la position" in done, done
             assert "inclusion vérifiée" in done
+            # The page sent the operator's registration token with the registration (this
+            # server also admits registrations without one: LEDGER_OPEN_REGISTRATION).
+            assert any(f"Bearer {token}" in r and "/v1/events" in r for r in ws.requests)
 
         for ws in (a, b):
             ws.set_agreement(AGREEMENT)
