@@ -256,3 +256,32 @@ def test_the_key_stays_in_the_browser_until_it_is_forgotten(site, browser):
         assert tab.errors == []
     finally:
         tab.close()
+
+
+def test_the_workspace_fits_a_phone(site, browser):
+    # 375 px: the forms, the key's file input and a statement shown before signing fit.
+    tab = Tab(browser, viewport={"width": 375, "height": 740})
+    try:
+        page = tab.page
+        page.goto(site.url + "/espace")
+        page.fill("#ws-org", "atelier-telephone")
+        page.get_by_role("button", name="Créer une nouvelle clé").click()
+        page.locator("#ws-key-download").wait_for(state="visible")
+        page.fill("#ws-name", "Atelier du téléphone, un nom assez long pour passer à la ligne")
+        page.locator("#ws-register").get_by_role("button", name="Relire avant de signer").click()
+        page.locator("#ws-register .ws-preview").wait_for(state="visible")
+        wide = page.evaluate("""() => {
+            const out = [];
+            for (const el of document.querySelectorAll('body *')) {
+                const r = el.getBoundingClientRect();
+                if (r.width && r.right > window.innerWidth + 1)
+                    out.push(el.tagName + '#' + el.id + '.' + el.className + ' ' + Math.round(r.right));
+            }
+            return out.slice(0, 10);
+        }""")
+        assert wide == []
+        assert page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth") <= 1
+        page.screenshot(path=str(ARTIFACTS / "workspace-phone.png"), full_page=True)
+        assert tab.errors == []
+    finally:
+        tab.close()
