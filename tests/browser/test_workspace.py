@@ -275,13 +275,42 @@ def test_the_workspace_fits_a_phone(site, browser):
             for (const el of document.querySelectorAll('body *')) {
                 const r = el.getBoundingClientRect();
                 if (r.width && r.right > window.innerWidth + 1)
-                    out.push(el.tagName + '#' + el.id + '.' + el.className + ' ' + Math.round(r.right));
+                    out.push(el.tagName + '#' + el.id + ' ' + Math.round(r.right));
             }
             return out.slice(0, 10);
         }""")
         assert wide == []
         assert page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth") <= 1
         page.screenshot(path=str(ARTIFACTS / "workspace-phone.png"), full_page=True)
+        assert tab.errors == []
+    finally:
+        tab.close()
+
+
+def test_a_profile_out_of_bounds_is_refused_with_its_field(site, browser):
+    tab = Tab(browser)
+    try:
+        page = tab.page
+        page.goto(site.url + "/espace")
+        page.fill("#ws-org", "atelier-profil")
+        page.get_by_role("button", name="Créer une nouvelle clé").click()
+        page.locator("#ws-key-download").wait_for(state="visible")
+        page.fill("#ws-name", "Atelier du profil")
+        page.fill("#ws-website", "ftp://atelier.example")
+        page.fill("#ws-sector", "culture")
+        form = page.locator("#ws-register")
+        form.get_by_role("button", name="Relire avant de signer").click()
+        shown = form.locator("pre")
+        shown.wait_for(state="visible")
+        assert json.loads(shown.inner_text())["data"]["profile"] == {
+            "website": "ftp://atelier.example", "sector": "culture"}
+        form.get_by_role("button", name="Signer et envoyer").click()
+        form.locator(".ws-result [role=alert]").wait_for(timeout=SIGNED)
+        assert form.locator(".ws-result").inner_text() == (
+            "Refusé : Le nom ou le profil de l'organisme sort du schéma permis.")
+        marked = page.locator("[aria-invalid=true]")
+        assert marked.count() == 1
+        assert marked.get_attribute("id") == "ws-website"
         assert tab.errors == []
     finally:
         tab.close()

@@ -156,7 +156,11 @@ const common = () => ({ api: api(), agreementId: agreementId(), actor: orgId(), 
 
 const PLANS = {
   async register(f) {
-    const profile = f.region.value.trim() ? { region: f.region.value.trim() } : undefined;
+    const profile = {};
+    for (const name of ["website", "region", "legal_form", "sector"]) {
+      const value = f.namedItem(name).value.trim();
+      if (value) profile[name] = value;
+    }
     const st = registration({ ledger: await ledger(), orgId: orgId(), orgKey, name: f.name.value.trim(), profile });
     return { stream: orgStream(orgId()), first: st, again: async () => null,
       registrationToken: f.regtoken.value.trim() || undefined };
@@ -194,8 +198,10 @@ function clearMarks(form) {
 /** Mark the field at fault: the form's own input for that member, else the page's. */
 function mark(form, field) {
   if (!field) return null;
-  const name = String(field).replace(/^data\./, "").split(/[.[]/)[0];
-  const el = form.querySelector(`[data-field="${name}"]`) || document.querySelector(`[data-field="${name}"]`);
+  const full = String(field).replace(/^data\./, "");
+  const find = (name) => form.querySelector(`[data-field="${name}"]`) || document.querySelector(`[data-field="${name}"]`);
+  const head = full.split(/[.[]/)[0];
+  const el = find(full) || find(head) || form.querySelector(`[data-field^="${head}."]`);
   if (el) el.setAttribute("aria-invalid", "true");
   return el;
 }
