@@ -1,5 +1,6 @@
 """The register's pages: ``/`` (the register), ``/organizations/{id}``,
-``/agreements/{id}`` (with ``/print``), ``/log`` and ``/provenance``.
+``/agreements/{id}`` (with ``/print``), ``/log``, ``/provenance`` and the
+organization's workspace ``/espace`` (also ``/workspace``).
 
 Every page reads through the API's own functions, with the request's own token: the
 list's scope (``list_scope``), the agreement's grant (``authorize``, the one reading
@@ -374,4 +375,12 @@ async def provenance(request: Req) -> Response[bytes]:
     return page_of(request, "provenance.html", {})
 
 
-PAGES = [register, organization, agreement, printable, log, provenance]
+@get(["/espace", "/workspace"], include_in_schema=False)
+async def workspace(request: Req) -> Response[bytes]:
+    """The organization's workspace: forms only. Its script (``static/js/workspace.js``)
+    holds the organization's key in the browser, builds and signs each statement there
+    and sends the envelope to ``POST /v1/events``; the server never sees the key."""
+    return page_of(request, "workspace.html", {})
+
+
+PAGES = [register, organization, agreement, printable, log, provenance, workspace]

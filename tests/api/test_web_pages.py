@@ -135,6 +135,25 @@ async def test_static_files_are_served_and_the_docs_stay_at_schema(client):
     assert (await client.get("/schema")).status_code == 200
 
 
+async def test_the_workspace_is_a_page_of_forms_and_one_module(client):
+    """/espace (and /workspace) is served in both languages under the pages' CSP: forms,
+    no inline script or style, the module that signs, and a link from every page."""
+    import re
+
+    fr = await client.get("/espace")
+    assert fr.status_code == 200 and fr.headers["content-security-policy"] == WEB_CSP
+    assert "Espace de l&#39;organisme" in fr.text and "Signer et envoyer" in fr.text
+    assert '<script type="module" src="/static/js/workspace.js"></script>' in fr.text
+    assert re.search(r"<script(?![^>]*\bsrc=)[^>]*>", fr.text) is None  # nothing inline
+    assert "style=" not in fr.text
+    en = await client.get("/workspace", params={"lang": "en"})
+    assert en.status_code == 200 and "Sign and send" in en.text
+    assert "Forget this key" in en.text
+    assert 'href="/espace"' in (await client.get("/")).text
+    js = await client.get("/static/js/workspace.js")
+    assert js.status_code == 200 and "javascript" in js.headers["content-type"]
+
+
 def test_charts_are_plain_svg_with_their_words_escaped():
     from decimal import Decimal
 

@@ -23,7 +23,8 @@ function lang() { return document.body.dataset.lang || "fr"; }
 
 function showTokenForm() {
   const form = document.getElementById("token-form");
-  if (!form) return;
+  // The workspace asks for the organization's own token in its own form.
+  if (!form || document.getElementById("workspace")) return;
   form.hidden = false;
   const active = token() !== "";
   form.querySelector(".token-active").hidden = !active;
@@ -44,9 +45,10 @@ function showTokenForm() {
 }
 
 // Ask the server for this page again with the token; put its answer in place.
+// The workspace (/espace) keeps its own tokens and binds its own forms: not swapped.
 async function withToken() {
   const t = token();
-  if (!t) return;
+  if (!t || document.getElementById("workspace")) return;
   const res = await fetch(location.href, {
     headers: { Authorization: `Bearer ${t}`, Accept: "text/html" },
     credentials: "omit", cache: "no-store",

@@ -1,0 +1,355 @@
+// The organization's workspace (/espace): the key, the registration and the first steps
+// of an agreement (draft, join, expectation stated and acknowledged, ratification),
+// each built and signed here with the organization's own key (sign/*.js).
+//
+// What this page keeps: the key as a non-extractable CryptoKey in IndexedDB (keys.js,
+// "Oublier cette clé" erases it); the organization's id, its token, the registration
+// token and the agreement's id in sessionStorage (this tab only). What it sends: the
+// signed envelopes and those tokens, to this register only. Never the private key: the
+// PEM of a new key becomes a download (a blob URL), nothing else.
+//
+// Each step's form first shows the statement in plain words and the exact JSON to be
+// signed; "Signer et envoyer" signs it, posts it, checks the receipt and its inclusion
+// in a signed checkpoint, or shows the refusal in the page's language with the field at
+// fault marked aria-invalid.
+
+import { generateKey, importPem, KeyFileError, openKeyStore } from "./sign/keys.js";
+import { prepareAcknowledgement, prepareRatification } from "./sign/ratify.js";
+import {
+  agreementStream, buildStatement, describe, issuedAt, orgStream, registration, signedText,
+  StatementInputError,
+} from "./sign/statements.js";
+import { createApi, NoLongerAllowed, signAndSubmit } from "./sign/submit.js";
+import { parseVkey } from "./verify/note.js";
+
+const root = document.getElementById("workspace");
+const lang = document.body.dataset.lang === "en" ? "en" : "fr";
+const $ = (id) => document.getElementById(id);
+
+/** A message of the page's language (data-msg-* of #workspace), {name} filled in. */
+function msg(name, fill = {}) {
+  const key = "msg" + name.replace(/(^|-)(\w)/g, (_m, _d, c) => c.toUpperCase());
+  return (root.dataset[key] || name).replace(/\{(\w+)\}/g, (_m, k) => String(fill[k] ?? ""));
+}
+const words = (o) => (lang === "en" ? o.message_en : o.message_fr) || o.message || String(o);
+
+// --- the session: id and tokens in sessionStorage ---------------------------------------
+
+const KEPT = { "ws-org": "ledger.ws.org", "ws-token": "ledger.ws.token",
+  "ws-regtoken": "ledger.ws.regtoken", "ws-agreement": "ledger.ws.agreement" };
+
+function keep() {
+  for (const [id, key] of Object.entries(KEPT)) {
+    const input = $(id);
+    try { input.value = sessionStorage.getItem(key) || ""; } catch { /* storage refused */ }
+    input.addEventListener("change", () => {
+      try { sessionStorage.setItem(key, input.value.trim()); } catch { /* not kept */ }
+    });
+  }
+}
+
+const orgId = () => $("ws-org").value.trim();
+const agreementId = () => $("ws-agreement").value.trim();
+const api = () => createApi({ baseUrl: location.origin, token: $("ws-token").value.trim() || undefined });
+
+let ledgerName;
+async function ledger() {
+  if (!ledgerName) ledgerName = parseVkey((await api().text("/v1/log/key")).trim()).name;
+  return ledgerName;
+}
+
+// --- the key ----------------------------------------------------------------------------
+
+let orgKey = null;
+let store = null;
+let downloadUrl = null;
+try { store = openKeyStore(); } catch { /* no IndexedDB: the key lives as long as the page */ }
+
+function showKey() {
+  $("ws-key-status").textContent = orgKey ? msg("key-ready", { key: orgKey.keyId }) : msg("key-none");
+}
+
+async function useKey(k) {
+  orgKey = { privateKey: k.privateKey, publicKey: k.publicKey, keyId: k.keyId };
+  $("ws-key-error").textContent = "";
+  $("ws-key-file").removeAttribute("aria-invalid");
+  if (store && orgId()) await store.save(orgId(), orgKey).catch(() => {});
+  showKey();
+}
+
+function bindKey() {
+  $("ws-key-generate").addEventListener("click", async () => {
+    const k = await generateKey();
+    if (downloadUrl) URL.revokeObjectURL(downloadUrl);
+    downloadUrl = URL.createObjectURL(new Blob([k.pem], { type: "application/x-pem-file" }));
+    const a = $("ws-key-download");
+    a.href = downloadUrl;
+    a.download = `${orgId() || "organisme"}.pem`;
+    a.hidden = false;
+    await useKey(k);
+  });
+  $("ws-key-file").addEventListener("change", async (ev) => {
+    const input = ev.target;
+    const file = input.files && input.files[0];
+    if (!file) return;
+    try {
+      await useKey(await importPem(await file.text()));
+    } catch (e) {
+      const known = e instanceof KeyFileError;
+      $("ws-key-error").textContent = known ? words(e) : String(e);
+      input.setAttribute("aria-invalid", "true");
+    } finally {
+      input.value = "";
+    }
+  });
+  $("ws-key-forget").addEventListener("click", async () => {
+    if (store && orgId()) await store.forget(orgId()).catch(() => {});
+    orgKey = null;
+    if (downloadUrl) URL.revokeObjectURL(downloadUrl);
+    downloadUrl = null;
+    $("ws-key-download").hidden = true;
+    $("ws-key-download").removeAttribute("href");
+    showKey();
+  });
+  $("ws-org").addEventListener("change", async () => {
+    if (!orgKey && store && orgId()) {
+      const k = await store.load(orgId()).catch(() => null);
+      if (k) orgKey = k;
+    } else if (orgKey && store && orgId()) {
+      await store.save(orgId(), orgKey).catch(() => {});
+    }
+    showKey();
+  });
+}
+
+// --- the steps: what each signs ---------------------------------------------------------
+
+/** A plan for one event on `stream`: `first` to show, `again(head)` on a 409 retry. */
+async function simple(stream, type, data) {
+  const lg = await ledger();
+  const build = (head) => buildStatement({ ledger: lg, stream, version: head.version + 1, prev: head.head_hash,
+    type, data, actor: orgId(), keyId: orgKey.keyId, issuedAt: issuedAt() });
+  return { stream, first: build(await api().head(stream)), again: async (head) => build(head) };
+}
+
+function refusalOf(prepared) {
+  const err = new Error(prepared.message_en);
+  err.refusal = prepared;
+  return err;
+}
+
+/** A plan from ratify.js's prepare functions (verified history, recomputed hashes). */
+async function verified(prepareFn, options) {
+  const first = await prepareFn(options);
+  if (!first.ok) throw refusalOf(first);
+  return {
+    stream: agreementStream(options.agreementId), first: first.statement,
+    again: async () => {
+      const p = await prepareFn(options);
+      if (!p.ok) throw new NoLongerAllowed(p.message_fr, p.message_en);
+      return p.statement;
+    },
+  };
+}
+
+const common = () => ({ api: api(), agreementId: agreementId(), actor: orgId(), orgKey, lang });
+
+const PLANS = {
+  async register(f) {
+    const profile = {};
+    for (const name of ["website", "region", "legal_form", "sector"]) {
+      const value = f.namedItem(name).value.trim();
+      if (value) profile[name] = value;
+    }
+    const st = registration({ ledger: await ledger(), orgId: orgId(), orgKey, name: f.name.value.trim(), profile });
+    return { stream: orgStream(orgId()), first: st, again: async () => null,
+      registrationToken: f.regtoken.value.trim() || undefined };
+  },
+  draft: (f) => simple(agreementStream(agreementId()), "agreement.drafted", {
+    agreement_id: agreementId(), title: f.title.value.trim(), purpose: f.purpose.value.trim(),
+    binding: f.binding.checked, public: f.public.checked,
+    invited: f.invited.value.split(",").map((s) => s.trim()).filter(Boolean),
+  }),
+  join: () => simple(agreementStream(agreementId()), "party.joined", {}),
+  expect: (f) => simple(agreementStream(agreementId()), "expectation.stated", {
+    expectation_id: f.expectation_id.value.trim(), text: f.text.value.trim(),
+  }),
+  ack: (f) => verified(prepareAcknowledgement, { ...common(), expectationId: f.expectation_id.value.trim() }),
+  ratify: (f) => {
+    const text = f.version.value.trim();
+    if (!/^[1-9][0-9]*$/.test(text)) {
+      throw refusalOf({ field: "terms_version",
+        message_fr: "La version des termes est un nombre entier (1, 2, …).",
+        message_en: "The terms version is a whole number (1, 2, …)." });
+    }
+    return verified(prepareRatification, { ...common(), version: Number(text) });
+  },
+};
+
+// --- showing, signing, answering --------------------------------------------------------
+
+function clearMarks(form) {
+  document.querySelectorAll("[aria-invalid]").forEach((el) => {
+    if (el.id !== "ws-key-file") el.removeAttribute("aria-invalid");
+  });
+  form.querySelector(".ws-result").replaceChildren();
+}
+
+/** Mark the field at fault: the form's own input for that member, else the page's. */
+function mark(form, field) {
+  if (!field) return null;
+  const full = String(field).replace(/^data\./, "");
+  const find = (name) => form.querySelector(`[data-field="${name}"]`) || document.querySelector(`[data-field="${name}"]`);
+  const head = full.split(/[.[]/)[0];
+  const el = find(full) || find(head) || form.querySelector(`[data-field^="${head}."]`);
+  if (el) el.setAttribute("aria-invalid", "true");
+  return el;
+}
+
+function answer(form, text, refused, field) {
+  const p = document.createElement("p");
+  p.textContent = text;
+  if (refused) {
+    p.className = "refused";
+    p.setAttribute("role", "alert");
+    const el = mark(form, field);
+    if (el) p.id = `${form.id}-error`, el.setAttribute("aria-describedby", p.id);
+  }
+  form.querySelector(".ws-result").replaceChildren(p);
+}
+
+const refuse = (form, r) => answer(form, msg("refused", { message: words(r) }), true, r.field);
+
+const pending = new Map();
+
+function showPlan(form, plan) {
+  pending.set(form.id, plan);
+  const preview = form.querySelector(".ws-preview");
+  preview.querySelector(".ws-words").textContent = describe(plan.first, lang);
+  preview.querySelector(".ws-json").textContent = signedText(plan.first);
+  preview.hidden = false;
+}
+
+function ready(form) {
+  if (!orgId()) { refuse(form, { message_fr: msg("need-org"), message_en: msg("need-org"), field: "actor" }); return false; }
+  if (!orgKey) { answer(form, msg("need-key"), true); return false; }
+  return true;
+}
+
+async function review(form) {
+  clearMarks(form);
+  form.querySelector(".ws-preview").hidden = true;
+  pending.delete(form.id);
+  if (!ready(form)) return;
+  try {
+    showPlan(form, await PLANS[form.dataset.step](form.elements));
+  } catch (e) {
+    if (e instanceof StatementInputError) refuse(form, { ...e.problems[0], field: e.field });
+    else if (e.refusal) refuse(form, e.refusal);
+    else if (e.problem) refuse(form, e.problem);
+    else answer(form, String(e.message || e), true);
+  }
+}
+
+async function sign(form) {
+  const plan = pending.get(form.id);
+  if (!plan || !ready(form)) return;
+  const button = form.querySelector(".ws-sign");
+  button.disabled = true;
+  answer(form, msg("working"), false);
+  try {
+    const r = await signAndSubmit({
+      api: api(), orgKey, stream: plan.stream, registrationToken: plan.registrationToken, prove: true,
+      prepare: async (head, { retry }) => (retry ? plan.again(head) : plan.first),
+    });
+    if (r.ok) {
+      pending.delete(form.id);
+      form.querySelector(".ws-preview").hidden = true;
+      answer(form, msg("receipt", { position: r.receipt.position, size: r.inclusion.size }), false);
+      form.dataset.position = String(r.receipt.position);
+      attention();
+    } else {
+      refuse(form, r);
+    }
+  } catch (e) {
+    answer(form, e.problem ? words(e.problem) : words(e), true);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function bindSteps() {
+  document.querySelectorAll("form[data-step]").forEach((form) => {
+    form.addEventListener("submit", (ev) => { ev.preventDefault(); review(form); });
+    form.querySelector(".ws-sign").addEventListener("click", () => sign(form));
+  });
+  for (const id of ["ws-identity", "ws-agreement-form"]) {
+    $(id).addEventListener("submit", (ev) => ev.preventDefault());
+  }
+}
+
+// --- what needs my attention ------------------------------------------------------------
+
+/** One thing to do; its button fills the step's form in and moves to it. */
+function item(text, fill) {
+  const li = document.createElement("li");
+  li.textContent = text;
+  if (fill) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = msg("fill");
+    b.addEventListener("click", () => {
+      const [formId, inputId, value] = fill;
+      if (inputId) $(inputId).value = value;
+      const target = inputId ? $(inputId) : $(formId).querySelector("button[type=submit]");
+      target.focus();
+    });
+    li.append(" ", b);
+  }
+  return li;
+}
+
+/** From the agreement's state as the API answers it: an invitation, expectations
+ * addressed to the organization it has not acknowledged, terms it has not ratified. */
+async function attention() {
+  const list = $("ws-attention");
+  const org = orgId(), id = agreementId();
+  if (!org || !id) { list.replaceChildren(); return; }
+  let view;
+  try {
+    view = await api().get(`/v1/agreements/${encodeURIComponent(id)}`);
+  } catch (e) {
+    list.replaceChildren(item(e.problem ? words(e.problem) : String(e.message || e)));
+    return;
+  }
+  const s = view.state, items = [];
+  const parties = Object.keys(s.parties || {});
+  if ((s.invited || {})[org] !== undefined && !parties.includes(org)) items.push(item(msg("join"), ["ws-join"]));
+  for (const e of Object.values(s.expectations || {})) {
+    const to = e.addressed_to === "all" ? parties.filter((o) => o !== e.holder) : e.addressed_to;
+    if (!e.withdrawn && to.includes(org) && parties.includes(org) && !(org in (e.acks || {}))) {
+      items.push(item(msg("ack", { id: e.id, holder: e.holder, text: e.text }), ["ws-ack", "ws-ack-id", e.id]));
+    }
+  }
+  const mine = (s.signatures || {})[org];
+  if (parties.includes(org) && parties.length >= 2 && view.terms_version > 0
+      && (!mine || mine.terms_version !== view.terms_version)) {
+    items.push(item(msg("ratify", { version: view.terms_version }),
+      ["ws-ratify", "ws-ratify-version", String(view.terms_version)]));
+  }
+  list.replaceChildren(...(items.length ? items : [item(msg("none"))]));
+}
+
+async function main() {
+  keep();
+  bindKey();
+  bindSteps();
+  $("ws-attention-refresh").addEventListener("click", attention);
+  $("ws-agreement").addEventListener("change", attention);
+  if (store && orgId()) orgKey = await store.load(orgId()).catch(() => null);
+  showKey();
+  root.dataset.ready = "1"; // the kept key is looked up: the page answers for it
+  attention();
+}
+
+main();
