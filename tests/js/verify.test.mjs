@@ -222,6 +222,14 @@ test("a bundle verifies, and a tampered one fails", async () => {
   assert.equal(other.failure?.code, "checkpoint-invalid");
 });
 
+test("a bundle whose first checkpoint is the empty tree's verifies", async () => {
+  // a ledger signs a checkpoint of size 0 when it starts empty; `ledger export` keeps it
+  const { ledger } = await agreementLedger({ extra: 1 });
+  const r = await verifyBundle({ text: await ledger.bundle([0, 3, ledger.log.length]), pin: createPin(memoryStorage()), vkey: ledger.vkey });
+  assert.equal(r.ok, true, JSON.stringify(r.failure));
+  assert.equal(r.counts.inclusions, ledger.log.length);
+});
+
 test("the page's own account must be what was verified", async () => {
   const { ledger, id } = await agreementLedger();
   const head = ledger.streams.get(`agreement/${id}`).at(-1);
