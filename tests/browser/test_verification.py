@@ -66,6 +66,8 @@ def test_agreement_and_organization_pages_verify_in_the_browser(site, browser):
         assert signatures >= 10 and inclusions == signatures, (signatures, inclusions)
         assert "empreinte des termes conforme" in page.locator(".verification").inner_text()
         tab.page.screenshot(path=str(ARTIFACTS / "agreement-verified.png"), full_page=True)
+        page.locator(".verification").screenshot(
+            path=str(ARTIFACTS / "agreement-verified-box.png"))
         page.goto(site.url + "/")
         page.locator("ul.orgs a").first.click()
         page.wait_for_load_state()
@@ -129,12 +131,13 @@ def test_the_register_offers_the_standalone_verifier_and_it_works_as_served(site
             link.click()  # download="verify.html": the browser saves it
         saved = Path(download.value.path())
         assert saved.read_bytes() == STANDALONE.read_bytes()
-        page.goto(site.url + href)
-        page.locator("#base").fill(site.url)
-        page.locator("#subject-id").fill(site.demo.agreement_id)
-        page.get_by_role("button", name="Vérifier · Verify").click()
-        box = settled(page, "#verify-result")
-        assert VERIFIED.match(box.inner_text()), box.inner_text()
+        for path in (href, "/static/verify.html"):  # where the docs say it is, too
+            page.goto(site.url + path)
+            page.locator("#base").fill(site.url)
+            page.locator("#subject-id").fill(site.demo.agreement_id)
+            page.get_by_role("button", name="Vérifier · Verify").click()
+            box = settled(page, "#verify-result")
+            assert VERIFIED.match(box.inner_text()), (path, box.inner_text())
         assert tab.errors == []
     finally:
         tab.close()
