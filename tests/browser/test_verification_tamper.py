@@ -43,7 +43,8 @@ async def ledger(pg_admin_dsn: str, template_database: str,
 
 async def flip_signature_byte(dsn: str, stream: str, version: int) -> int:
     """As a superuser with the history triggers disabled (then ENABLE ALWAYS again):
-    one character of the event's stored signature. Returns its log position."""
+    one character of the event's stored signature (flipped back by a second call).
+    Returns its log position."""
     conn = await asyncpg.connect(dsn)
     try:
         for t in HISTORY_TABLES:
@@ -53,8 +54,9 @@ async def flip_signature_byte(dsn: str, stream: str, version: int) -> int:
                 "SELECT position, envelope FROM events WHERE stream = $1 AND version = $2",
                 stream, version)
             env = bytearray(row["envelope"])
-            at = env.index(b'"sig":"') + len(b'"sig":"') + 10
-            env[at] = ord("B") if env[at] != ord("B") else ord("C")
+            start = env.index(b'"sig":"') + len(b'"sig":"') + 10
+            at = next(i for i in range(start, len(env)) if chr(env[i]).isalpha())
+            env[at] = ord(chr(env[at]).swapcase())  # the same call swaps it back
             await conn.execute("UPDATE events SET envelope = $1 WHERE position = $2",
                                bytes(env), row["position"])
             position: int = row["position"]
@@ -89,13 +91,88 @@ def test_a_tampered_event_is_named_on_the_page(ledger: Ledger, browser: Any):
         finally:
             tab.close()
 
+    def tamper() -> int:
+        with ThreadPoolExecutor(1) as pool:  # Playwright's sync API holds this loop
+            return pool.submit(asyncio.run, flip_signature_byte(
+                ledger.dsn, stream, version)).result(timeout=60)
+
     visit(False)  # verified before: what follows is the tampering's doing
-    with ThreadPoolExecutor(1) as pool:  # Playwright's sync API holds this thread's loop
-        position = pool.submit(asyncio.run, flip_signature_byte(
-            ledger.dsn, stream, version)).result(timeout=60)
-    text, state, color = visit(True)
+    position = tamper()
+    try:
+        text, state, color = visit(True)
+    finally:
+        assert tamper() == position  # flipped back: the next test starts from a sound log
     assert state == "failed", text
     assert color == RED
     assert not VERIFIED.search(text)
-    assert text.startswith("Échec de la vérification : "), text
+    assert text.startswith("Échec de la vérification : Une signature ne correspond pas"), text
     assert f"{stream} version {version}" in text and f"position {position}" in text, text
+    visit(False)  # the same page verifies again once the byte is back
+
+async def forge_version_column(dsn: str, agreement_id: str) -> tuple[str, int]:
+    """As a superuser, the stored version of a signer's registration (its envelope
+    untouched), which the server's read path refuses (500 ``history-column-forged``).
+    Returns the signer and the entry's log position."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        signer: str = await conn.fetchval(
+            "SELECT actor FROM events WHERE stream = $1 ORDER BY version LIMIT 1",
+            f"agreement/{agreement_id}")
+        await conn.execute("ALTER TABLE events DISABLE TRIGGER USER")
+        try:
+            position: int = await conn.fetchval(
+                "UPDATE events SET version = version + 1000 WHERE stream = $1 "
+                "AND version = 1 RETURNING position", f"org/{signer}")
+            return signer, position
+        finally:
+            for trigger in ("events_no_rewrite", "events_no_truncate"):
+                await conn.execute(f"ALTER TABLE events ENABLE ALWAYS TRIGGER {trigger}")
+    finally:
+        await conn.close()
+
+def test_a_read_the_server_refuses_is_a_failure_naming_the_position(ledger: Ledger,
+                                                                     browser: Any):
+    """A signer's registration whose stored version was changed (envelope untouched):
+    the server refuses to serve that row (500 ``history-column-forged``). The
+    server's own pages that read the row refuse, naming the entry; an agreement's page
+    rendered just before (the row changed while its verifier loads) says in its
+    verification box that the ledger refused, naming the log position, rather than a
+    blank or a count."""
+    tab = Console(browser)
+    try:
+        page = tab.page
+        url = f"{ledger.url}/agreements/{ledger.agreement_id}"
+        page.goto(url)
+        assert_verified(settled(page))
+        forged: list[tuple[str, int]] = []
+
+        def forge_then_load(route: Any) -> None:
+            with ThreadPoolExecutor(1) as pool:  # Playwright's sync API holds this loop
+                forged.append(pool.submit(asyncio.run, forge_version_column(
+                    ledger.dsn, ledger.agreement_id)).result(timeout=60))
+            route.continue_()
+
+        # The page is rendered first; the row is changed before its verifier starts
+        # (held at its import), as it would be between a reader's two requests.
+        tab.context.route("**/static/js/verify/verify.js", forge_then_load)
+        tab.errors.clear()
+        assert page.reload().status == 200
+        box = settled(page)
+        [(signer, position)] = forged
+        box.screenshot(path=str(ARTIFACTS / "agreement-refused-box.png"))
+        text = box.inner_text()
+        assert box.get_attribute("data-verification") == "failed", text
+        assert box.evaluate("(e) => getComputedStyle(e).color") == RED
+        assert not VERIFIED.search(text)
+        assert text.startswith("Échec de la vérification : Le registre refuse"), text
+        assert f"Position {position} du journal" in text, text
+        assert "history-column-forged" in text, text
+        # the browser logs the refused request itself; nothing else may go wrong
+        assert tab.errors and all("status of 500" in e for e in tab.errors), tab.errors
+        # the server's own pages that read the row refuse too, naming it
+        for path in (f"/organizations/{signer}", f"/agreements/{ledger.agreement_id}"):
+            response = page.goto(ledger.url + path)
+            assert response.status == 500, path
+            assert f"entry {position}:" in page.locator("main").inner_text(), path
+    finally:
+        tab.close()
