@@ -78,6 +78,36 @@ def test_agreement_and_organization_pages_verify_in_the_browser(site, browser):
         tab.close()
 
 
+def test_the_page_is_held_to_what_it_shows(site, browser):
+    """The page tells the verifier the stream's last version and event hash it rendered;
+    a page that showed an older version (here its HTML rewritten on the way) is a
+    failure, not a success over events the reader did not see."""
+    tab = Console(browser)
+    try:
+        page = tab.page
+        url = f"{site.url}/agreements/{site.demo.agreement_id}"
+        page.goto(url)
+        box = settled(page)
+        version = int(box.get_attribute("data-version"))
+        assert re.fullmatch(r"[0-9a-f]{64}", box.get_attribute("data-head-hash"))
+        assert_verified(box)
+
+        def older(route: Any) -> None:
+            html = route.fetch().text().replace(
+                f'data-version="{version}"', f'data-version="{version - 1}"')
+            route.fulfill(body=html, content_type="text/html; charset=utf-8")
+
+        page.route(url, older)
+        page.reload()
+        text = settled(page).inner_text()
+        assert text.startswith("Échec de la vérification : Le registre a répondu avec "
+                               "d'autres événements que ceux que montre la page."), text
+        assert f"the page shows version {version - 1}" in text
+        assert not VERIFIED.search(text)
+    finally:
+        tab.close()
+
+
 def test_a_changed_log_key_is_a_red_warning(site, browser):
     """The first visit pins the ledger's key in localStorage; another key pinned there
     (what a browser that met a different ledger at this address holds) makes the next
