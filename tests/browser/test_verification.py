@@ -108,6 +108,32 @@ def test_the_page_is_held_to_what_it_shows(site, browser):
         tab.close()
 
 
+def test_the_session_token_reaches_the_verifier(site, browser):
+    """With a token typed into the page (an agreement that is not public needs one), the
+    verifier's reads of the API carry it, and the page still verifies."""
+    token = site.token("auditor", "vérificatrice-navigateur")
+    tab = Console(browser)
+    try:
+        page = tab.page
+        sent: list[tuple[str, str | None]] = []
+        page.on("request", lambda r: sent.append((r.url, r.headers.get("authorization")))
+                if "/v1/" in r.url else None)
+        page.goto(f"{site.url}/agreements/{site.demo.agreement_id}")
+        settled(page)
+        assert sent and all(auth is None for _, auth in sent), sent  # none yet
+        before = len(sent)
+        page.get_by_label("Jeton (ml_…)").fill(token)
+        page.get_by_role("button", name="Utiliser").click()  # the page reloads
+        page.wait_for_function("() => document.body.dataset.status === '200'")
+        assert_verified(settled(page))
+        after = sent[before:]
+        assert any("/proofs" in url for url, _ in after), after
+        assert all(auth == f"Bearer {token}" for _, auth in after), after
+        assert tab.errors == []
+    finally:
+        tab.close()
+
+
 def test_a_changed_log_key_is_a_red_warning(site, browser):
     """The first visit pins the ledger's key in localStorage; another key pinned there
     (what a browser that met a different ledger at this address holds) makes the next
