@@ -18,7 +18,7 @@ import pytest
 
 from .conftest import ARTIFACTS, Tab
 
-pytestmark = [pytest.mark.pg, pytest.mark.browser, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.pg, pytest.mark.browser]
 
 VERIFIED = re.compile(r"^Vérifié dans votre navigateur : (\d+) signatures?, (\d+) preuves? "
                       r"d'inclusion")

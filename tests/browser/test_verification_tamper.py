@@ -19,7 +19,7 @@ from tests.conftest import database_from_template
 from .conftest import ARTIFACTS, serving
 from .test_verification import RED, VERIFIED, Console, assert_verified, settled
 
-pytestmark = [pytest.mark.pg, pytest.mark.browser, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.pg, pytest.mark.browser]
 
 HISTORY_TABLES = ("events", "merkle_nodes")
 
