@@ -2,7 +2,8 @@
 process and port (no other service, nothing to build).
 
 ``web_handlers()`` gives the pages (``pages.py``) and the router of their static files
-(``/static``: the stylesheets, the pages' script and the in-browser verifier). Words are
+(``/static``: the stylesheets, the pages' script and the in-browser verifier), and the
+standalone verifier with its own policy (``standalone.py``). Words are
 ``i18n.py``'s, templates ``templates/``, charts plain SVG (``charts.py``).
 """
 
@@ -15,6 +16,7 @@ from litestar.datastructures import CacheControlHeader
 from litestar.static_files import create_static_files_router
 
 from .pages import PAGES
+from .standalone import standalone_verifier
 
 __all__ = ["STATIC", "web_handlers"]
 
@@ -27,4 +29,4 @@ def web_handlers() -> list[Any]:
         path="/static", directories=[STATIC], name="web-static",
         cache_control=CacheControlHeader(max_age=3600, public=True),
         include_in_schema=False)
-    return [*PAGES, static]
+    return [*PAGES, standalone_verifier, static]

@@ -112,6 +112,10 @@ _FR: Final[dict[str, str]] = {
     "register.more": "Ententes suivantes",
     "register.shown": "{n} ententes affichées",
     "register.shown.one": "Une entente affichée",
+    "register.verifier": "Pour vérifier sans faire confiance à ce serveur, ouvrez depuis "
+    "votre disque le vérificateur autonome (un seul fichier, avec un export du registre "
+    "ou l'adresse de ce registre) :",
+    "register.verifier.link": "télécharger verify.html",
     "search.legend": "Rechercher et filtrer",
     "search.q": "Titre ou identifiant",
     "search.category": "Catégorie de ressource",
@@ -363,6 +367,10 @@ _EN: Final[dict[str, str]] = {
     "register.more": "Next agreements",
     "register.shown": "{n} agreements shown",
     "register.shown.one": "One agreement shown",
+    "register.verifier": "To verify without trusting this server, open the standalone "
+    "verifier from your disk (one file, with an export of the register or this "
+    "register's address):",
+    "register.verifier.link": "download verify.html",
     "search.legend": "Search and filter",
     "search.q": "Title or id",
     "search.category": "Resource category",

@@ -138,7 +138,8 @@ async def organization(request: Req, reads: NamedDependency[Reads],
     """Profile, keys with their validity, agreements, portfolio."""
     try:
         org = await load_organization(reads, org_id)
-        times = {e.position: e.recorded_at for e in await reads.entries(f"org/{org_id}")}
+        entries = await reads.entries(f"org/{org_id}")
+        times = {e.position: e.recorded_at for e in entries}
         keys = [{"key": k, "from_at": times.get(k.added_at, times.get(k.added_at - 1)),
                  "until_at": times.get(k.revoked_at) if k.revoked_at is not None else None}
                 for k in org.keys]
@@ -163,7 +164,9 @@ async def organization(request: Req, reads: NamedDependency[Reads],
         return page_of(request, "organization.html", {
             "org": org, "keys": keys, "agreements": agreements, "portfolio": folio,
             "units": units, "by_category": by_category, "chart": chart,
-            "guarded": guarded})
+            "guarded": guarded,
+            # what the page shows, for the in-browser verifier to hold the stream to
+            "head": (entries[-1].version, entries[-1].event_hash) if entries else None})
     except PAGE_FAILURES as exc:
         return error_page(request, exc)
 
@@ -276,6 +279,8 @@ async def _agreement_context(request: Req, reads: Reads, agreement_id: str,
     events = await load_agreement(reads, agreement_id)
     names = await registered_names(reads, mentioned_orgs(state))
     return {"state": state, "events": events, "names": names, "version": current.version,
+            # what the page shows, for the in-browser verifier to hold the stream to
+            "head": (events[-1].version, events[-1].event_hash) if events else None,
             "state_hash": state_hash(state), "in_force": in_force(state),
             "pending": state.terms_version != state.in_force_version
             and state.status != "absent",

@@ -8,12 +8,14 @@ kept as the run's artifacts.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +59,27 @@ class Site:
         return token
 
 
+@contextmanager
+def serving(dsn: str, home: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """``ledger serve`` on ``dsn`` with its home in ``home``: its URL and environment,
+    stopped on leaving."""
+    port = _free_port()
+    env = dict(os.environ, DATABASE_URL=dsn, LEDGER_HOME=str(home),
+               LEDGER_ORIGIN=LEDGER_ID, LEDGER_CHECKPOINT_INTERVAL="0.2",
+               LEDGER_OPEN_REGISTRATION="1")
+    log = home / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ledger", "serve", "--port", str(port)],
+            env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait(url, proc, log)
+        yield url, env
+    finally:
+        _stop(proc)
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def site(pg_admin_dsn: str, template_database: str,
                tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
@@ -64,24 +87,9 @@ async def site(pg_admin_dsn: str, template_database: str,
     home = tmp_path_factory.mktemp("browser-home")
     async with database_from_template(pg_admin_dsn, template_database,
                                       prefix="ledger_browser") as dsn:
-        port = _free_port()
-        env = dict(os.environ, DATABASE_URL=dsn, LEDGER_HOME=str(home),
-                   LEDGER_ORIGIN=LEDGER_ID, LEDGER_CHECKPOINT_INTERVAL="0.2",
-                   LEDGER_OPEN_REGISTRATION="1")
-        log = home / "serve.log"
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "ledger", "serve", "--port", str(port)],
-                env=env, stdout=out, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait(url, proc, log)
-            import asyncio
-
+        with serving(dsn, home) as (url, env):
             demo = await asyncio.to_thread(run_demo, url)
             yield Site(url, env, demo)
-        finally:
-            _stop(proc)
 
 
 @pytest.fixture(scope="module")

@@ -56,6 +56,22 @@ test("a private agreement without a token: refused, and nothing is verified", as
   assert.equal(r.counts.signatures, 0);
 });
 
+test("a read the ledger refuses (a row changed in its database) names the position", async () => {
+  const { ledger, id } = await agreementLedger();
+  const inner = ledger.fetcher();
+  const problem = { type: "https://mutualisation-ledger.org/problems/history-column-forged", title: "t", status: 500,
+    detail: "entry 1: its stored columns are not what its signed statement says", index: 1 };
+  const fetch = (url, init) => (String(url).includes("/streams/org") || String(url).includes("org%2F")
+    ? Promise.resolve(new Response(JSON.stringify(problem), { status: 500, headers: { "content-type": "application/problem+json" } }))
+    : inner(url, init));
+  const r = await run(ledger, id, createPin(memoryStorage()), fetch);
+  assert.equal(r.ok, false);
+  assert.equal(r.failure.code, "server-refused", JSON.stringify(r.failure));
+  assert.equal(r.failure.position, 1);
+  assert.match(r.failure.message_fr, /^Échec de la vérification : Le registre refuse .* Position 1 du journal\. \(.*HTTP 500 history-column-forged entry 1: /);
+  assert.equal(r.counts.signatures, 0);
+});
+
 function fakeElement() {
   return {
     attributes: {}, dataset: {}, style: {}, textContent: "",
@@ -220,6 +236,14 @@ test("a bundle verifies, and a tampered one fails", async () => {
   assert.ok(["signature-invalid", "leaf-envelope"].includes(bad.failure.code), bad.failure.code);
   const other = await verifyBundle({ text, pin: createPin(memoryStorage()), vkey: (await FakeLedger.create(ledger.origin, 7)).vkey });
   assert.equal(other.failure?.code, "checkpoint-invalid");
+});
+
+test("a bundle whose first checkpoint is the empty tree's verifies", async () => {
+  // a ledger signs a checkpoint of size 0 when it starts empty; `ledger export` keeps it
+  const { ledger } = await agreementLedger({ extra: 1 });
+  const r = await verifyBundle({ text: await ledger.bundle([0, 3, ledger.log.length]), pin: createPin(memoryStorage()), vkey: ledger.vkey });
+  assert.equal(r.ok, true, JSON.stringify(r.failure));
+  assert.equal(r.counts.inclusions, ledger.log.length);
 });
 
 test("the page's own account must be what was verified", async () => {

@@ -84,9 +84,13 @@ async function verify() {
   }
   for (const el of targets) {
     try {
+      // what the page shows (its stream's last version and event hash): the verified
+      // stream must end there, or the page is not what was verified (stream-mismatch)
+      const shown = el.dataset.version
+        ? { version: Number(el.dataset.version), head_hash: el.dataset.headHash || undefined }
+        : undefined;
       const common = {
-        baseUrl: location.origin, token: token() || undefined,
-        pin: el.dataset.pin || undefined,
+        baseUrl: location.origin, token: token() || undefined, shown,
       };
       const result = el.dataset.agreement
         ? await mod.verifyAgreement({ ...common, agreementId: el.dataset.agreement })

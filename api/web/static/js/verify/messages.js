@@ -6,6 +6,8 @@ const FAILURES = {
     "The register's key changed since your last visit: nothing is verified. Compare the fingerprint with the one the operator publishes."],
   "log-key-invalid": ["La clé du registre est illisible ou dangereuse.", "The register's key is unreadable or unsafe."],
   "fetch-failed": ["Impossible de lire le registre", "Could not read the register"],
+  "server-refused": ["Le registre refuse de servir ce qu'il faudrait vérifier : rien n'est vérifié.",
+    "The register refuses to serve what is to be verified: nothing is verified."],
   "token-needed": ["Ce contenu n'est lisible qu'avec un jeton : rien n'est vérifié.",
     "This content is readable only with a token: nothing is verified."],
   "checkpoint-invalid": ["Le point de contrôle n'est pas signé par la clé épinglée du registre.", "The checkpoint is not signed by the register's pinned key."],

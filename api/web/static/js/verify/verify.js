@@ -228,6 +228,19 @@ function scopeOf(baseUrl) {
   return globalThis.location ? globalThis.location.origin : "";
 }
 
+/** A refused read as a Failure: a server error with a problem document (RFC 9457) is
+ * the ledger refusing to serve something (e.g. history-column-forged, a row changed in
+ * its database), named with the log position (`index`) and the problem's own words. */
+async function refusal(path, res) {
+  let problem = null;
+  try { problem = await res.json(); } catch { /* not a problem document */ }
+  const code = problem && typeof problem.type === "string" ? problem.type.split("/").pop() : "";
+  const words = problem && typeof problem.detail === "string" ? problem.detail : "";
+  const detail = [`${path}: HTTP ${res.status}`, code, words].filter(Boolean).join(" ");
+  const position = problem && Number.isSafeInteger(problem.index) ? problem.index : undefined;
+  return new Failure(res.status >= 500 && code ? "server-refused" : "fetch-failed", { position, detail });
+}
+
 function client(baseUrl, token, fetchImpl) {
   const base = (baseUrl || "").replace(/\/+$/, "");
   const f = fetchImpl || globalThis.fetch.bind(globalThis);
@@ -242,7 +255,7 @@ function client(baseUrl, token, fetchImpl) {
     if (res.status === 401 || res.status === 403) {
       throw new Failure("token-needed", { detail: `${path}: HTTP ${res.status}` });
     }
-    if (!res.ok) throw new Failure("fetch-failed", { detail: `${path}: HTTP ${res.status}` });
+    if (!res.ok) throw await refusal(path, res);
     return res;
   }
   return {
@@ -452,6 +465,11 @@ export async function verifyBundle({ text, agreementId, orgId, pin, vkey }) {
     const include = async (events) => {
       const tree = new CompactRange();
       let c = 0;
+      // the empty tree's checkpoint (a ledger signs one when it starts with no events)
+      while (c < cps.length && cps[c].size === 0n) {
+        if (toHex(tree.root()) !== toHex(cps[c].rootHash)) throw new Failure("checkpoint-root", { detail: "the checkpoint of size 0 is not the empty tree's" });
+        c++;
+      }
       for (const ev of events) {
         if (toHex(ev.leafEnvelope) !== toHex(ev.env.canonical)) throw fail("leaf-envelope", ev);
         tree.push(leafHash(ev.position, ev.recordedAtUs, ev.env.canonical));
