@@ -13,6 +13,7 @@ history is checked in the background once the server serves (``ledger.history_ch
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
@@ -28,6 +30,7 @@ from ledger import log as log_module
 from ledger.api.app import create_app
 from ledger.log import HistoryMismatch
 from ledger.runtime import Ledger, open_ledger
+from tests.fault.support import ServerProcess, stopping
 from tests.fault.test_tamper import (
     TARGET,
     Superuser,
@@ -242,3 +245,35 @@ async def test_a_stop_during_the_background_check_ends_it(database: str, tmp_pat
         return await sleeping() == 0
 
     await until(gone, 5)
+
+
+async def test_ledger_serve_serves_then_reports_a_forgery_before_the_checkpoint(
+        database: str, tmp_path: Path):
+    """The real process: ``ledger serve`` starts (its start-up check reads only the
+    tail), then its background check names the entry in one ERROR line and ``/readyz``
+    answers 503 with it."""
+    home = tmp_path / "home"
+    settings = settings_for(home, database)
+    _, signed = await build_history(settings, database)
+    await forge(database, "payload-column")
+    server = ServerProcess(database, home, tmp_path / "serve.log")
+    with stopping(server):
+        server.start()
+        async with httpx.AsyncClient(base_url=server.url, timeout=2) as http:
+            async def refused() -> bool:
+                assert server.proc is not None and server.proc.poll() is None, server.tail()
+                with contextlib.suppress(httpx.TransportError):
+                    return (await http.get("/readyz")).status_code == 503
+                return False
+
+            await until(refused, 60)
+            problem = (await http.get("/readyz")).json()
+            assert f"entry {TARGET}" in problem["detail"], problem
+            assert (await http.get("/healthz")).status_code == 200  # still serving
+    output = server.output()
+    lines = [ln for ln in output.splitlines() if "history check failed" in ln]
+    print(f"\n[history-check] ledger serve: readyz 503 ({problem['detail']}); log: {lines}")
+    assert len(lines) == 1 and f"entry {TARGET}" in lines[0], output
+    assert "history check: 20 / 20 entries" in output, output  # its progress, logged
+    assert "Traceback" not in output
+    assert await checkpoint_sizes(database) == signed
