@@ -3,8 +3,9 @@
 In-process counters: HTTP requests by method, route template and status; a latency
 histogram by method and route; events appended. Gauges read at scrape time: log size
 and the size of the last signed checkpoint (left out when the database cannot be
-read). Each app has its own registry (not the library's global one), so that several
-apps in one process (the tests) count apart.
+read), the background history check's entries checked and status. Each app has its
+own registry (not the library's global one), so that several apps in one process (the
+tests) count apart.
 
 Why the library: the text exposition format has escaping and number rules that a
 hand-written writer gets subtly wrong; ``prometheus_client`` is the reference
@@ -27,6 +28,8 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from ledger.history_check import HistoryCheck
+
 __all__ = ["CONTENT_TYPE", "Metrics", "metrics_middleware"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4"  # Litestar appends "; charset=utf-8"
@@ -47,8 +50,11 @@ class _ScrapeGauges(Collector):
         self.log_size: int | None = None
         self.checkpoint_size: int | None = None
         self.replicas: list[dict[str, Any]] = []
+        self.history: HistoryCheck | None = None
 
     def collect(self) -> Iterator[Metric]:
+        if self.history is not None:
+            yield from _history_gauges(self.history)
         if self.replicas:
             yield from _replica_gauges(self.replicas)
         if self.log_size is not None:
@@ -58,6 +64,23 @@ class _ScrapeGauges(Collector):
             yield GaugeMetricFamily("ledger_checkpoint_size",
                                     "Tree size of the last signed checkpoint.",
                                     value=self.checkpoint_size)
+
+
+HISTORY_STATUSES = ("pending", "running", "passed", "failed", "stopped")
+
+
+def _history_gauges(check: HistoryCheck) -> Iterator[Metric]:
+    """The background history check: entries checked so far, and its status (one
+    series per status, 1 for the current one)."""
+    yield GaugeMetricFamily("ledger_history_check_entries",
+                            "Entries the background history check has verified.",
+                            value=check.checked)
+    status = GaugeMetricFamily("ledger_history_check_status",
+                               "1 for the background history check's current status.",
+                               labels=["status"])
+    for name in HISTORY_STATUSES:
+        status.add_metric([name], 1.0 if check.status == name else 0.0)
+    yield status
 
 
 def _replica_gauges(replicas: list[dict[str, Any]]) -> Iterator[Metric]:
@@ -128,10 +151,12 @@ class Metrics:
         self._known_size = size
 
     def render(self, *, log_size: int | None, checkpoint_size: int | None,
-               replicas: list[dict[str, Any]] | None = None) -> str:
+               replicas: list[dict[str, Any]] | None = None,
+               history: HistoryCheck | None = None) -> str:
         """The exposition text, with the sizes read for this scrape."""
         self._sizes.log_size, self._sizes.checkpoint_size = log_size, checkpoint_size
         self._sizes.replicas = replicas or []
+        self._sizes.history = history
         return generate_latest(self.registry).decode()
 
 

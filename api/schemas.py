@@ -190,11 +190,27 @@ class ReplicaState(msgspec.Struct):
     reason: str
 
 
+class HistoryCheckState(msgspec.Struct):
+    """The background check of the whole stored history (``/readyz``): ``pending``
+    (not run by this process), ``running`` (``checked`` of ``size`` entries so far,
+    ``phase`` ``tree`` then ``columns``), ``passed``, ``failed`` (``error`` names the
+    entry), or ``stopped`` (the database went away; it runs again at the next start)."""
+
+    status: str
+    phase: str
+    checked: int
+    size: int
+    error: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+
+
 class Readiness(msgspec.Struct):
     status: str
     migrations: list[int]
     log_size: int
     replicas: list[ReplicaState] = []
+    history_check: HistoryCheckState | None = None
 
 
 def inline_schema(struct: type[Any]) -> dict[str, Any]:

@@ -3,9 +3,11 @@
 The log operator has its own Ed25519 key (never in an event). The ledger signs a
 C2SP checkpoint after appends, at most every ``interval`` seconds, and stores every
 checkpoint append-only. It never signs a smaller tree, nor a different root for a
-size it signed before; at start-up ``verify_history`` recomputes the tree from the
-stored entries and refuses to go on if it disagrees with the nodes or with the last
-checkpoint.
+size it signed before. At start-up ``verify_recent`` checks the entries after the last
+checkpoint against it (time independent of the log's length); ``verify_history``
+recomputes the whole tree from the stored entries (the server runs it in the
+background) and, if it disagrees with the nodes or with the last checkpoint, the log
+becomes ``suspect`` and signs nothing more.
 """
 
 from __future__ import annotations
@@ -171,6 +173,9 @@ class TransparencyLog:
         self.vkey = make_vkey(self.origin, raw_public_key(key))
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        #: Why this process must sign no more checkpoints (the background history check
+        #: found the stored history forged), or None. Never cleared in a process.
+        self.suspect: str | None = None
         store.on_commit.append(lambda _size: self._wake.set())
 
     # --- checkpoints -----------------------------------------------------------------
@@ -189,7 +194,12 @@ class TransparencyLog:
 
     async def checkpoint(self) -> SignedCheckpoint:
         """Sign and store a checkpoint of the current tree (or return the latest if the
-        tree has not grown). Holds the log lock so the size and root are consistent."""
+        tree has not grown). Holds the log lock so the size and root are consistent.
+
+        Refuses (HistoryMismatch) while ``suspect`` is set: a ledger never signs over a
+        history found forged."""
+        if self.suspect is not None:
+            raise HistoryMismatch(f"refusing to sign a checkpoint: {self.suspect}")
         async with self.store.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", LOG_LOCK)
             last = await conn.fetchrow(
@@ -217,36 +227,24 @@ class TransparencyLog:
         """Recompute every leaf hash from the stored entries, the tree from them, and
         compare with the stored nodes and with the last signed checkpoint.
 
-        Returns the log size. Raises HistoryMismatch naming the first index at fault.
+        Reads the whole log (time grows with it): the server runs it in the background
+        (``ledger.history_check``), after ``verify_recent`` let it start. Returns the log
+        size. Raises HistoryMismatch naming the first index at fault.
         """
         last = await self.latest()
         tree = merkle.CompactRange()
         async with self.store.pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
-            size_row = await conn.fetchval("SELECT max(position) FROM events")
-            size = 0 if size_row is None else size_row + 1
-            expected = 0
-            cursor = conn.cursor(
-                "SELECT e.position, e.recorded_at_us, e.envelope, e.leaf_hash, n.hash "
-                "FROM events e LEFT JOIN merkle_nodes n ON n.level = 0 AND n.idx = e.position "
-                "ORDER BY e.position", prefetch=2000)
-            async for row in cursor:
-                pos = row["position"]
-                if pos != expected:
-                    raise HistoryMismatch(f"entry {expected} is missing (next is {pos})",
-                                          index=expected)
-                leaf = encode_leaf(pos, row["recorded_at_us"], bytes(row["envelope"]))
-                lh = merkle.hash_leaf(leaf)
-                if row["hash"] is None or bytes(row["hash"]) != lh or bytes(row["leaf_hash"]) != lh:
-                    raise HistoryMismatch(f"entry {pos}: leaf hash differs from the tree",
-                                          index=pos)
-                tree.append(lh)
-                expected += 1
+            size = await _size(conn)
+
+            def after_leaf() -> None:
                 if last is not None and tree.size == last.size and tree.root() != last.root_hash:
                     raise HistoryMismatch(
                         f"the tree of size {last.size} does not match the last signed "
                         "checkpoint", index=last.size - 1)
-                if progress is not None and expected % 10_000 == 0:
-                    progress(expected, size)
+                if progress is not None and tree.size % 10_000 == 0:
+                    progress(tree.size, size)
+
+            await _check_leaves(conn, tree, after_leaf)
             if last is not None and size < last.size:
                 raise HistoryMismatch(
                     f"the log has {size} entries, fewer than the signed checkpoint's "
@@ -257,6 +255,48 @@ class TransparencyLog:
             await self._verify_tail(conn, 0 if last is None else last.size)
         if progress is not None:
             progress(size, size)
+        return size
+
+    async def verify_recent(self) -> int:
+        """The start-up check, in time independent of the log's length: only the
+        entries after the last signed checkpoint, O(those + log n).
+
+        The stored frontier nodes of the last checkpoint's size must hash to its signed
+        root (so they are authentic); the tree is rebuilt from them and every later
+        entry's leaf, recomputed from the entry, and must end at the stored nodes' root
+        for the current size (what the next checkpoint would sign); the later entries
+        are re-admitted (``_verify_tail``). What the checkpoint covers is bound by its
+        signature; that the stored entries still agree with it is for ``verify_history``
+        (in the background). Returns the log size; raises HistoryMismatch.
+        """
+        last = await self.latest()
+        async with self.store.pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+            size = await _size(conn)
+            start = 0 if last is None else last.size
+            if size < start:
+                raise HistoryMismatch(
+                    f"the log has {size} entries, fewer than the signed checkpoint's "
+                    f"{start}", index=size)
+            tree = merkle.CompactRange()
+            if last is not None and start:
+                ids = merkle.frontier_nodes(start)
+                try:
+                    found = await fetch_nodes(conn, ids)
+                except NotFound:
+                    raise HistoryMismatch(f"tree nodes for the signed size {start} are "
+                                          "missing", index=start - 1) from None
+                if merkle.root_from_nodes(start, lambda lv, ix: found[(lv, ix)]) \
+                        != last.root_hash:
+                    raise HistoryMismatch(
+                        f"the stored tree nodes of size {start} do not hash to the last "
+                        "signed checkpoint's root", index=start - 1)
+                tree = merkle.CompactRange(start, [found[(n.level, n.index)] for n in ids])
+            await _check_leaves(conn, tree)
+            if tree.root() != await _root(conn, size):
+                raise HistoryMismatch(
+                    f"the stored tree nodes of size {size} do not match the entries after "
+                    f"the last checkpoint ({start})", index=start)
+            await self._verify_tail(conn, start)
         return size
 
     async def _verify_tail(self, conn: asyncpg.Connection, start: int) -> None:
@@ -325,11 +365,44 @@ class TransparencyLog:
             except asyncio.CancelledError:
                 raise
             except LedgerError as exc:
+                if self.suspect is not None:  # said once: nothing more will be signed
+                    _log.error("checkpoint refused: %s; no more checkpoints in this "
+                               "process", exc.diagnostics())
+                    return
                 _log.error("checkpoint refused: %s", exc.diagnostics())
             except Exception as exc:  # database down or anything else: keep the loop alive
                 _log.warning("checkpoint failed, will retry: %s", exc)
                 self._wake.set()
             await asyncio.sleep(self.interval)
+
+
+async def _size(conn: asyncpg.Connection) -> int:
+    last = await conn.fetchval("SELECT max(position) FROM events")
+    return 0 if last is None else int(last) + 1
+
+
+async def _check_leaves(conn: asyncpg.Connection, tree: merkle.CompactRange,
+                        after_leaf: Callable[[], None] | None = None) -> None:
+    """From position ``tree.size`` on, recompute each entry's leaf hash from the entry,
+    compare it with the stored level-0 node and ``leaf_hash`` column, and append it to
+    ``tree`` (then call ``after_leaf``). Positions must follow each other. The one loop
+    of both the full and the recent check."""
+    cursor = conn.cursor(
+        "SELECT e.position, e.recorded_at_us, e.envelope, e.leaf_hash, n.hash "
+        "FROM events e LEFT JOIN merkle_nodes n ON n.level = 0 AND n.idx = e.position "
+        "WHERE e.position >= $1 ORDER BY e.position", tree.size, prefetch=2000)
+    async for row in cursor:
+        pos, expected = row["position"], tree.size
+        if pos != expected:
+            raise HistoryMismatch(f"entry {expected} is missing (next is {pos})",
+                                  index=expected)
+        leaf = encode_leaf(pos, row["recorded_at_us"], bytes(row["envelope"]))
+        lh = merkle.hash_leaf(leaf)
+        if row["hash"] is None or bytes(row["hash"]) != lh or bytes(row["leaf_hash"]) != lh:
+            raise HistoryMismatch(f"entry {pos}: leaf hash differs from the tree", index=pos)
+        tree.append(lh)
+        if after_leaf is not None:
+            after_leaf()
 
 
 async def _root(conn: asyncpg.Connection, size: int) -> bytes:

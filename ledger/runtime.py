@@ -6,16 +6,18 @@ running ledger, and it always tears down what it started, in reverse order.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 
 from .config import Settings
 from .db import EmbeddedPostgres, close_pool, connect_pool, upgrade
 from .errors import LedgerError
+from .history_check import HistoryCheck, run_history_check
 from .integrity import verify_derived_columns, verify_protections
 from .keys import Ed25519PrivateKey
 from .log import TransparencyLog, ledger_log_key
@@ -48,6 +50,8 @@ class Ledger:
     store: PostgresStore
     log: TransparencyLog
     router: ReadRouter  # which pool each read uses: the primary's, or a replica's
+    #: The background check of the whole stored history (``ledger.history_check``).
+    history: HistoryCheck = field(default_factory=HistoryCheck)
 
 
 @contextlib.contextmanager
@@ -93,15 +97,21 @@ async def _log_key(dsn: str, settings: Settings) -> Ed25519PrivateKey:
 async def open_ledger(settings: Settings, dsn: str, *, verify_history: bool = True,
                       background: bool = True,
                       pool_size: int = 10, rules: bool = True) -> AsyncIterator[Ledger]:
-    """Migrate, check the stored history against the last checkpoint, and run.
+    """Migrate, check the stored history since the last checkpoint, and run.
+
+    The start-up check (``verify_history``) reads only what the last signed checkpoint
+    does not cover (``TransparencyLog.verify_recent``, the derived columns from there),
+    so its time does not grow with the log. With ``background`` (the server), the whole
+    history is checked from entry 0 in a task the ledger owns, once it runs
+    (``ledger.history_check``); it is cancelled, bounded, on close.
 
     ``rules`` puts the agreement rules at the door (``ledger.validation``): only
     ``org/`` and ``agreement/`` streams, and agreement events the decider would make.
 
-    Raises HistoryMismatch (and starts nothing) if the stored tree disagrees with the
-    last signed checkpoint, or a stored column with the signed envelope it is derived
-    from; HistoryUnprotected if a protection of history (trigger, grant) is missing or
-    disabled (``ledger.integrity``).
+    Raises HistoryMismatch (and starts nothing) if the stored tree after the last
+    signed checkpoint disagrees with it, or a stored column since then with the signed
+    envelope it is derived from; HistoryUnprotected if a protection of history
+    (trigger, grant) is missing or disabled (``ledger.integrity``).
     """
     await upgrade(dsn)
     origin = await stored_origin(dsn, settings.origin)
@@ -111,6 +121,7 @@ async def open_ledger(settings: Settings, dsn: str, *, verify_history: bool = Tr
     pool = await connect_pool(dsn, min_size=1, max_size=pool_size)
     store: PostgresStore | None = None
     log: TransparencyLog | None = None
+    checking: asyncio.Task[None] | None = None
     router = ReadRouter(pool, settings.replicas)
     try:
         # Replicas are checked before anything runs: one that is not a standby of this
@@ -126,21 +137,34 @@ async def open_ledger(settings: Settings, dsn: str, *, verify_history: bool = Tr
         if verify_history:
             async with pool.acquire() as conn:
                 await verify_protections(conn)
-            await log.verify_history()
+            await log.verify_recent()
+            last = await log.latest()
             async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
-                await verify_derived_columns(conn)
+                await verify_derived_columns(conn, start=0 if last is None else last.size)
+        ledger = Ledger(settings, dsn, pool, store, log, router)
         if background:
             log.start()
+            checking = asyncio.get_running_loop().create_task(
+                run_history_check(log, ledger.history), name="history-check")
         router.start()
         store.on_commit.append(router.note_size)
-        yield Ledger(settings, dsn, pool, store, log, router)
+        yield ledger
     finally:
+        if checking is not None:
+            checking.cancel()
+            await _bounded("the history check", _settled(checking))
         await _bounded("the replica monitor", router.close())
         if log is not None:
             await _bounded("the checkpointer", log.stop())
         if store is not None:
             await _bounded("the store", store.close())
         await close_pool(pool, timeout=POOL_CLOSE_TIMEOUT)
+
+
+async def _settled(task: asyncio.Task[None]) -> None:
+    """Wait for a cancelled task to end; its own cancellation is not raised here, but
+    one of the caller still is."""
+    await asyncio.wait({task})
 
 
 async def _bounded(what: str, closing: Awaitable[None]) -> None:

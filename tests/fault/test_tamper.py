@@ -8,13 +8,22 @@ row deleted, two rows' positions swapped, a forged row appended (with or without
 Merkle nodes a careful forger would add). The triggers are then restored to ENABLE
 ALWAYS.
 
-Each tampering must be caught three ways:
+Each tampering must be caught three ways. After the last checkpoint (what no
+signature covers yet):
 
-* ``TransparencyLog.verify_history`` / ``open_ledger`` (the server's start-up check)
-  raises ``HistoryMismatch`` naming the entry at fault, and signs nothing;
+* ``open_ledger`` (the start-up check, ``TransparencyLog.verify_recent``) raises
+  ``HistoryMismatch`` naming the entry at fault, and signs nothing;
 * ``ledger serve`` refuses to start: non-zero exit, one clear error line, no traceback,
-  and no new checkpoint signed over the tampered tree;
-* ``ledger export`` + ``ledger audit verify --json``: non-zero exit naming the index.
+  and no new checkpoint signed over the tampered tree.
+
+Before the last checkpoint (the start-up check no longer reads it, so that its time
+does not grow with the log):
+
+* the server starts, and its background history check (``ledger.history_check``)
+  fails naming the entry: the log signs no more checkpoints, ``/readyz`` answers 503;
+
+And in both cases ``ledger export`` + ``ledger audit verify --json``: non-zero exit
+naming the index.
 """
 
 from __future__ import annotations
@@ -43,6 +52,8 @@ from tests.helpers import LEDGER_ID, Chain, hash_of, org
 pytestmark = [pytest.mark.pg, pytest.mark.fault]
 
 TARGET = 4  # the entry tampered with; entries 4 and 5 are consecutive in one stream
+TAIL = 3  # entries after the last checkpoint (20), in the cases that tamper with one
+TAIL_TARGET = 21  # one of them
 HISTORY_TABLES = ("events", "merkle_nodes")
 
 BUG_FORGED_WITH_NODES = (
@@ -66,8 +77,10 @@ def settings_for(home: Path, dsn: str) -> Settings:
                     checkpoint_interval=0.1)
 
 
-async def build_history(settings: Settings, dsn: str) -> tuple[int, list[int]]:
-    """20 entries in 5 batches, checkpointed at 11 and 20; returns (size, sizes signed)."""
+async def build_history(settings: Settings, dsn: str, *,
+                        tail: int = 0) -> tuple[int, list[int]]:
+    """20 entries in 5 batches, checkpointed at 11 and 20, then ``tail`` entries no
+    checkpoint covers (tamper-b's profiles, 20..); returns (size, sizes signed)."""
     a, b, c = org("tamper-a"), org("tamper-b"), org("tamper-c")
     async with open_ledger(settings, dsn, background=False) as led:
         regs = [a.registration("A"), b.registration("B"), c.registration("C")]
@@ -88,6 +101,8 @@ async def build_history(settings: Settings, dsn: str) -> tuple[int, list[int]]:
         await led.store.append(profiles(b, 3) + profiles(c, 3))          # 11..16
         await led.store.append(profiles(a, 3))                           # 17..19
         second = await led.log.checkpoint()
+        if tail:
+            await led.store.append(profiles(b, tail))                    # 20..
         return await led.store.size(), [first.size, second.size]
 
 
@@ -167,6 +182,8 @@ async def tamper(dsn: str, case: str) -> tuple[str, int]:
         async with Superuser(conn):
             if case == "envelope-byte":
                 return await flip_envelope_byte(conn, TARGET), TARGET
+            if case == "envelope-byte-tail":
+                return await flip_envelope_byte(conn, TAIL_TARGET), TAIL_TARGET
             if case == "row-deleted":
                 await conn.execute("DELETE FROM events WHERE position = $1", TARGET)
                 return f"entry {TARGET} deleted", TARGET
@@ -206,36 +223,68 @@ async def serve_refuses(database: str, home: Path, log: Path) -> tuple[int | Non
     return server.proc.returncode, server.output(), time.monotonic() - started
 
 
-CASES = ["envelope-byte", "row-deleted", "rows-swapped", "forged-row",
-         "forged-row-with-nodes"]
+#: Tamperings the start-up check catches: they touch what no checkpoint covers yet.
+TAIL_CASES = ["envelope-byte-tail", "forged-row", "forged-row-with-nodes"]
+#: Tamperings before the last checkpoint: the background history check catches them.
+EARLY_CASES = ["envelope-byte", "row-deleted", "rows-swapped"]
+CHECK_TIMEOUT = 30.0  # seconds for the background check of this small history
 
 
-@pytest.mark.parametrize("case", CASES)
+async def history_check_failure(settings: Settings, dsn: str) -> tuple[str, list[str]]:
+    """Open the ledger as the server does; wait (bounded) for its background history
+    check to fail; check that no checkpoint is signed after new appends. Returns the
+    check's error and what was seen."""
+    async with open_ledger(settings, dsn) as led:
+        async with asyncio.timeout(CHECK_TIMEOUT):
+            while led.history.status in ("pending", "running"):
+                await asyncio.sleep(0.02)
+        assert led.history.status == "failed", led.history
+        assert led.history.error is not None and led.log.suspect is not None
+        # (the entries after the last checkpoint, checked at start-up, may have been
+        # signed before the check failed: nothing is signed after it)
+        signed = await checkpoint_sizes(dsn)
+        await led.store.append([org("tamper-late").registration("L")])
+        with pytest.raises(HistoryMismatch, match="refusing to sign"):
+            await led.log.checkpoint()
+        await asyncio.sleep(settings.checkpoint_interval * 3)  # the checkpointer's turn
+        assert await checkpoint_sizes(dsn) == signed
+        return led.history.error, [f"background check: {led.history.error}; "
+                                   f"checkpoints {signed}, none after"]
+
+
+@pytest.mark.parametrize("case", TAIL_CASES + EARLY_CASES)
 async def test_tampering_is_detected(database: str, tmp_path: Path, case: str):
     home = tmp_path / "home"
     settings = settings_for(home, database)
-    size, signed = await build_history(settings, database)
+    size, signed = await build_history(settings, database, tail=TAIL)
     done, want = await tamper(database, case)
     figures = [f"[tamper] {case}: {done} (log of {size}, checkpoints {signed})"]
 
-    # 1. The server's start-up check refuses, naming the entry, and signs nothing.
-    started = time.monotonic()
-    with pytest.raises(HistoryMismatch) as refused:
-        async with open_ledger(settings, database):
-            pass
-    figures.append(f"open_ledger: HistoryMismatch index={refused.value.index} "
-                   f"({refused.value.detail}) in {time.monotonic() - started:.2f} s")
-    assert await checkpoint_sizes(database) == signed
-    if case != "forged-row-with-nodes" or refused.value.index is not None:
-        assert refused.value.index == want, refused.value.detail
+    if case in TAIL_CASES:
+        # 1. The server's start-up check refuses, naming the entry, and signs nothing.
+        started = time.monotonic()
+        with pytest.raises(HistoryMismatch) as refused:
+            async with open_ledger(settings, database):
+                pass
+        figures.append(f"open_ledger: HistoryMismatch index={refused.value.index} "
+                       f"({refused.value.detail}) in {time.monotonic() - started:.2f} s")
+        assert await checkpoint_sizes(database) == signed
+        if case != "forged-row-with-nodes" or refused.value.index is not None:
+            assert refused.value.index == want, refused.value.detail
 
-    # 2. ledger serve exits non-zero and signs nothing (its output: see the test below).
-    status, output, seconds = await serve_refuses(database, home, tmp_path / "serve.log")
-    figures.append(f"ledger serve: exit {status} in {seconds:.1f} s, "
-                   f"{len(output.splitlines())} lines of output, traceback: "
-                   f"{'Traceback' in output}")
-    assert status not in (0, None), f"ledger serve started on a tampered history:\n{output}"
-    assert await checkpoint_sizes(database) == signed, "a checkpoint was signed at start-up"
+        # 2. ledger serve exits non-zero and signs nothing (its output: see below).
+        status, output, seconds = await serve_refuses(database, home, tmp_path / "serve.log")
+        figures.append(f"ledger serve: exit {status} in {seconds:.1f} s, "
+                       f"{len(output.splitlines())} lines of output, traceback: "
+                       f"{'Traceback' in output}")
+        assert status not in (0, None), f"ledger serve started on a tampered history:\n{output}"
+        assert await checkpoint_sizes(database) == signed, "a checkpoint was signed at start-up"
+    else:
+        # 1'. Start-up goes on; the background check fails naming the entry, and the
+        # log signs nothing more.
+        error, seen = await history_check_failure(settings, database)
+        figures += seen
+        assert f"entry {want}" in error, error
 
     # 3. export + offline audit: non-zero, naming the index.
     env = child_env(database, home)
@@ -260,7 +309,7 @@ async def test_tampering_is_detected(database: str, tmp_path: Path, case: str):
 async def test_serve_refuses_with_one_clear_line(database: str, tmp_path: Path):
     home = tmp_path / "home"
     _, signed = await build_history(settings_for(home, database), database)
-    await tamper(database, "row-deleted")
+    await tamper(database, "forged-row")
     status, output, _ = await serve_refuses(database, home, tmp_path / "serve.log")
     errors = [line for line in output.splitlines() if line.startswith("error")]
     print(f"\n[tamper] ledger serve on a tampered history: exit {status}, "

@@ -6,9 +6,11 @@ envelope that signs them, because reads and projections use those columns. A
 superuser who disables the triggers for a moment can change only the ``payload``
 column of one entry, envelope untouched: the Merkle tree and the checkpoints (over
 the envelope) still agree, and reads would serve the forged words after a restart.
-The start-up check must refuse, naming the entry; ``ledger serve`` must refuse with
-one line. A trigger left disabled (or a grant widened) must be refused at start-up,
-and make ``/readyz`` fail on a running server.
+For an entry no checkpoint covers yet the start-up check must refuse, naming the
+entry; ``ledger serve`` must refuse with one line. Before the last checkpoint the
+background history check catches it (tests/fault/test_history_check.py). A trigger
+left disabled (or a grant widened) must be refused at start-up, and make ``/readyz``
+fail on a running server.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from ledger.integrity import HistoryUnprotected
 from ledger.log import HistoryMismatch
 from ledger.runtime import open_ledger
 from tests.fault.test_tamper import (
+    TAIL,
+    TAIL_TARGET,
     TARGET,
     Superuser,
     build_history,
@@ -56,38 +60,38 @@ async def forge_payload(dsn: str, position: int) -> None:
 async def test_forged_payload_column_is_refused_at_start_up(database: str, tmp_path: Path):
     home = tmp_path / "home"
     settings = settings_for(home, database)
-    await build_history(settings, database)
-    await forge_payload(database, TARGET)
+    await build_history(settings, database, tail=TAIL)
+    await forge_payload(database, TAIL_TARGET)
     signed_before = await checkpoint_sizes(database)
 
     with pytest.raises(HistoryMismatch) as caught:
         async with open_ledger(settings, database, background=False):
             pass
-    assert caught.value.to_dict().get("index") == TARGET, caught.value.to_dict()
-    assert f"entry {TARGET}" in caught.value.detail
+    assert caught.value.to_dict().get("index") == TAIL_TARGET, caught.value.to_dict()
+    assert f"entry {TAIL_TARGET}" in caught.value.detail
 
     status, output, _ = await serve_refuses(database, home, tmp_path / "serve.log")
     assert status not in (None, 0), output
     lines = [ln for ln in output.splitlines() if ln.startswith("error")]
-    assert len(lines) == 1 and f"entry {TARGET}" in lines[0], output
+    assert len(lines) == 1 and f"entry {TAIL_TARGET}" in lines[0], output
     assert "Traceback" not in output
     assert await checkpoint_sizes(database) == signed_before  # nothing signed over it
 
 
 async def test_a_forged_statement_column_alone_is_refused(database: str, tmp_path: Path):
     settings = settings_for(tmp_path / "home", database)
-    await build_history(settings, database)
+    await build_history(settings, database, tail=TAIL)
     conn = await asyncpg.connect(database)
     try:
         async with Superuser(conn):
             await conn.execute("UPDATE events SET actor = 'someone-else' WHERE position = $1",
-                               TARGET)
+                               TAIL_TARGET)
     finally:
         await conn.close()
     with pytest.raises(HistoryMismatch) as caught:
         async with open_ledger(settings, database, background=False):
             pass
-    assert caught.value.to_dict().get("index") == TARGET
+    assert caught.value.to_dict().get("index") == TAIL_TARGET
 
 
 @pytest.mark.parametrize("change", [
