@@ -48,6 +48,9 @@ __all__ = [
 
 AHEAD_PER_WORKER = 4
 """Ranges sent ahead per worker: enough that none waits while the main process works."""
+# While the keys learned are at most this many (a few tens of KiB), every range is sent
+# with all of them: what a worker knows then does not depend on which ranges it took.
+ALL_KEYS_UP_TO = 2048
 
 # Rows cross from workers to the main process as MessagePack, decoded straight back
 # into ``Row`` Structs.
@@ -221,7 +224,8 @@ class Pool:
 
         A few ranges per worker are in flight at any time; each is sent with the keys
         the main process learned since the range sent twice a window earlier (a worker
-        takes about every ``nworkers``-th range: it has the older ones already). The
+        takes about every ``nworkers``-th range: it has the older ones already), or all
+        of them while they are at most ``ALL_KEYS_UP_TO``. The
         first range runs alone: the keys a log opens with are then known to every later
         range."""
         window = self.nworkers * AHEAD_PER_WORKER
@@ -229,7 +233,11 @@ class Pool:
         futures: collections.deque[Future[Chunk]] = collections.deque()
         try:
             for n, (start, end) in enumerate(ranges):
-                since = marks[n - 2 * window] if n >= 2 * window else 0
+                # Few keys (most ledgers): all of them, whichever worker takes the range
+                # (under load one worker may take many ranges in a row, and the other
+                # then miss the keys sent with them). Many: those since two windows back.
+                since = (0 if len(learned) <= ALL_KEYS_UP_TO or n < 2 * window
+                         else marks[n - 2 * window])
                 marks.append(len(learned))
                 futures.append(self.executor.submit(check_task, self.ctx, start, end,
                                                     dict(learned[since:])))
