@@ -31,15 +31,13 @@ sys.path[:] = _FIRST + [_ROOT] + [p for p in sys.path if p not in _FIRST and os.
 import argparse
 import asyncio
 import random
-import socket
 import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import asyncpg
-import httpx
+from _serve import Server
 from _setup import LEDGER_ID, admin_dsn, fresh_database, machine, signers
 from _workload import ORGS, lives, sign_all
 
@@ -49,55 +47,8 @@ from ledger.store import PostgresStore
 from ledger.tokens import create_token
 
 READERS = 16
-START_TIMEOUT = 900.0  # a start checks the whole stored history
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """``ledger serve`` (one process) on a free port; ``stop()`` always ends it."""
-
-    def __init__(self, dsn: str, home: Path, every: int) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
-        env.update(DATABASE_URL=dsn, LEDGER_HOME=str(home), LEDGER_ORIGIN=LEDGER_ID,
-                   LEDGER_SNAPSHOT_EVERY=str(every))
-        home.mkdir(parents=True, exist_ok=True)
-        self.log = home / "serve.log"
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "ledger", "serve", "--port", str(self.port),
-                 "--log-level", "warning"],
-                env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                cwd=_ROOT)
-
-    async def wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        async with httpx.AsyncClient(base_url=self.url, timeout=5) as http:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"ledger serve exited:\n{self.log.read_text()}")
-                try:
-                    if (await http.get("/readyz")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.2)
-        raise RuntimeError(f"ledger serve did not get ready:\n{self.log.read_text()}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
 
 
 async def _response(reader: asyncio.StreamReader) -> int:
@@ -188,7 +139,7 @@ async def one_size(admin: str, events: int, seconds: float, everies: list[int],
         for every in [e for e in everies if e > 0]:
             runs += [(every, "first touch", False), (every, "cold", True)]
         for every, label, steady in runs:
-            server = Server(dsn, home, every)
+            server = Server(dsn, home, extra={"LEDGER_SNAPSHOT_EVERY": str(every)})
             try:
                 await server.wait_ready()
                 await _projected(dsn, total + len(signers(ORGS)))

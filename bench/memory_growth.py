@@ -35,8 +35,6 @@ sys.path[:] = [_ROOT] + [p for p in sys.path
 import argparse
 import asyncio
 import gc
-import socket
-import subprocess
 import tempfile
 import time
 import tracemalloc
@@ -45,7 +43,8 @@ from pathlib import Path
 import asyncpg
 import httpx
 import msgspec
-from _setup import LEDGER_ID, admin_dsn, fresh_database, machine, signers
+from _serve import Server
+from _setup import admin_dsn, fresh_database, machine, signers
 from _workload import ORGS, lives, sign_all
 
 from ledger.domain import Fact, evolve, initial_state
@@ -57,7 +56,6 @@ from ledger.tokens import create_token
 COHORT_EVENTS = 20_000  # about 50 agreements interleaved at a time
 BATCH = 500  # events per POST
 WRITERS = 4  # concurrent posting clients (each its own agreements)
-START_TIMEOUT = 120.0
 SERVER_SETTINGS = {"LEDGER_WRITES_PER_KEY_PER_SECOND": "10000000",
                    "LEDGER_APPENDS_PER_ADDRESS_PER_SECOND": "10000000",
                    "LEDGER_APPENDS_PER_TOKEN_PER_SECOND": "10000000",
@@ -66,10 +64,6 @@ SERVER_SETTINGS = {"LEDGER_WRITES_PER_KEY_PER_SECOND": "10000000",
                    "LEDGER_MAX_SKEW_SECONDS": str(20 * 365 * 86400)}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def memory(pid: int) -> tuple[float, float]:
@@ -79,48 +73,6 @@ def memory(pid: int) -> tuple[float, float]:
         name, _, value = line.partition(":")
         fields[name] = value
     return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)
-
-
-class Server:
-    """``ledger serve`` (one process) on a free port; ``stop()`` always ends it."""
-
-    def __init__(self, dsn: str, home: Path, extra: dict[str, str]) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
-        env.update(DATABASE_URL=dsn, LEDGER_HOME=str(home), LEDGER_ORIGIN=LEDGER_ID,
-                   **SERVER_SETTINGS, **extra)
-        self.log = home / "serve.log"
-        home.mkdir(parents=True, exist_ok=True)
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "ledger", "serve", "--port", str(self.port),
-                 "--log-level", "warning"],
-                env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                cwd=_ROOT)
-
-    async def wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        async with httpx.AsyncClient(base_url=self.url, timeout=5) as http:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"ledger serve exited:\n{self.log.read_text()}")
-                try:
-                    if (await http.get("/readyz")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.2)
-        raise RuntimeError(f"ledger serve did not get ready:\n{self.log.read_text()}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
 
 
 async def sse_client(url: str, token: str | None, counts: dict[str, int],
@@ -216,7 +168,7 @@ async def main(steps: list[int], extra: dict[str, str]) -> None:
         with open("/proc/loadavg") as f:
             print(f"load average at start: {f.read().split()[:3]}", flush=True)
         async with fresh_database(admin) as dsn:
-            server = Server(dsn, Path(tmp) / "home", extra)
+            server = Server(dsn, Path(tmp) / "home", extra=extra)
             tasks: list[asyncio.Task[None]] = []
             try:
                 await server.wait_ready()
