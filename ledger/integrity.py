@@ -24,6 +24,7 @@ import asyncpg
 from .db import APP_ROLE
 from .envelope import decode_envelope
 from .errors import HistoryMismatch, LedgerError, VerificationFailed
+from .waits import share_loop
 
 __all__ = ["HISTORY_TABLES", "DerivedColumnForged", "HistoryUnprotected", "verify_derived_columns",
            "verify_protections"]
@@ -113,6 +114,7 @@ async def verify_derived_columns(conn: asyncpg.Connection, *, start: int = 0) ->
                          "WHERE position >= $1 ORDER BY position", start, prefetch=2000)
     async for row in cursor:
         position = row["position"]
+        await share_loop(position)  # a long check (in the background) shares the loop
         try:
             _, signed = decode_envelope(bytes(row["envelope"]))
         except LedgerError:

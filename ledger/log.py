@@ -45,6 +45,7 @@ from .leaf import encode_leaf
 from .registry import KeyRecord, Registry
 from .statement import event_hash, parse_statement
 from .store import LOG_LOCK, PostgresStore, fetch_nodes
+from .waits import share_loop
 
 __all__ = ["HistoryMismatch", "LogKeyMismatch", "SignedCheckpoint", "TransparencyLog",
            "ledger_log_key", "load_or_create_log_key", "recorded_log_key", "rotate_log_key"]
@@ -403,6 +404,7 @@ async def _check_leaves(conn: asyncpg.Connection, tree: merkle.CompactRange,
         tree.append(lh)
         if after_leaf is not None:
             after_leaf()
+        await share_loop(pos)  # a long check (in the background) shares the loop
 
 
 async def _root(conn: asyncpg.Connection, size: int) -> bytes:

@@ -14,7 +14,7 @@ import contextlib
 from collections.abc import Awaitable
 from typing import TypeVar
 
-__all__ = ["bounded", "wait_event"]
+__all__ = ["SLICE", "bounded", "share_loop", "wait_event"]
 
 T = TypeVar("T")
 
@@ -32,3 +32,15 @@ async def bounded(awaitable: Awaitable[T], timeout: float) -> T:
     """Await ``awaitable`` for at most ``timeout`` seconds (``TimeoutError`` past it)."""
     async with asyncio.timeout(timeout):
         return await awaitable
+
+
+#: Items a long loop on the event loop handles between two turns given back to it: the
+#: background history check runs beside the requests, and each of its slices then stays
+#: a few milliseconds instead of a whole fetched page (thousands of entries).
+SLICE = 200
+
+
+async def share_loop(i: int) -> None:
+    """Give the event loop a turn every ``SLICE``-th item ``i`` of a long loop."""
+    if i % SLICE == 0:
+        await asyncio.sleep(0)

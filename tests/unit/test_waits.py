@@ -43,3 +43,23 @@ async def test_bounded_raises_timeout_past_its_limit() -> None:
     with pytest.raises(TimeoutError):
         await bounded(asyncio.sleep(5), 0.01)
     assert await bounded(asyncio.sleep(0, "done"), 1) == "done"
+
+
+async def test_share_loop_gives_the_loop_a_turn_every_slice() -> None:
+    """A long loop calling share_loop lets another task run between its slices."""
+    from ledger.waits import SLICE, share_loop
+
+    ticks: list[int] = []
+
+    async def other() -> None:
+        while True:
+            ticks.append(1)
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(other())
+    await asyncio.sleep(0)
+    before = len(ticks)
+    for i in range(1, SLICE * 3 + 1):
+        await share_loop(i)
+    task.cancel()
+    assert len(ticks) - before == 3  # one turn per slice, not one per item
