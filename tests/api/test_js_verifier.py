@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from tests.api.conftest import body
-from tests.api.test_serve import _auditor_token, _free_port, _stop, _wait_until_healthy
-from tests.helpers import LEDGER_ID, hash_of, org
+from tests.api.test_serve import _auditor_token, _stop, _wait_until_healthy, serve_on
+from tests.helpers import hash_of, org
 
 pytestmark = [pytest.mark.pg,
               pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")]
@@ -39,17 +39,8 @@ def run_node(*args: str) -> dict:
 
 @pytest.mark.timeout(180)
 async def test_javascript_verifies_what_python_admitted(database: str, tmp_path: Path):
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
-    env.update(DATABASE_URL=database, LEDGER_HOME=str(tmp_path / "home"),
-               LEDGER_OPEN_REGISTRATION="1", LEDGER_ORIGIN=LEDGER_ID,
-               LEDGER_CHECKPOINT_INTERVAL="0.05")
     log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ledger", "serve", "--port", str(port),
-             "--log-level", "warning"],
-            env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    proc, port = serve_on(database, tmp_path / "home", log, LEDGER_OPEN_REGISTRATION="1")
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=base, timeout=10) as http:
@@ -90,7 +81,7 @@ async def test_javascript_verifies_what_python_admitted(database: str, tmp_path:
         done = await asyncio.to_thread(
             subprocess.run, [sys.executable, "-m", "ledger", "export", "--out", str(bundle),
                              "--url", base],
-            env={**env, "LEDGER_TOKEN": token}, capture_output=True, text=True, timeout=60)
+            env={**os.environ, "LEDGER_TOKEN": token}, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
         r = await asyncio.to_thread(run_node, "bundle", str(bundle), vkey)
         assert r["ok"], r

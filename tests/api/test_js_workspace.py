@@ -12,10 +12,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +27,7 @@ from ledger.client import LedgerClient
 from ledger.db import APP_ROLE
 from ledger.domain.state_hash import state_hash
 from ledger.tokens import create_token
-from tests.api.test_serve import _free_port, _stop, _wait_until_healthy
-from tests.helpers import LEDGER_ID
+from tests.api.test_serve import _stop, _wait_until_healthy, serve_on
 
 pytestmark = [pytest.mark.pg,
               pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")]
@@ -95,16 +92,8 @@ def _readable(request: dict[str, Any]) -> str:
 
 @pytest.mark.timeout(240)
 async def test_the_workshop_signed_in_the_browser(database: str, tmp_path: Path) -> None:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
-    env.update(DATABASE_URL=database, LEDGER_HOME=str(tmp_path / "home"),
-               LEDGER_ORIGIN=LEDGER_ID, LEDGER_CHECKPOINT_INTERVAL="0.05")
     log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ledger", "serve", "--port", str(port),
-             "--log-level", "warning"],
-            env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    proc, port = serve_on(database, tmp_path / "home", log)
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=base, timeout=10) as http:
