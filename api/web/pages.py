@@ -385,7 +385,7 @@ async def workspace(request: Req) -> Response[bytes]:
     """The organization's workspace: forms only. Its script (``static/js/workspace.js``)
     holds the organization's key in the browser, builds and signs each statement there
     and sends the envelope to ``POST /v1/events``; the server never sees the key."""
-    return page_of(request, "workspace.html", {})
+    return page_of(request, "workspace.html", {"categories": CATEGORIES})
 
 
 PAGES = [register, organization, agreement, printable, log, provenance, workspace]

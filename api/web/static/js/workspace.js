@@ -154,6 +154,23 @@ async function verified(prepareFn, options) {
 
 const common = () => ({ api: api(), agreementId: agreementId(), actor: orgId(), orgKey, lang });
 
+// Reading a form: trimmed text; optional members left to their default (normalData).
+const val = (f, name) => (f.namedItem(name) ? f.namedItem(name).value : "").trim();
+const qty = (f, name) => ({ amount: val(f, `${name}_amount`), unit: val(f, `${name}_unit`) });
+const maybeQty = (f, name) => (val(f, `${name}_amount`) || val(f, `${name}_unit`) ? qty(f, name) : null);
+const period = (f) => ({ start: val(f, "period_start"), end: val(f, "period_end") });
+const onAgreement = (type, data) => simple(agreementStream(agreementId()), type, data);
+
+/** The chosen file's SHA-256 in lower-case hex, computed here (the file is not sent);
+ * null when no file is chosen. */
+async function fileHash(f, name) {
+  const input = f.namedItem(name);
+  const file = input && input.files && input.files[0];
+  if (!file) return null;
+  const digest = await crypto.subtle.digest("SHA-256", await file.arrayBuffer());
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 const PLANS = {
   async register(f) {
     const profile = {};
@@ -175,6 +192,30 @@ const PLANS = {
     expectation_id: f.expectation_id.value.trim(), text: f.text.value.trim(),
   }),
   ack: (f) => verified(prepareAcknowledgement, { ...common(), expectationId: f.expectation_id.value.trim() }),
+  porteur: (f) => onAgreement("porteur.named", { person_id: val(f, "person_id") }),
+  stage: (f) => onAgreement("stage.started", { stage: val(f, "stage"), note: val(f, "note") }),
+  stageack: (f) => onAgreement("stage.completion_acknowledged", { stage: val(f, "stage"), note: val(f, "note") }),
+  role: (f) => onAgreement("role.proposed", { role_id: val(f, "role_id"), name: val(f, "name"),
+    description: val(f, "description"), assignee: val(f, "assignee") }),
+  roleaccept: (f) => onAgreement("role.accepted", { role_id: val(f, "role_id"), person_id: val(f, "person_id") || null }),
+  offer: (f) => {
+    const fair = val(f, "fair_amount") || val(f, "fair_unit")
+      ? { ...qty(f, "fair"), method: val(f, "fair_method") } : null;
+    return onAgreement("commitment.offered", { commitment_id: val(f, "commitment_id"), category: val(f, "category"),
+      description: val(f, "description"), quantity: qty(f, "quantity"), period: period(f),
+      receiver: val(f, "receiver"), conditions: val(f, "conditions"), value: maybeQty(f, "value"), fair_value: fair });
+  },
+  received: (f) => onAgreement("commitment.received_value_declared", { commitment_id: val(f, "commitment_id"),
+    value: qty(f, "value") }),
+  indicator: (f) => onAgreement("indicator.defined", { indicator_id: val(f, "indicator_id"), name: val(f, "name"),
+    unit: val(f, "unit"), method: val(f, "method"), target: val(f, "target") || null }),
+  fulfil: async (f) => onAgreement("fulfilment.recorded", { fulfilment_id: val(f, "fulfilment_id"),
+    commitment_id: val(f, "commitment_id"), quantity: qty(f, "quantity"), period: period(f), note: val(f, "note"),
+    evidence_sha256: await fileHash(f, "evidence") }),
+  confirm: (f) => onAgreement("fulfilment.confirmed", { fulfilment_id: val(f, "fulfilment_id"), comment: val(f, "comment") }),
+  measure: async (f) => onAgreement("indicator.measured", { measurement_id: val(f, "measurement_id"),
+    indicator_id: val(f, "indicator_id"), period: period(f), value: val(f, "value"),
+    evidence_sha256: (await fileHash(f, "evidence")) ?? undefined }),
   ratify: (f) => {
     const text = f.version.value.trim();
     if (!/^[1-9][0-9]*$/.test(text)) {
