@@ -14,6 +14,7 @@ import base64
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -322,3 +323,110 @@ def test_a_profile_out_of_bounds_is_refused_with_its_field(site, browser):
         assert tab.errors == []
     finally:
         tab.close()
+
+
+def _refused_before_signing(ws: Workspace, form: str, **fields: str) -> str:
+    """Fill the form and review it: the page refuses before anything is signed."""
+    f = ws.page.locator(f"#ws-{form}")
+    for name, value in fields.items():
+        f.locator(f"[name={name}]").fill(value)
+    f.get_by_role("button", name="Relire avant de signer").click()
+    f.locator(".ws-result [role=alert]").wait_for(timeout=SIGNED)
+    assert f.locator(".ws-preview").is_hidden()
+    return str(f.locator(".ws-result").inner_text())
+
+
+def test_every_other_step_and_a_key_rotation_in_the_browser(site, browser):
+    """Revise, withdraw and acknowledge expectations addressed to some parties; decline and
+    relinquish roles; amend and withdraw a commitment; contest a fulfilment; give and
+    withdraw a consent; suspend, resume, withdraw with notice, terminate; add a key, sign
+    with it, revoke the old one — each signed in the page and recorded."""
+    c = Workspace(site, browser, "atelier-c")
+    d = Workspace(site, browser, "atelier-d")
+    agreement = "formes-ws-2026"
+    try:
+        for ws, name in ((c, "Atelier C"), (d, "Atelier D")):
+            ws.page.get_by_role("button", name="Créer une nouvelle clé").click()
+            ws.page.wait_for_function(
+                "() => document.getElementById('ws-key-status').innerText.includes('Clé chargée')")
+            assert "Inscrit au journal" in ws.step("register", name=name)
+            ws.set_agreement(agreement)
+        ok = "Inscrit au journal"
+        assert ok in c.step("draft", title="Formes", purpose="Tout essayer.", invited="atelier-d")
+        assert ok in d.step("join")
+
+        # Expectations addressed to some parties; acknowledging is not agreeing.
+        assert ok in c.step("expect", expectation_id="e1", text="Première version.",
+                            addressed_to="atelier-d")
+        assert c.shown["data"]["addressed_to"] == ["atelier-d"]
+        assert ok in c.step("revise", expectation_id="e1", text="Deuxième version.",
+                            addressed_to="atelier-d")
+        assert "n'est pas y adhérer" in d.page.locator("#ws-ack").inner_text()
+        assert ok in d.step("ack", expectation_id="e1")
+        assert ok in c.step("unexpect", expectation_id="e1", reason="Réglé autrement.")
+
+        # Roles: declined, then another accepted and relinquished.
+        role = {"description": "Tenir le calendrier.", "assignee": "atelier-d"}
+        assert ok in c.step("role", role_id="r1", name="Calendrier", **role)
+        assert ok in d.step("decline", role_id="r1", reason="Pas cette année.")
+        assert ok in c.step("role", role_id="r2", name="Calendrier bis", **role)
+        assert ok in d.step("roleaccept", role_id="r2")
+        assert ok in d.step("relinquish", role_id="r2")
+
+        # A commitment amended then withdrawn; another fulfilled and contested.
+        offer = {"category": "equipment", "description": "Projecteur.", "quantity_amount": "1",
+                 "quantity_unit": "projector", "period_start": "2027-01-01",
+                 "period_end": "2027-06-30", "receiver": "atelier-d"}
+        assert ok in c.step("offer", commitment_id="k1", **offer)
+        assert ok in c.step("amend", commitment_id="k1", **dict(offer, quantity_amount="2"))
+        assert c.shown["type"] == "commitment.amended"
+        assert c.shown["data"]["quantity"] == {"amount": "2", "unit": "projector"}
+        assert ok in c.step("unoffer", commitment_id="k1", reason="Projecteurs vendus.")
+        assert ok in c.step("offer", commitment_id="k2", **offer)
+        assert ok in c.step("fulfil", fulfilment_id="f1", commitment_id="k2",
+                            quantity_amount="1", quantity_unit="projector",
+                            period_start="2027-01-01", period_end="2027-01-31")
+        assert ok in d.step("contest", fulfilment_id="f1", reason="Jamais reçu.")
+
+        # A consent with a date that does not exist is refused before signing.
+        c.page.locator("#ws-consent-scope-commitment").check()
+        c.page.locator("#ws-consent-scope-agreement").check()
+        said = _refused_before_signing(c, "consent", consent_id="s1", trust_id="culturepedia",
+                                       purpose="Statistiques.", licence="CC BY 4.0",
+                                       expires_on="2030-02-30")
+        assert "un jour qui existe" in said, said
+        assert c.page.get_attribute("#ws-consent-expires_on", "aria-invalid") == "true"
+        assert ok in c.step("consent", expires_on="2030-02-28")
+        assert c.shown["data"]["scope"] == ["agreement", "commitment"]
+        assert ok in c.step("unconsent", consent_id="s1")
+
+        # A key rotation: the new key is added (signed by the old), signs from then on,
+        # and the old one is revoked; the last valid key cannot be.
+        old = c.page.locator("#ws-key-status").inner_text().rsplit(" ", 1)[-1]
+        c.page.get_by_role("button", name="Créer la nouvelle clé").click()
+        c.page.wait_for_function(
+            "() => document.getElementById('ws-keyadd-status').innerText.includes('prête')")
+        new = c.page.locator("#ws-keyadd-status").inner_text().rsplit(" ", 1)[-1]
+        assert ok in c.step("keyadd", label="poste 2")
+        assert c.shown["key"] == old
+        assert c.page.locator("#ws-key-status").inner_text().endswith(new)
+        assert ok in c.step("keyrevoke", key_id=old)
+        assert c.shown["key"] == new
+        said = _refused_before_signing(c, "keyrevoke", key_id=new)
+        assert "dernière clé" in said, said
+
+        # Suspend, resume, withdraw with notice, terminate.
+        assert ok in c.step("suspend", reason="Pause estivale.")
+        assert c.shown["key"] == new
+        assert ok in d.step("resume")
+        today = datetime.now(UTC).date().isoformat()
+        assert ok in d.step("withdraw", effective_on=today, reason="Fin de nos activités.")
+        assert ok in c.step("terminate", reason="Plus qu'un seul organisme.")
+        view = httpx.get(f"{site.url}/v1/agreements/{agreement}",
+                         headers={"Authorization": f"Bearer {site.token('auditor', 'x')}"},
+                         timeout=10).json()
+        assert view["state"]["status"] == "terminated"
+        assert c.tab.errors == [] and d.tab.errors == []
+    finally:
+        c.tab.close()
+        d.tab.close()

@@ -15,6 +15,7 @@
 
 import { generateKey, importPem, KeyFileError, openKeyStore } from "./sign/keys.js";
 import { prepareAcknowledgement, prepareRatification } from "./sign/ratify.js";
+import { prepareKeyAddition, prepareKeyRevocation } from "./sign/rotation.js";
 import {
   agreementStream, buildStatement, describe, issuedAt, orgStream, registration, signedText,
   StatementInputError,
@@ -122,6 +123,50 @@ function bindKey() {
   });
 }
 
+// --- key rotation: the new key, made here or loaded, before it is added -----------------
+
+let newKey = null;
+let newKeyUrl = null;
+
+function forgetNewKey() {
+  newKey = null;
+  if (newKeyUrl) URL.revokeObjectURL(newKeyUrl);
+  newKeyUrl = null;
+  $("ws-keyadd-download").hidden = true;
+  $("ws-keyadd-download").removeAttribute("href");
+  $("ws-keyadd-status").textContent = "";
+}
+
+function bindRotation() {
+  const status = $("ws-keyadd-status");
+  $("ws-keyadd-generate").addEventListener("click", async () => {
+    forgetNewKey();
+    newKey = await generateKey();
+    newKeyUrl = URL.createObjectURL(new Blob([newKey.pem], { type: "application/x-pem-file" }));
+    const a = $("ws-keyadd-download");
+    a.href = newKeyUrl;
+    a.download = `${orgId() || "organisme"}-nouvelle-cle.pem`;
+    a.hidden = false;
+    status.textContent = msg("keyadd-ready", { key: newKey.keyId });
+  });
+  $("ws-keyadd-file").addEventListener("change", async (ev) => {
+    const input = ev.target;
+    const file = input.files && input.files[0];
+    if (!file) return;
+    forgetNewKey();
+    try {
+      newKey = await importPem(await file.text());
+      input.removeAttribute("aria-invalid");
+      status.textContent = msg("keyadd-ready", { key: newKey.keyId });
+    } catch (e) {
+      status.textContent = e instanceof KeyFileError ? words(e) : String(e);
+      input.setAttribute("aria-invalid", "true");
+    } finally {
+      input.value = "";
+    }
+  });
+}
+
 // --- the steps: what each signs ---------------------------------------------------------
 
 /** A plan for one event on `stream`: `first` to show, `again(head)` on a 409 retry. */
@@ -139,11 +184,11 @@ function refusalOf(prepared) {
 }
 
 /** A plan from ratify.js's prepare functions (verified history, recomputed hashes). */
-async function verified(prepareFn, options) {
+async function verified(prepareFn, options, stream = agreementStream(options.agreementId)) {
   const first = await prepareFn(options);
   if (!first.ok) throw refusalOf(first);
   return {
-    stream: agreementStream(options.agreementId), first: first.statement,
+    stream, first: first.statement,
     again: async () => {
       const p = await prepareFn(options);
       if (!p.ok) throw new NoLongerAllowed(p.message_fr, p.message_en);
@@ -160,6 +205,20 @@ const qty = (f, name) => ({ amount: val(f, `${name}_amount`), unit: val(f, `${na
 const maybeQty = (f, name) => (val(f, `${name}_amount`) || val(f, `${name}_unit`) ? qty(f, name) : null);
 const period = (f) => ({ start: val(f, "period_start"), end: val(f, "period_end") });
 const onAgreement = (type, data) => simple(agreementStream(agreementId()), type, data);
+/** "a, b" -> ["a", "b"]; nothing -> "all" (every other party, the default). */
+function addressees(f) {
+  const orgs = val(f, "addressed_to").split(",").map((x) => x.trim()).filter(Boolean);
+  return orgs.length ? orgs : "all";
+}
+function commitmentData(f) {
+  const fair = val(f, "fair_amount") || val(f, "fair_unit")
+    ? { ...qty(f, "fair"), method: val(f, "fair_method") } : null;
+  return { commitment_id: val(f, "commitment_id"), category: val(f, "category"),
+    description: val(f, "description"), quantity: qty(f, "quantity"), period: period(f),
+    receiver: val(f, "receiver"), conditions: val(f, "conditions"), value: maybeQty(f, "value"), fair_value: fair };
+}
+const checked = (f, name) => Array.from(f).filter((e) => e.name === name && e.checked).map((e) => e.value);
+const reasoned = (type, idName) => (f) => onAgreement(type, { [idName]: val(f, idName), reason: val(f, "reason") });
 
 /** The chosen file's SHA-256 in lower-case hex, computed here (the file is not sent);
  * null when no file is chosen. */
@@ -189,7 +248,7 @@ const PLANS = {
   }),
   join: () => simple(agreementStream(agreementId()), "party.joined", {}),
   expect: (f) => simple(agreementStream(agreementId()), "expectation.stated", {
-    expectation_id: f.expectation_id.value.trim(), text: f.text.value.trim(),
+    expectation_id: f.expectation_id.value.trim(), text: f.text.value.trim(), addressed_to: addressees(f),
   }),
   ack: (f) => verified(prepareAcknowledgement, { ...common(), expectationId: f.expectation_id.value.trim() }),
   porteur: (f) => onAgreement("porteur.named", { person_id: val(f, "person_id") }),
@@ -198,13 +257,35 @@ const PLANS = {
   role: (f) => onAgreement("role.proposed", { role_id: val(f, "role_id"), name: val(f, "name"),
     description: val(f, "description"), assignee: val(f, "assignee") }),
   roleaccept: (f) => onAgreement("role.accepted", { role_id: val(f, "role_id"), person_id: val(f, "person_id") || null }),
-  offer: (f) => {
-    const fair = val(f, "fair_amount") || val(f, "fair_unit")
-      ? { ...qty(f, "fair"), method: val(f, "fair_method") } : null;
-    return onAgreement("commitment.offered", { commitment_id: val(f, "commitment_id"), category: val(f, "category"),
-      description: val(f, "description"), quantity: qty(f, "quantity"), period: period(f),
-      receiver: val(f, "receiver"), conditions: val(f, "conditions"), value: maybeQty(f, "value"), fair_value: fair });
+  offer: (f) => onAgreement("commitment.offered", commitmentData(f)),
+  amend: (f) => onAgreement("commitment.amended", commitmentData(f)),
+  unoffer: reasoned("commitment.withdrawn", "commitment_id"),
+  revise: (f) => onAgreement("expectation.revised", { expectation_id: val(f, "expectation_id"), text: val(f, "text"),
+    addressed_to: addressees(f) }),
+  unexpect: reasoned("expectation.withdrawn", "expectation_id"),
+  decline: reasoned("role.declined", "role_id"),
+  relinquish: reasoned("role.relinquished", "role_id"),
+  contest: reasoned("fulfilment.contested", "fulfilment_id"),
+  consent: (f) => onAgreement("consent.given", { consent_id: val(f, "consent_id"), trust_id: val(f, "trust_id"),
+    purpose: val(f, "purpose"), scope: checked(f, "scope"), licence: val(f, "licence"), expires_on: val(f, "expires_on") }),
+  unconsent: reasoned("consent.withdrawn", "consent_id"),
+  withdraw: (f) => onAgreement("party.withdrew", { effective_on: val(f, "effective_on"), reason: val(f, "reason") }),
+  suspend: (f) => onAgreement("agreement.suspended", { reason: val(f, "reason") }),
+  resume: (f) => onAgreement("agreement.resumed", { reason: val(f, "reason") }),
+  terminate: (f) => onAgreement("agreement.terminated", { reason: val(f, "reason") }),
+  keyadd: async (f) => {
+    if (!newKey) {
+      throw refusalOf({ field: "public_key", message_fr: "Créez ou chargez d'abord la nouvelle clé.",
+        message_en: "Create or load the new key first." });
+    }
+    const added = newKey;
+    const plan = await verified(prepareKeyAddition, { api: api(), orgId: orgId(), signingKey: orgKey,
+      newPublicKey: added.publicKey, label: val(f, "label") || undefined }, orgStream(orgId()));
+    // Once recorded, the new key is the one this page signs with (the old one may then be revoked).
+    return { ...plan, after: async () => { await useKey(added); forgetNewKey(); } };
   },
+  keyrevoke: (f) => verified(prepareKeyRevocation, { api: api(), orgId: orgId(), signingKey: orgKey,
+    keyId: val(f, "key_id"), reason: val(f, "reason") || "rotation" }, orgStream(orgId())),
   received: (f) => onAgreement("commitment.received_value_declared", { commitment_id: val(f, "commitment_id"),
     value: qty(f, "value") }),
   indicator: (f) => onAgreement("indicator.defined", { indicator_id: val(f, "indicator_id"), name: val(f, "name"),
@@ -305,6 +386,7 @@ async function sign(form) {
     });
     if (r.ok) {
       pending.delete(form.id);
+      if (plan.after) await plan.after();
       form.querySelector(".ws-preview").hidden = true;
       answer(form, msg("receipt", { position: r.receipt.position, size: r.inclusion.size }), false);
       form.dataset.position = String(r.receipt.position);
@@ -385,6 +467,7 @@ async function main() {
   keep();
   bindKey();
   bindSteps();
+  bindRotation();
   $("ws-attention-refresh").addEventListener("click", attention);
   $("ws-agreement").addEventListener("change", attention);
   if (store && orgId()) orgKey = await store.load(orgId()).catch(() => null);
