@@ -430,3 +430,89 @@ def test_every_other_step_and_a_key_rotation_in_the_browser(site, browser):
     finally:
         c.tab.close()
         d.tab.close()
+
+
+def _waits_for(ws: Workspace, text: str, present: bool = True) -> None:
+    """The attention list shows (or no longer shows) `text`, without "Actualiser"."""
+    ws.page.wait_for_function(
+        "([t, present]) => document.getElementById('ws-attention').innerText.includes(t)"
+        " === present", arg=[text, present], timeout=SIGNED)
+
+
+def test_what_needs_my_attention_is_live(site, browser):
+    """The other organization's list follows the log's stream: an invitation, a role
+    proposed, a stage to acknowledge, a fulfilment to confirm, a measure due appear as the
+    other side signs, and leave once answered; hiding the page closes the stream."""
+    e = Workspace(site, browser, "atelier-e")
+    f = Workspace(site, browser, "atelier-f")
+    agreement = "attention-ws-2026"
+    try:
+        for ws, name in ((e, "Atelier E"), (f, "Atelier F")):
+            ws.page.get_by_role("button", name="Créer une nouvelle clé").click()
+            ws.page.wait_for_function(
+                "() => document.getElementById('ws-key-status').innerText.includes('Clé chargée')")
+            assert "Inscrit au journal" in ws.step("register", name=name)
+            ws.set_agreement(agreement)
+        ok = "Inscrit au journal"
+        assert ok in e.step("draft", title="Attention", purpose="Voir venir.",
+                            invited="atelier-f")
+        _waits_for(f, "invité à se joindre")
+        f.page.wait_for_function("() => document.getElementById('workspace').dataset.live"
+                                 " === 'open'", timeout=SIGNED)
+        assert ok in f.step("join")
+        _waits_for(f, "invité à se joindre", present=False)
+
+        assert ok in e.step("role", role_id="r1", name="Calendrier",
+                            description="Tenir le calendrier.", assignee="atelier-f")
+        _waits_for(f, "Rôle « r1 » (Calendrier) proposé à votre organisme par atelier-e.")
+        f.page.get_by_role("listitem").filter(has_text="« r1 »").get_by_role(
+            "button", name="Remplir le formulaire").click()
+        assert f.page.input_value("#ws-roleaccept-role_id") == "r1"
+        assert ok in f.step("roleaccept")
+        _waits_for(f, "« r1 »", present=False)
+
+        assert ok in e.step("stage", stage="get_acquainted")
+        _waits_for(f, "Étape « 2.")
+        f.page.get_by_role("listitem").filter(has_text="Étape").get_by_role(
+            "button", name="Remplir le formulaire").click()
+        assert f.page.input_value("#ws-stageack-stage") == "get_acquainted"
+        assert ok in f.step("stageack")
+        _waits_for(f, "Étape « 2.", present=False)
+
+        today = datetime.now(UTC).date().isoformat()
+        assert ok in e.step("offer", commitment_id="k1", category="services",
+                            description="Graphisme.", quantity_amount="10",
+                            quantity_unit="hour", period_start="2026-01-01",
+                            period_end="2030-12-31", receiver="atelier-f")
+        assert ok in e.step("fulfil", fulfilment_id="f1", commitment_id="k1",
+                            quantity_amount="2", quantity_unit="hour",
+                            period_start=today, period_end=today)
+        _waits_for(f, "Contribution « f1 » de atelier-e à confirmer ou contester.")
+        assert ok in f.step("confirm", fulfilment_id="f1")
+        _waits_for(f, "« f1 »", present=False)
+
+        assert ok in f.step("indicator", indicator_id="i1", name="Heures", unit="hour",
+                            method="Somme.")
+        _waits_for(f, "Indicateur « i1 » (Heures) : aucune mesure pour la période en cours.")
+        evidence = Path(__file__).with_name("conftest.py")
+        assert ok in f.step("measure", measurement_id="m1", indicator_id="i1",
+                            period_start=today, period_end=today, value="2",
+                            evidence=evidence)
+        _waits_for(f, "« i1 »", present=False)
+        # E's own list: its stage to acknowledge and the terms to ratify, not F's items.
+        _waits_for(e, "Version")
+        mine = e.page.locator("#ws-attention").inner_text()
+        assert "Étape « 2." in mine and not any(x in mine for x in ("r1", "f1", "i1")), mine
+
+        # Hiding the page ends its stream (the request is aborted).
+        failed: list[str] = []
+        f.page.on("requestfailed", lambda r: failed.append(r.url))
+        f.page.evaluate("() => window.dispatchEvent(new PageTransitionEvent('pagehide'))")
+        f.page.wait_for_function("() => document.getElementById('workspace').dataset.live"
+                                 " === 'closed'")
+        f.page.wait_for_timeout(200)
+        assert any("/v1/stream" in u for u in failed), failed
+        assert e.tab.errors == [] and f.tab.errors == []
+    finally:
+        e.tab.close()
+        f.tab.close()

@@ -1,6 +1,7 @@
-// The organization's workspace (/espace): the key, the registration and the first steps
-// of an agreement (draft, join, expectation stated and acknowledged, ratification),
-// each built and signed here with the organization's own key (sign/*.js).
+// The organization's workspace (/espace): the key and its rotation, the registration and
+// every step of an agreement (docs/EVENTS.md), each built and signed here with the
+// organization's own key (sign/*.js); what needs the organization's attention, kept live
+// from the log's stream (sign/attention.js, sign/live.js).
 //
 // What this page keeps: the key as a non-extractable CryptoKey in IndexedDB (keys.js,
 // "Oublier cette clé" erases it); the organization's id, its token, the registration
@@ -14,6 +15,8 @@
 // fault marked aria-invalid.
 
 import { generateKey, importPem, KeyFileError, openKeyStore } from "./sign/keys.js";
+import { needs } from "./sign/attention.js";
+import { follow } from "./sign/live.js";
 import { prepareAcknowledgement, prepareRatification } from "./sign/ratify.js";
 import { prepareKeyAddition, prepareKeyRevocation } from "./sign/rotation.js";
 import {
@@ -391,6 +394,7 @@ async function sign(form) {
       answer(form, msg("receipt", { position: r.receipt.position, size: r.inclusion.size }), false);
       form.dataset.position = String(r.receipt.position);
       attention();
+      live(); // the agreement may exist only now
     } else {
       refuse(form, r);
     }
@@ -432,35 +436,73 @@ function item(text, fill) {
   return li;
 }
 
-/** From the agreement's state as the API answers it: an invitation, expectations
- * addressed to the organization it has not acknowledged, terms it has not ratified. */
+const TEXTS = {
+  join: () => msg("join"),
+  stage: (x) => msg("stage", { stage: stageName(x.stage) }),
+  ack: (x) => msg("ack", x),
+  role: (x) => msg("role", x),
+  confirm: (x) => msg("confirm", x),
+  measure: (x) => msg("measure", x),
+  ratify: (x) => msg("ratify", x),
+};
+
+function stageName(stage) {
+  const option = $("ws-stageack-stage").querySelector(`option[value="${stage}"]`);
+  return option ? option.textContent : stage;
+}
+
+let asked = 0;
+
+/** What waits for the organization in the agreement (sign/attention.js), from the
+ * agreement's state as the API answers it; the latest answer wins. */
 async function attention() {
   const list = $("ws-attention");
   const org = orgId(), id = agreementId();
+  const turn = ++asked;
   if (!org || !id) { list.replaceChildren(); return; }
   let view;
   try {
     view = await api().get(`/v1/agreements/${encodeURIComponent(id)}`);
   } catch (e) {
-    list.replaceChildren(item(e.problem ? words(e.problem) : String(e.message || e)));
+    if (turn === asked) list.replaceChildren(item(e.problem ? words(e.problem) : String(e.message || e)));
     return;
   }
-  const s = view.state, items = [];
-  const parties = Object.keys(s.parties || {});
-  if ((s.invited || {})[org] !== undefined && !parties.includes(org)) items.push(item(msg("join"), ["ws-join"]));
-  for (const e of Object.values(s.expectations || {})) {
-    const to = e.addressed_to === "all" ? parties.filter((o) => o !== e.holder) : e.addressed_to;
-    if (!e.withdrawn && to.includes(org) && parties.includes(org) && !(org in (e.acks || {}))) {
-      items.push(item(msg("ack", { id: e.id, holder: e.holder, text: e.text }), ["ws-ack", "ws-ack-id", e.id]));
-    }
-  }
-  const mine = (s.signatures || {})[org];
-  if (parties.includes(org) && parties.length >= 2 && view.terms_version > 0
-      && (!mine || mine.terms_version !== view.terms_version)) {
-    items.push(item(msg("ratify", { version: view.terms_version }),
-      ["ws-ratify", "ws-ratify-version", String(view.terms_version)]));
-  }
+  if (turn !== asked) return;
+  const items = needs(view, org, new Date().toISOString().slice(0, 10)).map((x) => item(TEXTS[x.kind](x), x.fill));
   list.replaceChildren(...(items.length ? items : [item(msg("none"))]));
+}
+
+// --- live: the agreement's new entries (GET /v1/stream) refresh the list -----------------
+
+let following = null; // {key, stop: AbortController}
+let refresh = null;
+
+function soon() {
+  clearTimeout(refresh);
+  refresh = setTimeout(attention, 150);
+}
+
+function stopLive() {
+  if (following) following.stop.abort();
+  following = null;
+  root.dataset.live = "closed";
+}
+
+/** Follow the agreement's entries with the organization's token, again after each drop
+ * (bounded backoff, sign/live.js); closed when the page is hidden, opened on its return. */
+function live() {
+  const token = $("ws-token").value.trim();
+  const key = JSON.stringify([orgId(), agreementId(), token]);
+  if (following && following.key === key) return;
+  stopLive();
+  if (!orgId() || !agreementId()) return;
+  const me = { key, stop: new AbortController() };
+  following = me;
+  follow({ baseUrl: location.origin, token: token || undefined, agreement: agreementId(), signal: me.stop.signal,
+    onOpen: () => { root.dataset.live = "open"; soon(); },
+    onEntry: soon,
+    onStop: () => { if (following === me) { following = null; root.dataset.live = "closed"; } },
+  });
 }
 
 async function main() {
@@ -469,11 +511,15 @@ async function main() {
   bindSteps();
   bindRotation();
   $("ws-attention-refresh").addEventListener("click", attention);
-  $("ws-agreement").addEventListener("change", attention);
+  $("ws-agreement").addEventListener("change", () => { attention(); live(); });
+  for (const id of ["ws-org", "ws-token"]) $(id).addEventListener("change", live);
+  window.addEventListener("pagehide", stopLive);
+  window.addEventListener("pageshow", (ev) => { if (ev.persisted) live(); });
   if (store && orgId()) orgKey = await store.load(orgId()).catch(() => null);
   showKey();
   root.dataset.ready = "1"; // the kept key is looked up: the page answers for it
   attention();
+  live();
 }
 
 main();
