@@ -13,7 +13,7 @@ sides, the indicators, and the terms version (the count of terms events) — and
 key, signature, position or progress event. The page is given the very inputs
 ``ledger.demo.run_demo`` gives its clients (the same organization and agreement ids, the
 same person ids from ``ledger.demo._person``, the same texts and amounts, the events in
-the same order), on a ledger of its own (``blank_site``), while ``site`` ran
+the same order), on a ledger of its own (``blank_site``), while ``cli_demo`` runs
 ``run_demo`` itself through ``ledger.client`` on another: equal hashes then mean the
 page built, for each form, the same terms as the Python client — not that one side
 copied the other's hash (the page's ratification recomputes it from the history the
@@ -27,14 +27,18 @@ import hashlib
 import json
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 
-from ledger.demo import AGREEMENT, ORGS, _person
+from ledger.demo import AGREEMENT, ORGS, DemoResult, _person, run_demo
+from tests.conftest import database_from_template
 
-from .conftest import Site
+from .conftest import Site, serving
 from .test_workspace import Workspace, _keygen
 
 pytestmark = [pytest.mark.pg, pytest.mark.browser, pytest.mark.timeout(600)]
@@ -42,6 +46,21 @@ pytestmark = [pytest.mark.pg, pytest.mark.browser, pytest.mark.timeout(600)]
 CA, TF, FR = list(ORGS)
 YEAR = {"period_start": "2027-01-01", "period_end": "2027-12-31"}
 JANUARY = {"period_start": "2027-01-04", "period_end": "2027-01-29"}
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def cli_demo(pg_admin_dsn: str, template_database: str,
+                   tmp_path_factory: pytest.TempPathFactory
+                   ) -> AsyncIterator[Future[DemoResult]]:
+    """``run_demo`` through ``ledger.client`` on a ledger of its own, running in a thread
+    while the browser works (the test waits for its result at the end)."""
+    home = tmp_path_factory.mktemp("browser-cli-demo-home")
+    async with database_from_template(pg_admin_dsn, template_database,
+                                      prefix="ledger_browser_cli") as dsn:
+        with serving(dsn, home) as (url, _env), ThreadPoolExecutor(1) as pool:
+            done = pool.submit(run_demo, url)
+            yield done
+            done.result(timeout=120)  # finished before its server stops
 
 
 def _ok(ws: Workspace, form: str, **fields: Any) -> dict[str, Any]:
@@ -57,7 +76,7 @@ def _cli(site: Site, *args: str, token: str | None = None) -> subprocess.Complet
                           capture_output=True, timeout=120)
 
 
-def test_the_demo_scenario_through_the_workspace(blank_site, site, browser, tmp_path):
+def test_the_demo_scenario_through_the_workspace(blank_site, cli_demo, browser, tmp_path):
     url = blank_site.url
     ws = {org: Workspace(blank_site, browser, org) for org in ORGS}
     ca, tf, fr = ws[CA], ws[TF], ws[FR]
@@ -155,9 +174,10 @@ def test_the_demo_scenario_through_the_workspace(blank_site, site, browser, tmp_
         final = httpx.get(f"{url}/v1/agreements/{AGREEMENT}", timeout=10).json()
         assert final["status"] == "active" and final["in_force"]
         # The agreement the page made is the one the CLI demo made: the same terms hash.
-        assert site.demo.agreement_id == AGREEMENT
-        assert final["state_hash"] == site.demo.state_hash
-        assert final["in_force_version"] == site.demo.in_force_version
+        demo = cli_demo.result(timeout=120)
+        assert demo.agreement_id == AGREEMENT
+        assert final["state_hash"] == demo.state_hash
+        assert final["in_force_version"] == demo.in_force_version
 
         # The auditor's export verifies offline and names the same hash.
         vkey = httpx.get(f"{url}/v1/log/key", timeout=10).text.strip()
@@ -168,7 +188,7 @@ def test_the_demo_scenario_through_the_workspace(blank_site, site, browser, tmp_
         verified = _cli(blank_site, "audit", "verify", str(bundle), "--log-key", vkey, "--json")
         report = json.loads(verified.stdout)
         assert report["ok"], report["failure"]
-        assert report["agreements"][AGREEMENT] == site.demo.state_hash
+        assert report["agreements"][AGREEMENT] == demo.state_hash
         for w in ws.values():
             assert w.tab.errors == []
     finally:
