@@ -459,6 +459,9 @@ def test_what_needs_my_attention_is_live(site, browser):
         _waits_for(f, "invité à se joindre")
         f.page.wait_for_function("() => document.getElementById('workspace').dataset.live"
                                  " === 'open'", timeout=SIGNED)
+        # A non-party acting: the server's refusal, in the page's words.
+        said = f.step("porteur", person_id="p-atelier-f")
+        assert "Refusé" in said and "n'est pas partie" in said, said
         assert ok in f.step("join")
         _waits_for(f, "invité à se joindre", present=False)
 
@@ -470,6 +473,10 @@ def test_what_needs_my_attention_is_live(site, browser):
         assert f.page.input_value("#ws-roleaccept-role_id") == "r1"
         assert ok in f.step("roleaccept")
         _waits_for(f, "« r1 »", present=False)
+        # A stale ratification: version 1 is no longer the terms' version; refused before
+        # signing, from the history the page verified.
+        said = _refused_before_signing(e, "ratify", version="1")
+        assert "pas la version actuelle des termes" in said, said
 
         assert ok in e.step("stage", stage="get_acquainted")
         _waits_for(f, "Étape « 2.")
