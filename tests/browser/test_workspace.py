@@ -377,6 +377,15 @@ def test_every_other_step_and_a_key_rotation_in_the_browser(site, browser):
         offer = {"category": "equipment", "description": "Projecteur.", "quantity_amount": "1",
                  "quantity_unit": "projector", "period_start": "2027-01-01",
                  "period_end": "2027-06-30", "receiver": "atelier-d"}
+        # Amounts are decimal strings with a point; a period does not end before it starts.
+        bad = dict(offer, commitment_id="k1", quantity_amount="1,5")
+        del bad["category"]
+        said = _refused_before_signing(c, "offer", **bad)
+        assert "point" in said, said
+        assert c.page.get_attribute("#ws-offer-quantity-amount", "aria-invalid") == "true"
+        said = _refused_before_signing(c, "offer", quantity_amount="1", period_end="2026-12-31")
+        assert "finit avant de commencer" in said, said
+        assert c.page.get_attribute("#ws-offer-end", "aria-invalid") == "true"
         assert ok in c.step("offer", commitment_id="k1", **offer)
         assert ok in c.step("amend", commitment_id="k1", **dict(offer, quantity_amount="2"))
         assert c.shown["type"] == "commitment.amended"
