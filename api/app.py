@@ -198,7 +198,9 @@ def create_app(
             states = AgreementStates(seal_key(ledger.log.key.private_bytes_raw()),
                                      every=config.snapshot_every, primary=ledger.pool)
             app.state.current_states = CurrentStates(caches.agreements, states=states,
-                                                    max_bytes=caches.agreements_bytes)
+                                                    max_bytes=caches.agreements_bytes,
+                                                    answers=caches.answers,
+                                                    answers_bytes=caches.answers_bytes)
             app.state.projections = runner
             try:
                 follower.start()
