@@ -13,8 +13,10 @@ held back from the fill and appended over HTTP as the measured appends, so the l
 reaches the size with them.
 
 At each size, ``ledger serve`` (one process) is started on the log (its start-up,
-which checks what its last checkpoint does not cover, is timed), the projections are
-left to catch up and the background check of the whole history to pass, then:
+which checks what its last checkpoint does not cover, is timed: after each fill a
+checkpoint is signed with the log key, as the served ledger would have signed one),
+the projections are left to catch up and the background check of the whole history
+to pass, then:
 
 * appends: 16 clients, each with its own agreements, single-event ``POST /v1/events``
   one after another; latency from sending a request to its last byte;
@@ -57,7 +59,7 @@ from typing import Any
 
 import asyncpg
 import msgspec
-from _fill import append_all, settle
+from _fill import append_all, settle, sign_checkpoint
 from _serve import (
     SERVER_SETTINGS,
     Server,
@@ -371,10 +373,12 @@ async def main(sizes: list[int], hold: int, seconds: float, profile: str | None)
                 t0 = time.perf_counter()
                 await settle(dsn)
                 settled = time.perf_counter() - t0
+                signed = await sign_checkpoint(dsn, Path(tmp) / "home" / "log-key.pem")
                 filled = log.events - sum(map(len, held))
                 print(f"  filled to {filled:,} agreement events in {len(log.agreements):,} "
                       f"agreements: generate + sign {made:.0f} s, append through the "
                       f"store {appended:.0f} s, VACUUM ANALYZE {settled:.0f} s; "
+                      f"checkpoint signed at {signed or 'none (no log key yet)'}; "
                       f"load {load()}", flush=True)
                 row = await measure(dsn, Path(tmp) / "home", log, held, seconds,
                                     profile if target == sizes[-1] else None)
