@@ -304,18 +304,18 @@ def _terms_versions(events: list[StoredEvent], ta: str | None, tb: str | None,
                     t: Words) -> dict[str, Any]:
     """The ratification of each terms version by each of its parties, and what changed
     between terms versions ``ta`` and ``tb`` (by default: the latest version ratified
-    before the current one, or the one before it, and the current one)."""
-    facts = [fact_from_stored(e) for e in events]
-    first = terms_history(facts)
-    current = first.current
+    before the current one, else the first, and the current one). One fold."""
+    asked = (_int(ta, "ta"), _int(tb, "tb"))
+    history = terms_history((fact_from_stored(e) for e in events),
+                            {v for v in (*asked, 1) if v is not None})
+    current = history.current
     if current < 1:
-        return {"terms_versions": first.versions, "terms_current": 0, "changes": None}
-    earlier = [v.terms_version for v in first.versions
+        return {"terms_versions": history.versions, "terms_current": 0, "changes": None}
+    earlier = [v.terms_version for v in history.versions
                if v.terms_version < current and any(r for _, r in v.ratified)]
-    a = _int(ta, "ta", earlier[0] if earlier else max(current - 1, 1)) or 1
-    b = _int(tb, "tb", current) or current
+    a = asked[0] if asked[0] is not None else earlier[0] if earlier else 1
+    b = asked[1] if asked[1] is not None else current
     a, b = min(max(a, 1), current), min(max(b, 1), current)
-    history = terms_history(facts, {a, b})
     changes: TermsChanges = terms_changes(a, history.terms[a], b, history.terms[b])
     shown = {
         "scalars": [(t("member." + c.member), _shown(c.before, t), _shown(c.after, t))

@@ -85,8 +85,9 @@ class TermsHistory(msgspec.Struct, frozen=True):
 
 def terms_history(facts: Iterable[Fact], wanted: Iterable[int] = ()) -> TermsHistory:
     """One fold of the stream's facts: each terms version's parties and ratifications,
-    and ``terms_json`` at each version of ``wanted`` that exists. The versions listed
-    are those someone ratified, and the current one."""
+    and ``terms_json`` at each version of ``wanted`` that exists, at each version someone
+    ratified and at the current one. The versions listed are those someone ratified,
+    and the current one."""
     want = set(wanted)
     state = initial_state()
     parties: dict[int, tuple[str, ...]] = {}
@@ -104,7 +105,11 @@ def terms_history(facts: Iterable[Fact], wanted: Iterable[int] = ()) -> TermsHis
             sig = state.signatures.get(fact.actor)
             if sig is not None and sig.stream_version == fact.stream_version:
                 ratifications.setdefault(sig.terms_version, {})[fact.actor] = sig
+                if sig.terms_version == v and v not in terms:
+                    terms[v] = terms_json(state)  # a ratified version's terms, kept
     current = state.terms_version
+    if current and current not in terms:
+        terms[current] = terms_json(state)
     shown = sorted({v for v in ratifications if v in parties} | ({current} if current else set()),
                    reverse=True)
     versions = tuple(
