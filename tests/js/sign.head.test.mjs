@@ -15,16 +15,20 @@ const stream = `agreement/${id}`;
 
 /** The fake ledger's routes with the stream head added (forged on demand), recording
  * every path asked. */
-function server(forge = {}, asked = []) {
-  const base = ledger.fetcher({ needToken: true });
+function server(forge = {}, asked = [], l = ledger) {
+  const base = l.fetcher({ needToken: true });
   return async (url, init) => {
     const u = new URL(url, "http://ledger.test");
     asked.push(u.pathname + u.search);
     const m = /^\/v1\/streams\/([a-z]+)\/([^/]+)$/.exec(u.pathname);
     if (m) {
-      const all = ledger.streams.get(`${m[1]}/${m[2]}`) || [];
+      const all = l.streams.get(`${m[1]}/${m[2]}`) || [];
       const last = all[all.length - 1];
       const body = { stream: `${m[1]}/${m[2]}`, version: forge.version ?? all.length, head_hash: forge.head ?? (last ? last.hash : null) };
+      return { ok: true, status: 200, json: async () => body, text: async () => JSON.stringify(body) };
+    }
+    if (forge.proofs && u.pathname.endsWith("/proofs")) {
+      const body = forge.proofs(await (await base(url, init)).json());
       return { ok: true, status: 200, json: async () => body, text: async () => JSON.stringify(body) };
     }
     if (forge.events && u.pathname.endsWith("/events")) {
@@ -36,9 +40,9 @@ function server(forge = {}, asked = []) {
   };
 }
 
-const apiOf = (forge, asked) => createApi({ baseUrl: "http://ledger.test", token: "ml_test", fetch: server(forge, asked) });
-const options = (forge = {}, cache = createHeadCache(), asked = []) => ({
-  api: apiOf(forge, asked), stream, cache, pin: createPin(memoryStorage()), waitMs: 0,
+const apiOf = (forge, asked, l) => createApi({ baseUrl: "http://ledger.test", token: "ml_test", fetch: server(forge, asked, l) });
+const options = (forge = {}, cache = createHeadCache(), asked = [], l = ledger) => ({
+  api: apiOf(forge, asked, l), stream, cache, pin: createPin(memoryStorage()), waitMs: 0,
 });
 const lastOf = (s) => ledger.streams.get(s).at(-1);
 
@@ -99,4 +103,19 @@ test("an empty stream's head is version 0, and only when the server says so", as
   assert.deepEqual(await verifiedHead({ ...options(), stream: empty }), { version: 0, head_hash: null });
   await assert.rejects(verifiedHead({ ...options({ version: 3, head: "ab".repeat(32) }), stream: empty }),
     (e) => e instanceof HeadRefused && e.code === "head-mismatch");
+});
+
+test("after the cache, a checkpoint not consistent with the cached one is refused", async () => {
+  const fresh = await agreementLedger({ extra: 2 });
+  const cache = createHeadCache();
+  await verifiedHead(options({}, cache, [], fresh.ledger));
+  await fresh.ledger.append([fresh.keys.c], { stream, type: "measure.recorded", actor: "centre-c",
+    data: { measure_id: "m-later", indicator_id: "i1", value: "3" } });
+  assert.equal((await verifiedHead(options({}, new Map(cache), [], fresh.ledger))).version, fresh.ledger.streams.get(stream).length);
+  // A server that rewrote its past cannot prove the new tree extends the cached one.
+  const rewritten = (batch) => ({ ...batch, consistency: batch.consistency
+    && { ...batch.consistency, proof: batch.consistency.proof.map(() => Buffer.alloc(32, 7).toString("base64")) } });
+  await assert.rejects(verifiedHead(options({ proofs: rewritten }, cache, [], fresh.ledger)), (e) => e instanceof HeadRefused
+    && e.failure.code === "consistency-invalid" && /réécrit son passé/.test(e.message_fr));
+  assert.equal(cache.size, 0);
 });
