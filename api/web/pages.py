@@ -21,6 +21,7 @@ from typing import Any
 import segno
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
+from litestar.params import FromPath
 from markdown_it import MarkdownIt
 
 from ledger import b64, merkle
@@ -135,7 +136,7 @@ async def register(request: Req, reads: NamedDependency[Reads]) -> Response[byte
 
 @get("/organizations/{org_id:str}", include_in_schema=False)
 async def organization(request: Req, reads: NamedDependency[Reads],
-                       org_id: str) -> Response[bytes]:
+                       org_id: FromPath[str]) -> Response[bytes]:
     """Profile, keys with their validity, agreements, portfolio."""
     try:
         org = await load_organization(reads, org_id)
@@ -349,7 +350,7 @@ async def _agreement_context(request: Req, reads: Reads, agreement_id: str,
 
 @get("/agreements/{agreement_id:str}", include_in_schema=False)
 async def agreement(request: Req, reads: NamedDependency[Reads],
-                    agreement_id: str) -> Response[bytes]:
+                    agreement_id: FromPath[str]) -> Response[bytes]:
     """Everything the agreement's state says, its written text and its signed events."""
     try:
         t = _words(request)
@@ -376,7 +377,7 @@ async def agreement(request: Req, reads: NamedDependency[Reads],
 
 @get("/agreements/{agreement_id:str}/print", include_in_schema=False)
 async def printable(request: Req, reads: NamedDependency[Reads],
-                    agreement_id: str) -> Response[bytes]:
+                    agreement_id: FromPath[str]) -> Response[bytes]:
     """The written agreement alone, laid out for A4 or Letter paper."""
     try:
         t = _words(request)
