@@ -14,6 +14,7 @@
 // in a signed checkpoint, or shows the refusal in the page's language with the field at
 // fault marked aria-invalid.
 
+import { verifiedHead } from "./sign/head.js";
 import { generateKey, importPem, KeyFileError, openKeyStore } from "./sign/keys.js";
 import { needs } from "./sign/attention.js";
 import { follow } from "./sign/live.js";
@@ -172,12 +173,17 @@ function bindRotation() {
 
 // --- the steps: what each signs ---------------------------------------------------------
 
-/** A plan for one event on `stream`: `first` to show, `again(head)` on a 409 retry. */
+/** A plan for one event on `stream`: `first` to show, `again()` on a 409 retry. Both are
+ * built on the head this browser verified (sign/head.js), never on the server's word:
+ * a head that disagrees with the verified history is refused before anything is signed. */
 async function simple(stream, type, data) {
   const lg = await ledger();
-  const build = (head) => buildStatement({ ledger: lg, stream, version: head.version + 1, prev: head.head_hash,
-    type, data, actor: orgId(), keyId: orgKey.keyId, issuedAt: issuedAt() });
-  return { stream, first: build(await api().head(stream)), again: async (head) => build(head) };
+  const build = async () => {
+    const head = await verifiedHead({ api: api(), stream });
+    return buildStatement({ ledger: lg, stream, version: head.version + 1, prev: head.head_hash,
+      type, data, actor: orgId(), keyId: orgKey.keyId, issuedAt: issuedAt() });
+  };
+  return { stream, first: await build(), again: build };
 }
 
 function refusalOf(prepared) {
