@@ -18,6 +18,7 @@ import { verifiedHead } from "./sign/head.js";
 import { generateKey, importPem, KeyFileError, openKeyStore } from "./sign/keys.js";
 import { needs } from "./sign/attention.js";
 import { follow } from "./sign/live.js";
+import { sentence } from "./sign/words.js";
 import { prepareAcknowledgement, prepareRatification } from "./sign/ratify.js";
 import { prepareKeyAddition, prepareKeyRevocation } from "./sign/rotation.js";
 import {
@@ -356,7 +357,8 @@ const pending = new Map();
 function showPlan(form, plan) {
   pending.set(form.id, plan);
   const preview = form.querySelector(".ws-preview");
-  preview.querySelector(".ws-words").textContent = describe(plan.first, lang);
+  const said = sentence(plan.first, lang);
+  preview.querySelector(".ws-words").textContent = said ? `${said} ${describe(plan.first, lang)}` : describe(plan.first, lang);
   preview.querySelector(".ws-json").textContent = signedText(plan.first);
   preview.hidden = false;
 }
