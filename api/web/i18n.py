@@ -179,6 +179,7 @@ _FR: Final[dict[str, str]] = {
     "ws.sign": "Signer et envoyer",
     "ws.words": "Ce que vous signez",
     "ws.json": "Le JSON exact qui sera signé",
+    "ws.document": "L'entente écrite de cette version, telle que vous la signez",
     "ws.working": "En cours…",
     "ws.receipt": "Inscrit au journal à la position {position} ; inclusion vérifiée "
     "dans un point de contrôle signé (taille {size}).",
@@ -585,6 +586,7 @@ _EN: Final[dict[str, str]] = {
     "ws.sign": "Sign and send",
     "ws.words": "What you sign",
     "ws.json": "The exact JSON to be signed",
+    "ws.document": "The written agreement of this version, as you sign it",
     "ws.working": "Working…",
     "ws.receipt": "Recorded in the log at position {position}; inclusion verified in a "
     "signed checkpoint (size {size}).",

@@ -72,8 +72,10 @@ class Workspace:
         f.get_by_role("button", name="Relire avant de signer").click()
         preview = f.locator(".ws-preview")
         preview.wait_for(state="visible", timeout=SIGNED)
-        shown = preview.locator("pre").inner_text()  # the exact JSON
+        shown = preview.locator("pre.ws-json").inner_text()  # the exact JSON
         self.shown = json.loads(shown)
+        doc = preview.locator(".ws-doc")  # a ratification's written agreement
+        self.document = doc.locator("pre").inner_text() if doc.is_visible() else None
         assert json.loads(shown)["actor"] == self.org
         assert preview.locator(".ws-words").inner_text().startswith(self.org)
         f.get_by_role("button", name="Signer et envoyer").click()
@@ -178,6 +180,10 @@ def test_two_organizations_sign_an_agreement_in_the_browser(site, browser, tmp_p
                 "button", name="Remplir le formulaire").click()
             done = ws.step("ratify")
             assert "Inscrit au journal" in done, (ws.org, done)
+            # what was signed was shown: the written agreement of exactly that version,
+            # carrying the terms' hash the browser recomputed and signs
+            assert ws.document is not None and ws.shown["data"]["state_hash"] in ws.document
+            assert f"{view['terms_version']}" in ws.document
         view = httpx.get(f"{site.url}/v1/agreements/{AGREEMENT}", timeout=10).json()
         assert view["in_force"] is True
         assert view["in_force_version"] == view["terms_version"]
@@ -309,7 +315,7 @@ def test_a_profile_out_of_bounds_is_refused_with_its_field(site, browser):
         page.fill("#ws-sector", "culture")
         form = page.locator("#ws-register")
         form.get_by_role("button", name="Relire avant de signer").click()
-        shown = form.locator("pre")
+        shown = form.locator("pre.ws-json")
         shown.wait_for(state="visible")
         assert json.loads(shown.inner_text())["data"]["profile"] == {
             "website": "ftp://atelier.example", "sector": "culture"}

@@ -198,7 +198,7 @@ async function verified(prepareFn, options, stream = agreementStream(options.agr
   const first = await prepareFn(options);
   if (!first.ok) throw refusalOf(first);
   return {
-    stream, first: first.statement,
+    stream, first: first.statement, document: first.document,
     again: async () => {
       const p = await prepareFn(options);
       if (!p.ok) throw new NoLongerAllowed(p.message_fr, p.message_en);
@@ -360,6 +360,11 @@ function showPlan(form, plan) {
   const said = sentence(plan.first, lang);
   preview.querySelector(".ws-words").textContent = said ? `${said} ${describe(plan.first, lang)}` : describe(plan.first, lang);
   preview.querySelector(".ws-json").textContent = signedText(plan.first);
+  // a ratification: the written agreement of exactly the version signed, as served and
+  // checked to carry the terms' hash this browser recomputed (ratify.js)
+  const doc = preview.querySelector(".ws-doc");
+  doc.hidden = !plan.document;
+  doc.querySelector(".ws-document").textContent = plan.document || "";
   preview.hidden = false;
 }
 
