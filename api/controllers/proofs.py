@@ -10,8 +10,10 @@ on its last visit. Access is the stream's: an agreement by the agreement rule (a
 gets the proofs of the events it may read), an organization publicly. Proofs and
 checkpoints are hashes: they disclose no event's content.
 
-Read through the store (the primary), as the log's routes: the checkpoint and the
-proofs must come from one tree.
+The checkpoint is the primary's latest; the proofs are read, as the log's routes do,
+from a server holding that tree (a replica that has replayed its size, else the
+primary: ``ledger.reads.routing``): a tree of a given size is the same on every server
+that holds it, so the checkpoint and the proofs are always of one tree.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from ledger.reads import Reads, StoredEvent
 from ledger.runtime import Ledger
 from ledger.statement import ORG_ID_PATTERN
 
+from ..positions import note_position
 from ..problems import problem_responses
 from ..schemas import ConsistencyProof, EntryProof, ProofBatch
 from .agreements import fold_events, load_agreement, require_agreement_reader, whole_stream
@@ -38,8 +41,17 @@ Seen = Annotated[int | None, QueryParameter(
     ge=1, description="the tree size of the last checkpoint this reader verified")]
 
 
-async def _batch(ledger: Ledger, events: list[StoredEvent], seen: int | None) -> ProofBatch:
-    reads = ledger.store.reads
+async def _holding(request: Request[Any, Any, Any], ledger: Ledger, size: int) -> Reads:
+    """The reads of a server holding the tree of ``size`` (a replica or the primary)."""
+    route = await ledger.router.route(size - 1 if size else None)
+    note_position(request.scope, route.position)
+    return route.reads
+
+
+async def _batch(request: Request[Any, Any, Any], ledger: Ledger, reads: Reads,
+                 events: list[StoredEvent], seen: int | None) -> ProofBatch:
+    """``events`` and their signers' organization events (read with ``reads``, the
+    request's), proved in the tree of the latest checkpoint."""
     signers = sorted({e.statement().actor for e in events})
     shown = {e.position: e for e in events}
     for org in signers:
@@ -50,7 +62,8 @@ async def _batch(ledger: Ledger, events: list[StoredEvent], seen: int | None) ->
         latest = await ledger.log.checkpoint()
     size = latest.size
     below = sorted(p for p in shown if p < size)
-    found = await reads.inclusion_proofs(below, size) if below else {}
+    found = await (await _holding(request, ledger, size)).inclusion_proofs(below, size) \
+        if below else {}
     proofs = [EntryProof(p, b64.encode(merkle.hash_leaf(shown[p].leaf)),
                          [b64.encode(h) for h in found[p]]) for p in below if p in found]
     consistency = None
@@ -60,7 +73,8 @@ async def _batch(ledger: Ledger, events: list[StoredEvent], seen: int | None) ->
             raise NotFound(f"seen {seen} is beyond the log, which has {log_size} entries",
                            field="seen", log_size=log_size)
         small, big = min(seen, size), max(seen, size)
-        proof = await ledger.store.consistency_proof(small, big) if small else []
+        holding = await _holding(request, ledger, big)
+        proof = await holding.consistency_proof(small, big) if small else []
         consistency = ConsistencyProof(small, big, [b64.encode(h) for h in proof])
     return ProofBatch(latest.note, size, proofs, consistency)
 
@@ -79,19 +93,20 @@ class ProofsController(Controller):
         grant = await require_agreement_reader(request, reads, fold_events(events), events)
         if not grant.access.whole:  # a trust: the events its consents cover
             events = [e for e in events if grant.visible(e)]
-        return await _batch(ledger, events, seen)
+        return await _batch(request, ledger, reads, events, seen)
 
     @get("/v1/organizations/{org_id:str}/proofs", operation_id="GetOrganizationProofs",
          summary="Checkpoint, inclusion proofs of the organization's events, and "
                  "consistency from a size seen before; public",
          responses=problem_responses(400, 404, 503))
     async def organization(
-        self, ledger: NamedDependency[Ledger],
+        self, request: Request[Any, Any, Any], reads: NamedDependency[Reads],
+        ledger: NamedDependency[Ledger],
         org_id: Annotated[str, PathParameter(pattern=ORG_ID_PATTERN,
                                              description="organization id")],
         seen: Seen = None,
     ) -> ProofBatch:
-        events = await whole_stream(ledger.store.reads, f"org/{org_id}")
+        events = await whole_stream(reads, f"org/{org_id}")
         if not events:
             raise NotFound(f"no organization {org_id!r} is registered", field="org_id")
-        return await _batch(ledger, events, seen)
+        return await _batch(request, ledger, reads, events, seen)

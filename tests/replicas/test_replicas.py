@@ -171,6 +171,42 @@ async def test_reads_are_served_by_the_replica(pair: Pair, dbname: str, tmp_path
         assert f'ledger_replica_in_rotation{{replica="{name}"}} 1.0' in text
 
 
+async def test_the_proofs_for_a_page_are_read_from_the_replica(
+        pair: Pair, dbname: str, tmp_path: Path) -> None:
+    """``/v1/organizations/{id}/proofs``: the checkpoint is the primary's, the proofs
+    (the tree's nodes) come from the replica holding its size."""
+    app = app_for(tmp_path, pair, dbname, pair.standby)
+    async with AsyncTestClient(app) as client:
+        name = f"{pair.standby.dsn(dbname).rpartition('@')[2]}"
+        await wait_rotation(client, name, True)
+        position = await append_org(client, "proved")
+        for n in range(10):
+            await append_org(client, f"filler-{n}")
+        for _ in range(100):  # until a checkpoint covers the registration
+            r = await client.get("/v1/organizations/proved/proofs")
+            assert r.status_code == 200, r.text
+            if r.json()["size"] > position:
+                break
+            await asyncio.sleep(0.05)
+        before_replica = await scans(pair.standby, dbname, "merkle_nodes")
+        for _ in range(10):
+            r = await client.get("/v1/organizations/proved/proofs")
+            assert r.status_code == 200, r.text
+            assert [p["position"] for p in r.json()["proofs"]] == [position]
+        conn = await asyncpg.connect(pair.standby.dsn(dbname))
+        try:  # flush the replica sessions' statistics (the router reconnects)
+            await conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                               "WHERE application_name = 'ledger-replica-reads'")
+        finally:
+            await conn.close()
+        for _ in range(100):
+            if await scans(pair.standby, dbname, "merkle_nodes") >= before_replica + 10:
+                break
+            await asyncio.sleep(0.1)
+        on_replica = await scans(pair.standby, dbname, "merkle_nodes") - before_replica
+        assert on_replica >= 10, on_replica  # only these proofs read the tree there
+
+
 async def test_a_delayed_replica_never_answers_older_than_asked(
         pair: Pair, dbname: str, tmp_path: Path) -> None:
     """The standby replays 400 ms late; concurrent writers each read their own append
