@@ -19,6 +19,8 @@ here adds no CPU: what it can show is where the database work goes.
   (``synchronous_standby_names = ''``), synchronous with ``synchronous_commit = on``,
   and with ``remote_apply``; the three in turn, ``--rounds`` times (the host is shared:
   interleaving spreads its load over the three).
+  Before them, the commit latency alone: 300 one-row transactions in turn on one
+  connection in each mode (what the standby's round trip adds to every commit).
 * then the database's bytes per event (every table and index of the ledger database,
   and ``events`` and ``merkle_nodes`` alone), measured on what the runs wrote.
 
@@ -246,14 +248,41 @@ async def _sync_mode(primary: Postgres, mode: str) -> None:
     raise RuntimeError(f"s1 never became {want}")
 
 
+async def commit_latency(primary: Postgres, n: int = 300) -> list[float]:
+    """Seconds per commit of ``n`` one-row transactions in turn on one connection: the
+    round trip a synchronous standby adds to every commit, the sequencer's included."""
+    conn = await asyncpg.connect(primary.dsn("ledger"))
+    try:
+        await conn.execute("CREATE TABLE IF NOT EXISTS bench_commit (n int)")
+        took = []
+        for i in range(n):
+            t = time.perf_counter()
+            await conn.execute("INSERT INTO bench_commit VALUES ($1)", i)
+            took.append(time.perf_counter() - t)
+        await conn.execute("DROP TABLE bench_commit")
+        return took
+    finally:
+        await conn.close()
+
+
+MODES = ("async", "sync on", "sync remote_apply")
+
+
 async def bench_appends(primary: Postgres, home: Path, events: int, rounds: int) -> None:
+    for _ in range(rounds):
+        for mode in MODES:
+            await _sync_mode(primary, mode)
+            took = await commit_latency(primary)
+            print(f"commits {mode:17}: one connection, {len(took)} one-row commits: "
+                  f"p50 {percentile(took, 0.5) * 1000:.2f} ms, "
+                  f"p99 {percentile(took, 0.99) * 1000:.2f} ms; load {load()}", flush=True)
     server = Server(primary.dsn("ledger"), home, 1)
     try:
         await server.wait_ready()
         per_writer = max(events // WRITERS, 2)
         results: dict[str, list[float]] = {}
         for _ in range(rounds):
-            for mode in ("async", "sync on", "sync remote_apply"):
+            for mode in MODES:
                 await _sync_mode(primary, mode)
                 acked, refused, took = await appends(server.port, _signers(WRITERS),
                                                      per_writer)
