@@ -167,8 +167,13 @@ class TransparencyLog:
     """Checkpoints and history checks over a ``PostgresStore``."""
 
     def __init__(self, store: PostgresStore, key: Ed25519PrivateKey, *,
-                 interval: float = 1.0, signed_head: Path | None = None) -> None:
+                 interval: float = 1.0, signed_head: Path | None = None,
+                 record_every: float = 5.0) -> None:
         self.store = store
+        #: The checkpointer also runs this often without a commit of its own, so that
+        #: a process that does not append (another host's record) records the newest
+        #: checkpoint the others signed within seconds.
+        self.record_every = max(record_every, interval)
         #: The file remembering the newest checkpoint signed (``ledger.signed_head``),
         #: outside the database: None only where no promotion can happen (tests, tools).
         self.signed_head = signed_head
@@ -382,7 +387,8 @@ class TransparencyLog:
     # --- background ------------------------------------------------------------------
 
     def start(self) -> None:
-        """Checkpoint in the background after appends, at most every ``interval``."""
+        """Checkpoint in the background after appends, at most every ``interval``, and
+        at least every ``record_every`` (recording what other processes signed)."""
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="checkpointer")
 
@@ -396,7 +402,8 @@ class TransparencyLog:
     async def _run(self) -> None:
         self._wake.set()
         while True:
-            await self._wake.wait()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.record_every)
             self._wake.clear()
             try:
                 await self.checkpoint()
