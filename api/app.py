@@ -36,6 +36,7 @@ from ledger.projections import ProjectionRunner
 from ledger.reads import AgreementStates, KeyCache, LogFollower
 from ledger.runtime import Ledger, open_ledger, resolve_database
 from ledger.snapshot import seal_key
+from ledger.validation import AgreementRules
 
 from .append_route import events_router
 from .controllers import HealthController, LogController, OrganizationsController
@@ -197,8 +198,12 @@ def create_app(
             # from the log key (ledger.snapshot), one per snapshot_every events.
             states = AgreementStates(seal_key(ledger.log.key.private_bytes_raw()),
                                      every=config.snapshot_every, primary=ledger.pool)
+            if isinstance(ledger.store.validator, AgreementRules):
+                ledger.store.validator.states = states  # the write rules' cold states too
             app.state.current_states = CurrentStates(caches.agreements, states=states,
-                                                    max_bytes=caches.agreements_bytes)
+                                                    max_bytes=caches.agreements_bytes,
+                                                    answers=caches.answers,
+                                                    answers_bytes=caches.answers_bytes)
             app.state.projections = runner
             try:
                 follower.start()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import asyncpg
 from _setup import LEDGER_ID, signers
@@ -15,6 +16,8 @@ from _workload import ORGS
 from ledger.admission import Limits
 from ledger.db import connect_pool
 from ledger.envelope import Envelope
+from ledger.keys import load_private_key
+from ledger.log import TransparencyLog
 from ledger.projections import rebuild
 from ledger.store import PostgresStore
 
@@ -35,6 +38,23 @@ async def append_all(dsn: str, envelopes: Sequence[Envelope], *, register: bool 
             await store.append(envelopes[i:i + BATCH])
             if progress:
                 progress(min(BATCH, len(envelopes) - i))
+    finally:
+        await store.close()
+        await pool.close()
+
+
+async def sign_checkpoint(dsn: str, key_path: Path) -> int | None:
+    """Sign a checkpoint of the filled log with the ledger's log key, as the served
+    ledger, which signs one a second, would have: the next start then checks only what
+    it does not cover (``TransparencyLog.verify_recent``), as after a real restart,
+    not the whole fill. None (nothing signed) before the first start made the key."""
+    if not key_path.exists():
+        return None
+    pool = await connect_pool(dsn, min_size=1, max_size=2)
+    store = PostgresStore(pool, ledger_id=LEDGER_ID)
+    try:
+        signed = await TransparencyLog(store, load_private_key(key_path)).checkpoint()
+        return signed.size
     finally:
         await store.close()
         await pool.close()

@@ -126,6 +126,22 @@ class Server:
                 await asyncio.sleep(0.2)
         raise RuntimeError(f"ledger serve did not get ready:\n{self.log.read_text()}")
 
+    async def history_checked(self, timeout: float = START_TIMEOUT) -> float:
+        """Wait until the background check of the whole stored history has passed (it
+        runs beside the requests after every start, ``ledger.history_check``), so that a
+        measurement is of a server at rest, not of one still re-reading its log; the
+        seconds it took."""
+        t0 = time.monotonic()
+        async with httpx.AsyncClient(base_url=self.url, timeout=5) as http:
+            while time.monotonic() - t0 < timeout:
+                check = (await http.get("/readyz")).json().get("history_check") or {}
+                if check.get("status") == "passed":
+                    return time.monotonic() - t0
+                if check.get("status") in ("failed", "stopped"):
+                    raise RuntimeError(f"the history check {check['status']}: {check}")
+                await asyncio.sleep(0.5)
+        raise RuntimeError("the history check did not finish")
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()

@@ -13,15 +13,19 @@ held back from the fill and appended over HTTP as the measured appends, so the l
 reaches the size with them.
 
 At each size, ``ledger serve`` (one process) is started on the log (its start-up,
-which checks every stored entry, is timed), the projections are left to catch up, then:
+which checks what its last checkpoint does not cover, is timed: after each fill a
+checkpoint is signed with the log key, as the served ledger would have signed one),
+the projections are left to catch up and the background check of the whole history
+to pass, then:
 
 * appends: 16 clients, each with its own agreements, single-event ``POST /v1/events``
   one after another; latency from sending a request to its last byte;
 * first reads: ``GET /v1/agreements/{id}`` (auditor token) of every agreement once, in
   random order, 16 connections: the server has just started, so each is a cold read;
 * agreement reads: the same, the agreement drawn uniformly over all agreements of the
-  log, 16 connections, ``--seconds`` (the server's cache of current states holds
-  1,024 agreements: beyond that, some reads are cold);
+  log, 16 connections, ``--seconds`` (the server keeps 128 folded states and 4,096
+  compressed answers within their byte bounds, ``ledger.config.Caches``: an agreement
+  whose answer was let go is a cold read);
 * inclusion proofs: ``GET /v1/log/proof/inclusion`` of a uniformly drawn position in
   the tree of the current size (auditor token), 16 connections, ``--seconds``;
 * the server's resident memory (``VmRSS``, and its peak ``VmHWM``) after all that.
@@ -55,7 +59,7 @@ from typing import Any
 
 import asyncpg
 import msgspec
-from _fill import append_all, settle
+from _fill import append_all, settle, sign_checkpoint
 from _serve import (
     SERVER_SETTINGS,
     Server,
@@ -292,9 +296,11 @@ async def measure(dsn: str, home: Path, log: Log, held: list[list[Envelope]],
         await server.wait_ready()
         row["start"] = f"{time.perf_counter() - t0:.1f}"
         row["catch-up"] = f"{await caught_up(dsn):.1f}"
+        checked = await server.history_checked()
         token = await auditor_token(dsn)
         print(f"  server ready in {row['start']} s, projections caught up "
-              f"{row['catch-up']} s later; load {load()}", flush=True)
+              f"{row['catch-up']} s later, the background history check passed "
+              f"{checked:.1f} s after that; load {load()}", flush=True)
         if profile:
             spy = start_profile(server.proc.pid, profile)
         before = load()
@@ -367,10 +373,12 @@ async def main(sizes: list[int], hold: int, seconds: float, profile: str | None)
                 t0 = time.perf_counter()
                 await settle(dsn)
                 settled = time.perf_counter() - t0
+                signed = await sign_checkpoint(dsn, Path(tmp) / "home" / "log-key.pem")
                 filled = log.events - sum(map(len, held))
                 print(f"  filled to {filled:,} agreement events in {len(log.agreements):,} "
                       f"agreements: generate + sign {made:.0f} s, append through the "
                       f"store {appended:.0f} s, VACUUM ANALYZE {settled:.0f} s; "
+                      f"checkpoint signed at {signed or 'none (no log key yet)'}; "
                       f"load {load()}", flush=True)
                 row = await measure(dsn, Path(tmp) / "home", log, held, seconds,
                                     profile if target == sizes[-1] else None)

@@ -43,13 +43,16 @@ from .provenance.consent import ConsentView, Coverage
 
 __all__ = [
     "READER_KINDS",
+    "AccessFacts",
     "AgreementAccess",
     "Reader",
     "ReaderKind",
     "Seen",
     "agreement_access",
     "entry_visible",
+    "facts_of",
     "members",
+    "whole_access",
 ]
 
 ReaderKind = Literal["public", "org", "trust", "auditor"]
@@ -126,17 +129,41 @@ class AgreementAccess:
     withheld: Coverage | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class AccessFacts:
+    """What the policy needs of an agreement to decide for every reader but a trust on
+    a private agreement: kept beside an encoded answer, so that serving it again needs
+    neither the folded state nor a second copy of this policy."""
+
+    agreement_id: str
+    public: bool
+    members: frozenset[str]
+
+
+def facts_of(state: AgreementState) -> AccessFacts:
+    return AccessFacts(state.agreement_id, state.public, frozenset(members(state)))
+
+
+def whole_access(reader: Reader, facts: AccessFacts) -> bool | None:
+    """May ``reader`` read the whole agreement? None when the facts cannot tell (a trust
+    on a private agreement: its consents, event by event, decide; see
+    ``agreement_access``)."""
+    if reader.kind == "auditor" or facts.public:
+        return True
+    if reader.kind == "org":
+        return reader.subject in facts.members
+    if reader.kind != "trust":
+        return False
+    return None
+
+
 def agreement_access(reader: Reader, state: AgreementState, events: Iterable[Seen],
                      today: str) -> AgreementAccess:
     """What ``reader`` may read of an agreement whose current state is ``state`` and
     whose events are ``events`` (needed only for a trust on a private agreement)."""
-    if reader.kind == "auditor" or state.public:
-        return AgreementAccess(True, True)
-    if reader.kind == "org":
-        ok = reader.subject in members(state)
-        return AgreementAccess(ok, ok)
-    if reader.kind != "trust":
-        return AgreementAccess(False, False)
+    if reader.kind != "trust" or state.public:
+        ok = whole_access(reader, facts_of(state))
+        return AgreementAccess(bool(ok), bool(ok))
     view = ConsentView(state, reader.subject, today)
     some, whole, withheld = False, True, None
     for seen in events:

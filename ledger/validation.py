@@ -29,6 +29,7 @@ from .lru import LRU, agreement_bytes
 
 if TYPE_CHECKING:
     from .admission import Candidate, Receipt
+    from .reads.states import AgreementStates
     from .store import PostgresStore
 
 __all__ = ["AgreementRules"]
@@ -45,6 +46,10 @@ class AgreementRules:
         self._cache: LRU[str, tuple[int, AgreementState]] = LRU(
             max_cached, max_bytes, on_evict=self._evicted)
         self._locks: dict[str, asyncio.Lock] = {}
+        # Where a state not kept is folded from: the newest snapshot at or before the
+        # version wanted, the fold off the event loop when long (set by the server; None
+        # folds the stream from its first event, as a command-line store does).
+        self.states: AgreementStates | None = None
 
     def _evicted(self, stream: str, _: tuple[int, AgreementState]) -> None:
         lock = self._locks.get(stream)
@@ -101,7 +106,11 @@ class AgreementRules:
         lock = self._locks.setdefault(stream, asyncio.Lock())
         async with lock:
             have, state = self._cache.get(stream) or (0, initial_state())
-            if have < version - 1:
+            if have == 0 and version > 1 and self.states is not None:
+                # not kept: from a snapshot, never the whole stream on the event loop
+                state, have = await self.states.state_at(self.store.reads, stream,
+                                                         version - 1)
+            elif have < version - 1:
                 for event in await self.store.read_stream(stream, after_version=have,
                                                           limit=version - 1 - have):
                     state = evolve(state, fact_from_stored(event))

@@ -12,10 +12,11 @@ consistency proofs need only leaf hashes). Proofs are RFC 9162 lists of base64 h
 Sizes are checked against the log before any node is read: a size beyond the log is
 404, an index or size that makes no sense is 400.
 
-The checkpoint and the entries are read on the primary. A proof is for a size the
+The checkpoint is read on the primary (it signs them). A proof is for a size the
 client names (that of a checkpoint it holds): it is read from a replica that has
 replayed that size (``ledger.reads.routing``: the size's last position as minimum),
-or from the primary, never from a tree smaller than the size asked.
+or from the primary, never from a tree smaller than the size asked. A page of entries
+likewise comes from a server holding the whole page (up to the log's size).
 """
 
 from __future__ import annotations
@@ -49,14 +50,16 @@ AUDIT = [require_kinds("auditor", "trust")]
 NonNegative = Annotated[int, QueryParameter(ge=0)]
 
 
-async def _require_size(ledger: NamedDependency[Ledger], size: int, name: str) -> None:
+async def _require_size(ledger: NamedDependency[Ledger], size: int, name: str) -> int:
+    """The log's size, once ``size`` is found within it (else NotFound)."""
     current = await ledger.store.size()
     if size > current:
         raise NotFound(f"{name} {size} is beyond the log, which has {current} entries",
                        field=name, log_size=current)
+    return current
 
 
-async def _holding(request: Request[Any, Any, Any], ledger: Ledger, size: int) -> Reads:
+async def reads_holding(request: Request[Any, Any, Any], ledger: Ledger, size: int) -> Reads:
     """The reads of a server holding the tree of ``size`` (a replica or the primary),
     after ``_require_size`` checked the size against the log."""
     route = await ledger.router.route(size - 1 if size else None)
@@ -115,8 +118,11 @@ class LogController(Controller):
         start: NonNegative = 0,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 100,
     ) -> LogEntries:
-        await _require_size(ledger, start, "start")
-        page = await ledger.store.read_log(start, limit)
+        current = await _require_size(ledger, start, "start")
+        # from a server that holds the whole page asked (a replica that has replayed
+        # it, or the primary): a short page means the end of the log, never a lag
+        held = await reads_holding(request, ledger, min(start + limit, current))
+        page = await held.read_log(start, limit)
         shown = await disclosed(request, reads, principal_of(request), page)
         items = []
         for e in page:
@@ -137,7 +143,7 @@ class LogController(Controller):
         if index >= size:
             raise OutOfRange(f"index {index} must be below size {size}", field="index")
         await _require_size(ledger, size, "size")
-        reads = await _holding(request, ledger, size)
+        reads = await reads_holding(request, ledger, size)
         entry = await reads.entry(index)
         proof = await reads.inclusion_proof(index, size)
         return InclusionProof(index, size, b64.encode(merkle.hash_leaf(entry.leaf)),
@@ -157,6 +163,6 @@ class LogController(Controller):
         if from_ > to:
             raise OutOfRange(f"from {from_} must not exceed to {to}", field="from")
         await _require_size(ledger, to, "to")
-        reads = await _holding(request, ledger, to)
+        reads = await reads_holding(request, ledger, to)
         proof = await reads.consistency_proof(from_, to) if from_ else []
         return ConsistencyProof(from_, to, [b64.encode(h) for h in proof])

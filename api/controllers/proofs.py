@@ -10,10 +10,11 @@ on its last visit. Access is the stream's: an agreement by the agreement rule (a
 gets the proofs of the events it may read), an organization publicly. Proofs and
 checkpoints are hashes: they disclose no event's content.
 
-The checkpoint is the primary's latest; the proofs are read, as the log's routes do,
-from a server holding that tree (a replica that has replayed its size, else the
-primary: ``ledger.reads.routing``): a tree of a given size is the same on every server
-that holds it, so the checkpoint and the proofs are always of one tree.
+The latest checkpoint is read on the primary (it signs them); its proofs, and the
+consistency proof, from a server holding that tree (a replica that has replayed it, or
+the primary: ``log.reads_holding``), so that the checkpoint and the proofs are of one tree.
+The agreement's state, which the access rule reads, is the kept or snapshot-folded one
+(``CurrentStates``), never a fold of the whole stream on the request path.
 """
 
 from __future__ import annotations
@@ -30,10 +31,16 @@ from ledger.reads import Reads, StoredEvent
 from ledger.runtime import Ledger
 from ledger.statement import ORG_ID_PATTERN
 
-from ..positions import note_position
 from ..problems import problem_responses
 from ..schemas import ConsistencyProof, EntryProof, ProofBatch
-from .agreements import fold_events, load_agreement, require_agreement_reader, whole_stream
+from .agreements import (
+    current_states,
+    load_agreement,
+    require_agreement_reader,
+    watermark,
+    whole_stream,
+)
+from .log import reads_holding
 
 __all__ = ["ProofsController"]
 
@@ -41,17 +48,8 @@ Seen = Annotated[int | None, QueryParameter(
     ge=1, description="the tree size of the last checkpoint this reader verified")]
 
 
-async def _holding(request: Request[Any, Any, Any], ledger: Ledger, size: int) -> Reads:
-    """The reads of a server holding the tree of ``size`` (a replica or the primary)."""
-    route = await ledger.router.route(size - 1 if size else None)
-    note_position(request.scope, route.position)
-    return route.reads
-
-
 async def _batch(request: Request[Any, Any, Any], ledger: Ledger, reads: Reads,
                  events: list[StoredEvent], seen: int | None) -> ProofBatch:
-    """``events`` and their signers' organization events (read with ``reads``, the
-    request's), proved in the tree of the latest checkpoint."""
     signers = sorted({e.statement().actor for e in events})
     shown = {e.position: e for e in events}
     for org in signers:
@@ -61,9 +59,9 @@ async def _batch(request: Request[Any, Any, Any], ledger: Ledger, reads: Reads,
     if latest is None:  # nothing signed yet (before the checkpointer's first run)
         latest = await ledger.log.checkpoint()
     size = latest.size
+    held = await reads_holding(request, ledger, size)
     below = sorted(p for p in shown if p < size)
-    found = await (await _holding(request, ledger, size)).inclusion_proofs(below, size) \
-        if below else {}
+    found = await held.inclusion_proofs(below, size) if below else {}
     proofs = [EntryProof(p, b64.encode(merkle.hash_leaf(shown[p].leaf)),
                          [b64.encode(h) for h in found[p]]) for p in below if p in found]
     consistency = None
@@ -73,8 +71,9 @@ async def _batch(request: Request[Any, Any, Any], ledger: Ledger, reads: Reads,
             raise NotFound(f"seen {seen} is beyond the log, which has {log_size} entries",
                            field="seen", log_size=log_size)
         small, big = min(seen, size), max(seen, size)
-        holding = await _holding(request, ledger, big)
-        proof = await holding.consistency_proof(small, big) if small else []
+        if big > size:
+            held = await reads_holding(request, ledger, big)
+        proof = await held.consistency_proof(small, big) if small else []
         consistency = ConsistencyProof(small, big, [b64.encode(h) for h in proof])
     return ProofBatch(latest.note, size, proofs, consistency)
 
@@ -90,7 +89,8 @@ class ProofsController(Controller):
                         reads: NamedDependency[Reads], ledger: NamedDependency[Ledger],
                         agreement_id: FromPath[str], seen: Seen = None) -> ProofBatch:
         events = await load_agreement(reads, agreement_id)
-        grant = await require_agreement_reader(request, reads, fold_events(events), events)
+        current = await current_states(request).get(reads, agreement_id, watermark(request))
+        grant = await require_agreement_reader(request, reads, current.state, events)
         if not grant.access.whole:  # a trust: the events its consents cover
             events = [e for e in events if grant.visible(e)]
         return await _batch(request, ledger, reads, events, seen)
@@ -100,8 +100,8 @@ class ProofsController(Controller):
                  "consistency from a size seen before; public",
          responses=problem_responses(400, 404, 503))
     async def organization(
-        self, request: Request[Any, Any, Any], reads: NamedDependency[Reads],
-        ledger: NamedDependency[Ledger],
+        self, request: Request[Any, Any, Any], ledger: NamedDependency[Ledger],
+        reads: NamedDependency[Reads],
         org_id: Annotated[str, PathParameter(pattern=ORG_ID_PATTERN,
                                              description="organization id")],
         seen: Seen = None,

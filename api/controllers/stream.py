@@ -281,14 +281,21 @@ class StreamHub:
 
     async def _read(self, scanned: int, stream: str | None) -> _Read:
         head = self.head  # committed, hence visible to the query below
+        reads, held = self.reads, head
+        if head - scanned > PAGE:
+            # a catch-up from far back (a reconnection, a stream opened from an old
+            # position): from a replica that holds the next page, or the primary; what
+            # the answer covers is then what that server holds, never more
+            route = await self.ledger.router.route(scanned + PAGE)
+            reads, held = route.reads, min(head, route.position)
         if stream is None:
-            rows = await self.reads.read_log(scanned + 1, PAGE)
+            rows = await reads.read_log(scanned + 1, PAGE)
         else:
-            version = await self.reads.version_at(stream, scanned)
-            rows = await self.reads.read_stream(stream, after_version=version, limit=PAGE)
+            version = await reads.version_at(stream, scanned)
+            rows = await reads.read_stream(stream, after_version=version, limit=PAGE)
         if len(rows) == PAGE:
             return rows, rows[-1].position
-        return rows, max(head, rows[-1].position if rows else scanned)
+        return rows, max(held, rows[-1].position if rows else scanned)
 
     def encoded(self, e: StoredEvent) -> bytes:
         """The SSE bytes of an entry, encoded once for every stream that sends it."""

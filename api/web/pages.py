@@ -21,13 +21,15 @@ from typing import Any
 import segno
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
+from litestar.params import FromPath
 from markdown_it import MarkdownIt
 
 from ledger import b64, merkle
-from ledger.domain import AgreementState, render_markdown, state_hash
+from ledger.domain import AgreementState, fact_from_stored, render_markdown, state_hash
 from ledger.domain.document import mentioned_orgs
 from ledger.domain.state import in_force, is_shared, receiving_orgs, stage_complete
 from ledger.domain.values import CATEGORIES, COLLECTIVE, STAGES
+from ledger.domain.versions import TermsChanges, terms_changes, terms_history
 from ledger.errors import LedgerError, NotFound
 from ledger.reads import DATABASE_DOWN, TEXT_NOT_STORABLE, Reads, StoredEvent
 from ledger.runtime import Ledger
@@ -134,7 +136,7 @@ async def register(request: Req, reads: NamedDependency[Reads]) -> Response[byte
 
 @get("/organizations/{org_id:str}", include_in_schema=False)
 async def organization(request: Req, reads: NamedDependency[Reads],
-                       org_id: str) -> Response[bytes]:
+                       org_id: FromPath[str]) -> Response[bytes]:
     """Profile, keys with their validity, agreements, portfolio."""
     try:
         org = await load_organization(reads, org_id)
@@ -270,6 +272,65 @@ async def _diff(request: Req, reads: Reads, agreement_id: str, a: int, b: int, l
     return out
 
 
+def _shown(value: Any, t: Words) -> str:
+    """A member's value of the terms in words: a quantity as amount and unit, a period
+    as its two dates, a list joined, a yes or no."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return t("agreement.changes.yes" if value else "agreement.changes.no")
+    if isinstance(value, list):
+        return ", ".join(_shown(v, t) for v in value) or "—"
+    if isinstance(value, dict):
+        if "amount" in value and "unit" in value:
+            extra = [_shown(value[k], t) for k in value if k not in ("amount", "unit")]
+            return t.amount(str(value["amount"]), str(value["unit"])) + (
+                f" ({', '.join(extra)})" if extra else "")
+        if set(value) == {"start", "end"}:
+            return f"{t.date(value['start'])} → {t.date(value['end'])}"
+        return "; ".join(f"{t('member.' + k)} : {_shown(v, t)}" if t.lang == "fr"
+                         else f"{t('member.' + k)}: {_shown(v, t)}" for k, v in value.items())
+    return str(value)
+
+
+def _summary(item: dict[str, Any]) -> str:
+    """What names an item of the terms beside its id."""
+    for member in ("name", "text", "description", "org"):
+        if isinstance(item.get(member), str) and item[member]:
+            return str(item[member])
+    return ""
+
+
+def _terms_versions(events: list[StoredEvent], ta: str | None, tb: str | None,
+                    t: Words) -> dict[str, Any]:
+    """The ratification of each terms version by each of its parties, and what changed
+    between terms versions ``ta`` and ``tb`` (by default: the latest version ratified
+    before the current one, else the first, and the current one). One fold."""
+    asked = (_int(ta, "ta"), _int(tb, "tb"))
+    history = terms_history((fact_from_stored(e) for e in events),
+                            {v for v in (*asked, 1) if v is not None})
+    current = history.current
+    if current < 1:
+        return {"terms_versions": history.versions, "terms_current": 0, "changes": None}
+    earlier = [v.terms_version for v in history.versions
+               if v.terms_version < current and any(r for _, r in v.ratified)]
+    a = asked[0] if asked[0] is not None else earlier[0] if earlier else 1
+    b = asked[1] if asked[1] is not None else current
+    a, b = min(max(a, 1), current), min(max(b, 1), current)
+    changes: TermsChanges = terms_changes(a, history.terms[a], b, history.terms[b])
+    shown = {
+        "scalars": [(t("member." + c.member), _shown(c.before, t), _shown(c.after, t))
+                    for c in changes.scalars],
+        "sections": [(name, [{"kind": i.kind, "key": i.key, "summary": _summary(i.item),
+                              "changes": [(t("member." + c.member), _shown(c.before, t),
+                                           _shown(c.after, t)) for c in i.changes]}
+                             for i in items])
+                     for name, items in changes.sections if items],
+        "empty": changes.empty}
+    return {"terms_versions": history.versions, "terms_current": current,
+            "terms_from": a, "terms_to": b, "changes": shown}
+
+
 async def _agreement_context(request: Req, reads: Reads, agreement_id: str,
                              lang: str, shift: int) -> dict[str, Any]:
     current = await current_states(request).get(reads, agreement_id, watermark(request))
@@ -289,7 +350,7 @@ async def _agreement_context(request: Req, reads: Reads, agreement_id: str,
 
 @get("/agreements/{agreement_id:str}", include_in_schema=False)
 async def agreement(request: Req, reads: NamedDependency[Reads],
-                    agreement_id: str) -> Response[bytes]:
+                    agreement_id: FromPath[str]) -> Response[bytes]:
     """Everything the agreement's state says, its written text and its signed events."""
     try:
         t = _words(request)
@@ -302,7 +363,8 @@ async def agreement(request: Req, reads: NamedDependency[Reads],
         b = _int(q.get("to"), "to", len(events)) or len(events)
         a, b = min(max(a, 1), len(events)), min(max(b, 1), len(events))
         return page_of(request, "agreement.html", {
-            **ctx, "timeline": _timeline(events), "earlier": max(len(events) - TIMELINE, 0),
+            **ctx, **_terms_versions(events, q.get("ta"), q.get("tb"), t),
+            "timeline": _timeline(events), "earlier": max(len(events) - TIMELINE, 0),
             "commitments": _commitments(state), "indicators": _indicators(state, t),
             "stages": _stages(state),
             "expectations": [(e, is_shared(state, e)) for e in state.expectations.values()],
@@ -315,7 +377,7 @@ async def agreement(request: Req, reads: NamedDependency[Reads],
 
 @get("/agreements/{agreement_id:str}/print", include_in_schema=False)
 async def printable(request: Req, reads: NamedDependency[Reads],
-                    agreement_id: str) -> Response[bytes]:
+                    agreement_id: FromPath[str]) -> Response[bytes]:
     """The written agreement alone, laid out for A4 or Letter paper."""
     try:
         t = _words(request)
@@ -385,7 +447,7 @@ async def workspace(request: Req) -> Response[bytes]:
     """The organization's workspace: forms only. Its script (``static/js/workspace.js``)
     holds the organization's key in the browser, builds and signs each statement there
     and sends the envelope to ``POST /v1/events``; the server never sees the key."""
-    return page_of(request, "workspace.html", {})
+    return page_of(request, "workspace.html", {"categories": CATEGORIES})
 
 
 PAGES = [register, organization, agreement, printable, log, provenance, workspace]

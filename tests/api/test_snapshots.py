@@ -1,6 +1,7 @@
 """Cold reads and time travel fold from snapshots: only the events after the newest
 snapshot are folded (counted, not timed); a snapshot changed in the database is
-discarded, logged and never served; snapshots of another format are ignored; and a
+discarded, logged and never served; snapshots of another format are ignored; the write
+rules fold a cold agreement from its snapshot too; and a
 long fold leaves the event loop free."""
 
 from __future__ import annotations
@@ -227,3 +228,24 @@ async def test_a_database_that_refuses_snapshots_still_answers(
         assert answer == _full_fold(events, 420) and folded == 420
     assert _snapshots(client) == []
     assert len([r for r in caplog.records if "not stored" in r.getMessage()]) == 1
+
+
+async def test_the_write_rules_fold_a_cold_agreement_from_its_snapshot(client, auditor):
+    """An append to an agreement whose state the write rules no longer keep folds from
+    the newest snapshot (off the event loop when long), not the whole stream."""
+    deal = await _long(client, 450)
+    await _get(client, auditor)  # leaves the snapshot at 400
+    rules = client.app.state.ledger.store.validator
+    rules._cache.clear()  # as when the agreement fell out of the rules' cache
+    before = _states(client).folded
+    r = await client.post("/v1/events", json=body(deal.next()))
+    assert r.status_code == 201, r.text
+    assert _states(client).folded - before == 50  # from the snapshot at 400
+    intruder = org("intrus")  # and the rules decide on that state: a non-party acts
+    r = await client.post("/v1/events", json=body(intruder.registration("I")))
+    assert r.status_code == 201, r.text
+    rules._cache.clear()
+    r = await client.post("/v1/events", json=body(deal.next(
+        "expectation.stated", {"expectation_id": "x", "text": "t"}, signer=intruder)))
+    assert r.status_code == 422, r.text
+    assert "party" in r.json()["detail"]

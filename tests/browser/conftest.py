@@ -92,6 +92,19 @@ async def site(pg_admin_dsn: str, template_database: str,
             yield Site(url, env, demo)
 
 
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def blank_site(pg_admin_dsn: str, template_database: str,
+                     tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
+    """A running server on an empty ledger (no demo recorded): for scenarios that use the
+    demo's own ids."""
+    _chromium()
+    home = tmp_path_factory.mktemp("browser-blank-home")
+    async with database_from_template(pg_admin_dsn, template_database,
+                                      prefix="ledger_browser_blank") as dsn:
+        with serving(dsn, home) as (url, env):
+            yield Site(url, env, DemoResult(""))
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     path = _chromium()

@@ -14,6 +14,7 @@ import base64
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ class Workspace:
         self.tab = Tab(browser, accept_downloads=True)
         self.page = self.tab.page
         self.org = org
+        self.shown: dict[str, Any] = {}
         self.requests: list[str] = []
         self.page.on("request", self._record)
         self.page.goto(site.url + "/espace")
@@ -53,7 +55,7 @@ class Workspace:
             for env in json.loads(body)["events"]:
                 self.requests.append(base64.b64decode(env["payload"]).decode())
 
-    def step(self, form: str, **fields: str | bool) -> str:
+    def step(self, form: str, **fields: str | bool | Path) -> str:
         """Fill the step's form, review it, sign and send; answer the result's text.
         The JSON shown before signing is, byte for byte, the statement the page sent."""
         f = self.page.locator(f"#ws-{form}")
@@ -61,12 +63,17 @@ class Workspace:
             el = f.locator(f"[name={name}]")
             if isinstance(value, bool):
                 el.set_checked(value)
+            elif isinstance(value, Path):
+                el.set_input_files(str(value))
+            elif el.evaluate("(e) => e.tagName") == "SELECT":
+                el.select_option(value)
             else:
                 el.fill(value)
         f.get_by_role("button", name="Relire avant de signer").click()
         preview = f.locator(".ws-preview")
         preview.wait_for(state="visible", timeout=SIGNED)
         shown = preview.locator("pre").inner_text()  # the exact JSON
+        self.shown = json.loads(shown)
         assert json.loads(shown)["actor"] == self.org
         assert preview.locator(".ws-words").inner_text().startswith(self.org)
         f.get_by_role("button", name="Signer et envoyer").click()
@@ -210,7 +217,9 @@ def test_workspace_is_accessible_in_both_languages(site, browser, tmp_path):
         page.get_by_role("link", name="English").click()
         page.wait_for_load_state()
         assert page.get_by_role("heading", level=1).inner_text() == "Organization's workspace"
-        assert page.locator(".ws-sign").all_inner_texts() == ["Sign and send"] * 6
+        signs = page.locator(".ws-sign").all_inner_texts()
+        assert len(signs) == page.locator("form[data-step]").count() >= 17
+        assert set(signs) == {"Sign and send"}
         rsa = tmp_path / "rsa.pem"
         rsa.write_text("-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n")
         page.set_input_files("#ws-key-file", str(rsa))
@@ -314,3 +323,212 @@ def test_a_profile_out_of_bounds_is_refused_with_its_field(site, browser):
         assert tab.errors == []
     finally:
         tab.close()
+
+
+def _refused_before_signing(ws: Workspace, form: str, **fields: str) -> str:
+    """Fill the form and review it: the page refuses before anything is signed."""
+    f = ws.page.locator(f"#ws-{form}")
+    for name, value in fields.items():
+        f.locator(f"[name={name}]").fill(value)
+    f.get_by_role("button", name="Relire avant de signer").click()
+    f.locator(".ws-result [role=alert]").wait_for(timeout=SIGNED)
+    assert f.locator(".ws-preview").is_hidden()
+    return str(f.locator(".ws-result").inner_text())
+
+
+def test_every_other_step_and_a_key_rotation_in_the_browser(site, browser):
+    """Revise, withdraw and acknowledge expectations addressed to some parties; decline and
+    relinquish roles; amend and withdraw a commitment; contest a fulfilment; give and
+    withdraw a consent; suspend, resume, withdraw with notice, terminate; add a key, sign
+    with it, revoke the old one — each signed in the page and recorded."""
+    c = Workspace(site, browser, "atelier-c")
+    d = Workspace(site, browser, "atelier-d")
+    agreement = "formes-ws-2026"
+    try:
+        for ws, name in ((c, "Atelier C"), (d, "Atelier D")):
+            ws.page.get_by_role("button", name="Créer une nouvelle clé").click()
+            ws.page.wait_for_function(
+                "() => document.getElementById('ws-key-status').innerText.includes('Clé chargée')")
+            assert "Inscrit au journal" in ws.step("register", name=name)
+            ws.set_agreement(agreement)
+        ok = "Inscrit au journal"
+        assert ok in c.step("draft", title="Formes", purpose="Tout essayer.", invited="atelier-d")
+        assert ok in d.step("join")
+
+        # Expectations addressed to some parties; acknowledging is not agreeing.
+        assert ok in c.step("expect", expectation_id="e1", text="Première version.",
+                            addressed_to="atelier-d")
+        assert c.shown["data"]["addressed_to"] == ["atelier-d"]
+        assert ok in c.step("revise", expectation_id="e1", text="Deuxième version.",
+                            addressed_to="atelier-d")
+        assert "n'est pas y adhérer" in d.page.locator("#ws-ack").inner_text()
+        assert ok in d.step("ack", expectation_id="e1")
+        assert ok in c.step("unexpect", expectation_id="e1", reason="Réglé autrement.")
+
+        # Roles: declined, then another accepted and relinquished.
+        role = {"description": "Tenir le calendrier.", "assignee": "atelier-d"}
+        assert ok in c.step("role", role_id="r1", name="Calendrier", **role)
+        assert ok in d.step("decline", role_id="r1", reason="Pas cette année.")
+        assert ok in c.step("role", role_id="r2", name="Calendrier bis", **role)
+        assert ok in d.step("roleaccept", role_id="r2")
+        assert ok in d.step("relinquish", role_id="r2")
+
+        # A commitment amended then withdrawn; another fulfilled and contested.
+        offer = {"category": "equipment", "description": "Projecteur.", "quantity_amount": "1",
+                 "quantity_unit": "projector", "period_start": "2027-01-01",
+                 "period_end": "2027-06-30", "receiver": "atelier-d"}
+        # Amounts are decimal strings with a point; a period does not end before it starts.
+        bad = dict(offer, commitment_id="k1", quantity_amount="1,5")
+        del bad["category"]
+        said = _refused_before_signing(c, "offer", **bad)
+        assert "point" in said, said
+        assert c.page.get_attribute("#ws-offer-quantity-amount", "aria-invalid") == "true"
+        said = _refused_before_signing(c, "offer", quantity_amount="1", period_end="2026-12-31")
+        assert "finit avant de commencer" in said, said
+        assert c.page.get_attribute("#ws-offer-end", "aria-invalid") == "true"
+        assert ok in c.step("offer", commitment_id="k1", **offer)
+        assert ok in c.step("amend", commitment_id="k1", **dict(offer, quantity_amount="2"))
+        assert c.shown["type"] == "commitment.amended"
+        assert c.shown["data"]["quantity"] == {"amount": "2", "unit": "projector"}
+        assert ok in c.step("unoffer", commitment_id="k1", reason="Projecteurs vendus.")
+        assert ok in c.step("offer", commitment_id="k2", **offer)
+        assert ok in c.step("fulfil", fulfilment_id="f1", commitment_id="k2",
+                            quantity_amount="1", quantity_unit="projector",
+                            period_start="2027-01-01", period_end="2027-01-31")
+        assert ok in d.step("contest", fulfilment_id="f1", reason="Jamais reçu.")
+
+        # A consent with a date that does not exist is refused before signing.
+        c.page.locator("#ws-consent-scope-commitment").check()
+        c.page.locator("#ws-consent-scope-agreement").check()
+        said = _refused_before_signing(c, "consent", consent_id="s1", trust_id="culturepedia",
+                                       purpose="Statistiques.", licence="CC BY 4.0",
+                                       expires_on="2030-02-30")
+        assert "un jour qui existe" in said, said
+        assert c.page.get_attribute("#ws-consent-expires_on", "aria-invalid") == "true"
+        assert ok in c.step("consent", expires_on="2030-02-28")
+        assert c.shown["data"]["scope"] == ["agreement", "commitment"]
+        assert ok in c.step("unconsent", consent_id="s1")
+
+        # A key rotation: the new key is added (signed by the old), signs from then on,
+        # and the old one is revoked; the last valid key cannot be.
+        old = c.page.locator("#ws-key-status").inner_text().rsplit(" ", 1)[-1]
+        c.page.get_by_role("button", name="Créer la nouvelle clé").click()
+        c.page.wait_for_function(
+            "() => document.getElementById('ws-keyadd-status').innerText.includes('prête')")
+        new = c.page.locator("#ws-keyadd-status").inner_text().rsplit(" ", 1)[-1]
+        assert ok in c.step("keyadd", label="poste 2")
+        assert c.shown["key"] == old
+        assert c.page.locator("#ws-key-status").inner_text().endswith(new)
+        assert ok in c.step("keyrevoke", key_id=old)
+        assert c.shown["key"] == new
+        said = _refused_before_signing(c, "keyrevoke", key_id=new)
+        assert "dernière clé" in said, said
+
+        # Suspend, resume, withdraw with notice, terminate.
+        assert ok in c.step("suspend", reason="Pause estivale.")
+        assert c.shown["key"] == new
+        assert ok in d.step("resume")
+        today = datetime.now(UTC).date().isoformat()
+        assert ok in d.step("withdraw", effective_on=today, reason="Fin de nos activités.")
+        assert ok in c.step("terminate", reason="Plus qu'un seul organisme.")
+        view = httpx.get(f"{site.url}/v1/agreements/{agreement}",
+                         headers={"Authorization": f"Bearer {site.token('auditor', 'x')}"},
+                         timeout=10).json()
+        assert view["state"]["status"] == "terminated"
+        assert c.tab.errors == [] and d.tab.errors == []
+    finally:
+        c.tab.close()
+        d.tab.close()
+
+
+def _waits_for(ws: Workspace, text: str, present: bool = True) -> None:
+    """The attention list shows (or no longer shows) `text`, without "Actualiser"."""
+    ws.page.wait_for_function(
+        "([t, present]) => document.getElementById('ws-attention').innerText.includes(t)"
+        " === present", arg=[text, present], timeout=SIGNED)
+
+
+def test_what_needs_my_attention_is_live(site, browser):
+    """The other organization's list follows the log's stream: an invitation, a role
+    proposed, a stage to acknowledge, a fulfilment to confirm, a measure due appear as the
+    other side signs, and leave once answered; hiding the page closes the stream."""
+    e = Workspace(site, browser, "atelier-e")
+    f = Workspace(site, browser, "atelier-f")
+    agreement = "attention-ws-2026"
+    try:
+        for ws, name in ((e, "Atelier E"), (f, "Atelier F")):
+            ws.page.get_by_role("button", name="Créer une nouvelle clé").click()
+            ws.page.wait_for_function(
+                "() => document.getElementById('ws-key-status').innerText.includes('Clé chargée')")
+            assert "Inscrit au journal" in ws.step("register", name=name)
+            ws.set_agreement(agreement)
+        ok = "Inscrit au journal"
+        assert ok in e.step("draft", title="Attention", purpose="Voir venir.",
+                            invited="atelier-f")
+        _waits_for(f, "invité à se joindre")
+        f.page.wait_for_function("() => document.getElementById('workspace').dataset.live"
+                                 " === 'open'", timeout=SIGNED)
+        # A non-party acting: the server's refusal, in the page's words.
+        said = f.step("porteur", person_id="p-atelier-f")
+        assert "Refusé" in said and "n'est pas partie" in said, said
+        assert ok in f.step("join")
+        _waits_for(f, "invité à se joindre", present=False)
+
+        assert ok in e.step("role", role_id="r1", name="Calendrier",
+                            description="Tenir le calendrier.", assignee="atelier-f")
+        _waits_for(f, "Rôle « r1 » (Calendrier) proposé à votre organisme par atelier-e.")
+        f.page.get_by_role("listitem").filter(has_text="« r1 »").get_by_role(
+            "button", name="Remplir le formulaire").click()
+        assert f.page.input_value("#ws-roleaccept-role_id") == "r1"
+        assert ok in f.step("roleaccept")
+        _waits_for(f, "« r1 »", present=False)
+        # A stale ratification: version 1 is no longer the terms' version; refused before
+        # signing, from the history the page verified.
+        said = _refused_before_signing(e, "ratify", version="1")
+        assert "pas la version actuelle des termes" in said, said
+
+        assert ok in e.step("stage", stage="get_acquainted")
+        _waits_for(f, "Étape « 2.")
+        f.page.get_by_role("listitem").filter(has_text="Étape").get_by_role(
+            "button", name="Remplir le formulaire").click()
+        assert f.page.input_value("#ws-stageack-stage") == "get_acquainted"
+        assert ok in f.step("stageack")
+        _waits_for(f, "Étape « 2.", present=False)
+
+        today = datetime.now(UTC).date().isoformat()
+        assert ok in e.step("offer", commitment_id="k1", category="services",
+                            description="Graphisme.", quantity_amount="10",
+                            quantity_unit="hour", period_start="2026-01-01",
+                            period_end="2030-12-31", receiver="atelier-f")
+        assert ok in e.step("fulfil", fulfilment_id="f1", commitment_id="k1",
+                            quantity_amount="2", quantity_unit="hour",
+                            period_start=today, period_end=today)
+        _waits_for(f, "Contribution « f1 » de atelier-e à confirmer ou contester.")
+        assert ok in f.step("confirm", fulfilment_id="f1")
+        _waits_for(f, "« f1 »", present=False)
+
+        assert ok in f.step("indicator", indicator_id="i1", name="Heures", unit="hour",
+                            method="Somme.")
+        _waits_for(f, "Indicateur « i1 » (Heures) : aucune mesure pour la période en cours.")
+        evidence = Path(__file__).with_name("conftest.py")
+        assert ok in f.step("measure", measurement_id="m1", indicator_id="i1",
+                            period_start=today, period_end=today, value="2",
+                            evidence=evidence)
+        _waits_for(f, "« i1 »", present=False)
+        # E's own list: its stage to acknowledge and the terms to ratify, not F's items.
+        _waits_for(e, "Version")
+        mine = e.page.locator("#ws-attention").inner_text()
+        assert "Étape « 2." in mine and not any(x in mine for x in ("r1", "f1", "i1")), mine
+
+        # Hiding the page ends its stream (the request is aborted).
+        failed: list[str] = []
+        f.page.on("requestfailed", lambda r: failed.append(r.url))
+        f.page.evaluate("() => window.dispatchEvent(new PageTransitionEvent('pagehide'))")
+        f.page.wait_for_function("() => document.getElementById('workspace').dataset.live"
+                                 " === 'closed'")
+        f.page.wait_for_timeout(200)
+        assert any("/v1/stream" in u for u in failed), failed
+        assert e.tab.errors == [] and f.tab.errors == []
+    finally:
+        e.tab.close()
+        f.tab.close()

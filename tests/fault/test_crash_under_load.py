@@ -74,6 +74,7 @@ async def projection_position(dsn: str) -> int:
         await conn.close()
 
 
+@pytest.mark.stress
 @pytest.mark.timeout(300)  # restarts a server under load several times
 async def test_kill_9_under_load(database: str, tmp_path: Path):
     seed = seed_from_env()

@@ -158,6 +158,7 @@ async def _profiles(dsn: str) -> list[tuple[str, int]]:
     return [(r["w"], r["n"]) for r in rows]
 
 
+@pytest.mark.stress
 @pytest.mark.timeout(300)  # 16,000 events through a real server
 async def test_sixteen_writers_a_thousand_events_each(database: str, tmp_path: Path):
     server = ServerProcess(database, tmp_path / "home", tmp_path / "serve.log",

@@ -60,6 +60,7 @@ async def _follower(store, stop: asyncio.Event, seen: list[int]) -> None:
             await asyncio.sleep(0.005)
 
 
+@pytest.mark.stress
 @pytest.mark.timeout(360)  # ~50 s on a loaded two-core host
 @pytest.mark.parametrize("shared", [True, False], ids=["one-stream", "own-streams"])
 async def test_concurrent_writers_and_follower(store, database, shared: bool) -> None:

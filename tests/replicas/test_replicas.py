@@ -33,7 +33,14 @@ from ledger.config import Settings
 from ledger.reads import ReplicaRefused, ReplicaSettings
 from ledger.roles import runtime_role_name
 from ledger.runtime import Ledger, open_ledger
-from tests.api.conftest import TEST_CONFIG, Agreement, assert_problem, body, token_for
+from tests.api.conftest import (
+    TEST_CONFIG,
+    Agreement,
+    assert_problem,
+    body,
+    in_app,
+    token_for,
+)
 from tests.helpers import LEDGER_ID, org
 from tests.replication import Cluster, Server
 
@@ -169,42 +176,6 @@ async def test_reads_are_served_by_the_replica(pair: Pair, dbname: str, tmp_path
         text = (await client.get("/metrics")).text
         assert f'ledger_replica_lag_positions{{replica="{name}"}}' in text
         assert f'ledger_replica_in_rotation{{replica="{name}"}} 1.0' in text
-
-
-async def test_the_proofs_for_a_page_are_read_from_the_replica(
-        pair: Pair, dbname: str, tmp_path: Path) -> None:
-    """``/v1/organizations/{id}/proofs``: the checkpoint is the primary's, the proofs
-    (the tree's nodes) come from the replica holding its size."""
-    app = app_for(tmp_path, pair, dbname, pair.standby)
-    async with AsyncTestClient(app) as client:
-        name = f"{pair.standby.dsn(dbname).rpartition('@')[2]}"
-        await wait_rotation(client, name, True)
-        position = await append_org(client, "proved")
-        for n in range(10):
-            await append_org(client, f"filler-{n}")
-        for _ in range(100):  # until a checkpoint covers the registration
-            r = await client.get("/v1/organizations/proved/proofs")
-            assert r.status_code == 200, r.text
-            if r.json()["size"] > position:
-                break
-            await asyncio.sleep(0.05)
-        before_replica = await scans(pair.standby, dbname, "merkle_nodes")
-        for _ in range(10):
-            r = await client.get("/v1/organizations/proved/proofs")
-            assert r.status_code == 200, r.text
-            assert [p["position"] for p in r.json()["proofs"]] == [position]
-        conn = await asyncpg.connect(pair.standby.dsn(dbname))
-        try:  # flush the replica sessions' statistics (the router reconnects)
-            await conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                               "WHERE application_name = 'ledger-replica-reads'")
-        finally:
-            await conn.close()
-        for _ in range(100):
-            if await scans(pair.standby, dbname, "merkle_nodes") >= before_replica + 10:
-                break
-            await asyncio.sleep(0.1)
-        on_replica = await scans(pair.standby, dbname, "merkle_nodes") - before_replica
-        assert on_replica >= 10, on_replica  # only these proofs read the tree there
 
 
 async def test_a_delayed_replica_never_answers_older_than_asked(
@@ -437,3 +408,72 @@ async def test_ledger_serve_refuses_a_replica_that_is_not_a_standby_in_one_line(
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "is not a standby" in errors[0], done.stderr
     assert "Traceback" not in done.stderr
+
+
+async def tuples_read(server: Server, db: str, table: str) -> int:
+    """Rows ``table`` gave to queries on ``server`` (index fetches and sequential reads),
+    once the replica's sessions have flushed their statistics (an idle session keeps
+    them up to 10 s; one that ends flushes them: the router reconnects)."""
+    conn = await asyncpg.connect(server.dsn(db))
+    try:
+        await conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                           "WHERE application_name = 'ledger-replica-reads'")
+        await asyncio.sleep(0.3)
+        n = await conn.fetchval(
+            "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) "
+            "FROM pg_stat_user_tables WHERE relname = $1", table)
+    finally:
+        await conn.close()
+    return int(n or 0)
+
+
+async def test_log_pages_proofs_and_a_stream_catch_up_are_read_from_the_replica(
+        pair: Pair, dbname: str, tmp_path: Path) -> None:
+    """Past one live-stream page of entries (600), the three reads that cover many
+    entries read them on the replica: a page of entries, an organization's proofs and
+    a live stream's catch-up from the start (the router's probes read one row each)."""
+    app = app_for(tmp_path, pair, dbname, pair.standby)
+    async with AsyncTestClient(app) as client:
+        name = f"{pair.standby.dsn(dbname).rpartition('@')[2]}"
+        await wait_rotation(client, name, True)
+        for batch in range(30):  # 20 events a request at most
+            orgs = [org(f"lieu-{batch}-{i}") for i in range(20)]
+            r = await client.post("/v1/events", json=body(*[o.registration(o.org_id)
+                                                            for o in orgs]))
+            assert r.status_code == 201, r.text
+        last = r.json()["receipts"][-1]["position"]
+        auditor = token_for(client, "auditor", "cour-des-comptes")
+        await wait_rotation(client, name, True)
+
+        before = await tuples_read(pair.standby, dbname, "events")
+        await wait_rotation(client, name, True)
+        r = await client.get("/v1/log/entries", headers=auditor,
+                             params={"start": 0, "limit": 500, "min_position": last})
+        assert r.status_code == 200, r.text
+        assert len(r.json()["entries"]) == 500
+        read = await tuples_read(pair.standby, dbname, "events") - before
+        assert read >= 500, read
+
+        async def sign(ledger: Ledger) -> None:  # a checkpoint that covers the last entry
+            await ledger.log.checkpoint()
+
+        in_app(client, sign)
+        await wait_rotation(client, name, True)
+        before = await tuples_read(pair.standby, dbname, "merkle_nodes")
+        await wait_rotation(client, name, True)
+        r = await client.get("/v1/organizations/lieu-29-19/proofs", headers=auditor)
+        assert r.status_code == 200, r.text
+        assert len(r.json()["proofs"]) == 1
+        read = await tuples_read(pair.standby, dbname, "merkle_nodes") - before
+        assert read >= 5, read
+
+        async def catch_up(_: Ledger) -> Any:
+            return await client.app.state.stream_hub.read_after(-1, None)
+
+        await wait_rotation(client, name, True)
+        before = await tuples_read(pair.standby, dbname, "events")
+        await wait_rotation(client, name, True)
+        rows, covered = in_app(client, catch_up)
+        assert [e.position for e in rows] == list(range(500)) and covered == 499
+        read = await tuples_read(pair.standby, dbname, "events") - before
+        assert read >= 500, read
