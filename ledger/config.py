@@ -6,6 +6,9 @@
 ``LEDGER_LOG_KEY``    path of the log operator's Ed25519 key (default LEDGER_HOME/log-key.pem);
                       made at first start, then it must stay the key the ledger recorded
                       (a new one only by ``ledger log rotate-key``)
+``LEDGER_LAST_CHECKPOINT`` file remembering the newest checkpoint signed, outside the
+                      database (default: the log key's path + ``.last-checkpoint``;
+                      ``ledger.signed_head``): keep it with the log key
 ``LEDGER_MAX_EVENT_BYTES``  limit on one event's payload (default 65536)
 ``LEDGER_MAX_SKEW_SECONDS`` allowed distance of issued_at from the clock (default 600)
 ``LEDGER_CHECKPOINT_INTERVAL`` seconds between checkpoints at most (default 1.0)
@@ -43,6 +46,7 @@ from pathlib import Path
 from .admission import Limits
 from .db import ledger_home
 from .reads.routing import NO_REPLICAS, ReplicaSettings
+from .signed_head import default_path
 
 __all__ = ["DEFAULT_ORIGIN", "BadSetting", "Caches", "Settings"]
 
@@ -114,6 +118,12 @@ class Settings:
     checkpoint_interval: float = 1.0
     replicas: ReplicaSettings = NO_REPLICAS
     caches: Caches = field(default_factory=Caches)
+    last_checkpoint_path: Path | None = None
+
+    @property
+    def signed_head(self) -> Path:
+        """The record of the newest signed checkpoint (``ledger.signed_head``)."""
+        return self.last_checkpoint_path or default_path(self.log_key_path)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -131,4 +141,6 @@ class Settings:
             checkpoint_interval=float(env.get("LEDGER_CHECKPOINT_INTERVAL", 1.0)),
             replicas=ReplicaSettings.from_env(env),
             caches=Caches.from_env(env),
+            last_checkpoint_path=(Path(env["LEDGER_LAST_CHECKPOINT"])
+                                  if env.get("LEDGER_LAST_CHECKPOINT") else None),
         )

@@ -43,6 +43,7 @@ from .keys import (
 )
 from .leaf import encode_leaf
 from .registry import KeyRecord, Registry
+from .signed_head import read_signed_head, record_signed_head, refusal
 from .statement import event_hash, parse_statement
 from .store import LOG_LOCK, PostgresStore, fetch_nodes
 from .waits import share_loop
@@ -166,8 +167,16 @@ class TransparencyLog:
     """Checkpoints and history checks over a ``PostgresStore``."""
 
     def __init__(self, store: PostgresStore, key: Ed25519PrivateKey, *,
-                 interval: float = 1.0) -> None:
+                 interval: float = 1.0, signed_head: Path | None = None,
+                 record_every: float = 5.0) -> None:
         self.store = store
+        #: The checkpointer also runs this often without a commit of its own, so that
+        #: a process that does not append (another host's record) records the newest
+        #: checkpoint the others signed within seconds.
+        self.record_every = max(record_every, interval)
+        #: The file remembering the newest checkpoint signed (``ledger.signed_head``),
+        #: outside the database: None only where no promotion can happen (tests, tools).
+        self.signed_head = signed_head
         self.key = key
         self.origin = store.ledger_id
         self.interval = interval
@@ -198,7 +207,10 @@ class TransparencyLog:
         tree has not grown). Holds the log lock so the size and root are consistent.
 
         Refuses (HistoryMismatch) while ``suspect`` is set: a ledger never signs over a
-        history found forged."""
+        history found forged. Refuses, and becomes suspect, when the tree does not
+        extend the newest checkpoint recorded in ``signed_head`` (a promotion or a
+        restore lost entries the ledger signed: the ``checkpoints`` table lost them
+        too)."""
         if self.suspect is not None:
             raise HistoryMismatch(f"refusing to sign a checkpoint: {self.suspect}")
         async with self.store.pool.acquire() as conn, conn.transaction():
@@ -208,6 +220,8 @@ class TransparencyLog:
             size_row = await conn.fetchval("SELECT max(position) FROM events")
             size = 0 if size_row is None else size_row + 1
             root = await _root(conn, size)
+            known = await self._check_signed_head(conn, size)
+            signed: SignedCheckpoint | None = None
             if last is not None:
                 if size < last["size"]:
                     raise HistoryMismatch(
@@ -217,12 +231,37 @@ class TransparencyLog:
                     if bytes(last["root_hash"]) != root:
                         raise HistoryMismatch(
                             f"the root at size {size} differs from the signed checkpoint")
-                    return SignedCheckpoint(size, root, last["note"])
-            note = sign_checkpoint(Checkpoint(self.origin, size, root), self.key)
-            await conn.execute(
-                "INSERT INTO checkpoints (size, root_hash, note) VALUES ($1, $2, $3)",
-                size, root, note)
-            return SignedCheckpoint(size, root, note)
+                    signed = SignedCheckpoint(size, root, last["note"])
+            if signed is None:
+                note = sign_checkpoint(Checkpoint(self.origin, size, root), self.key)
+                await conn.execute(
+                    "INSERT INTO checkpoints (size, root_hash, note) VALUES ($1, $2, $3)",
+                    size, root, note)
+                signed = SignedCheckpoint(size, root, note)
+        # Recorded once committed: with a synchronous standby the commit returns only
+        # when the standby holds the checkpoint, so the record never names a tree a
+        # promoted standby lacks. A newer one signed by another process (another host
+        # with its own record) is recorded here as well, when this one sees it.
+        if self.signed_head is not None and (known is None or known.size < signed.size):
+            await asyncio.to_thread(record_signed_head, self.signed_head, signed.note,
+                                    self.origin)
+        return signed
+
+    async def _check_signed_head(self, conn: asyncpg.Connection, size: int) -> Checkpoint | None:
+        """The recorded newest signed checkpoint, after checking that the database's
+        tree of ``size`` extends it; HistoryMismatch (and ``suspect``) if it does not."""
+        if self.signed_head is None:
+            return None
+        known = read_signed_head(self.signed_head, self.origin)
+        if known is None:
+            return None
+        at = await _root(conn, known.size) if known.size <= size else None
+        reason = refusal(known, size, at)
+        if reason is not None:
+            self.suspect = reason
+            raise HistoryMismatch(reason, index=size if size < known.size else None)
+        return known
+
 
     async def verify_history(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Recompute every leaf hash from the stored entries, the tree from them, and
@@ -266,7 +305,8 @@ class TransparencyLog:
         root (so they are authentic); the tree is rebuilt from them and every later
         entry's leaf, recomputed from the entry, and must end at the stored nodes' root
         for the current size (what the next checkpoint would sign); the later entries
-        are re-admitted (``_verify_tail``). What the checkpoint covers is bound by its
+        are re-admitted (``_verify_tail``); the tree must extend the newest checkpoint
+        recorded outside the database (``signed_head``). What the checkpoint covers is bound by its
         signature; that the stored entries still agree with it is for ``verify_history``
         (in the background). Returns the log size; raises HistoryMismatch.
         """
@@ -297,6 +337,8 @@ class TransparencyLog:
                 raise HistoryMismatch(
                     f"the stored tree nodes of size {size} do not match the entries after "
                     f"the last checkpoint ({start})", index=start)
+            # The database agrees with itself; does it hold what this ledger signed?
+            await self._check_signed_head(conn, size)
             await self._verify_tail(conn, start)
         return size
 
@@ -345,7 +387,8 @@ class TransparencyLog:
     # --- background ------------------------------------------------------------------
 
     def start(self) -> None:
-        """Checkpoint in the background after appends, at most every ``interval``."""
+        """Checkpoint in the background after appends, at most every ``interval``, and
+        at least every ``record_every`` (recording what other processes signed)."""
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="checkpointer")
 
@@ -359,7 +402,8 @@ class TransparencyLog:
     async def _run(self) -> None:
         self._wake.set()
         while True:
-            await self._wake.wait()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.record_every)
             self._wake.clear()
             try:
                 await self.checkpoint()

@@ -133,7 +133,8 @@ async def open_ledger(settings: Settings, dsn: str, *, verify_history: bool = Tr
         if rules:
             store.validator = AgreementRules(store, max_cached=caches.rules_agreements,
                                              max_bytes=caches.rules_bytes)
-        log = TransparencyLog(store, log_key, interval=settings.checkpoint_interval)
+        log = TransparencyLog(store, log_key, interval=settings.checkpoint_interval,
+                              signed_head=settings.signed_head)
         if verify_history:
             async with pool.acquire() as conn:
                 await verify_protections(conn)

@@ -1,6 +1,7 @@
 """``/healthz`` (the process answers), ``/readyz`` (database reachable, schema up to
 date, history's triggers and grants in place, the background history check not
-failed; its progress reported) and ``/metrics`` (Prometheus text
+failed, the checkpointer not stopped — e.g. by a promotion that lost entries it had
+signed; its progress reported) and ``/metrics`` (Prometheus text
 format). None of them needs a token.
 
 Readiness is the primary's (appends need it); the streaming replicas are reported
@@ -65,6 +66,8 @@ class HealthController(Controller):
             raise NotReady(unprotected)
         if ledger.history.status == "failed":  # history found forged: no checkpoints
             raise NotReady(f"the history check failed: {ledger.history.error}")
+        if ledger.log.suspect is not None:  # e.g. a promotion lost signed entries
+            raise NotReady(f"no more checkpoints are signed: {ledger.log.suspect}")
         missing = sorted({m.version for m in migrations()} - set(applied))
         if missing:
             raise NotReady(f"migrations not applied: {missing}", missing=missing)

@@ -139,7 +139,7 @@ async def test_unavailable_is_503_with_retry_after(client, auditor):
     async def driver_down(*_args, **_kwargs):
         raise ConnectionResetError(104, "Connection reset by peer")
 
-    store.read_log = driver_down
+    client.app.state.ledger.router.primary.read_log = driver_down  # the page's reads
     r = await client.get("/v1/log/entries", headers=auditor)
     doc = assert_problem(r, 503, "unavailable")
     assert "reset" not in doc["detail"]

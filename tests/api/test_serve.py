@@ -56,10 +56,11 @@ async def _wait_until_healthy(http: httpx.AsyncClient, proc: subprocess.Popen[by
     pytest.fail(f"ledger serve did not answer within {START_TIMEOUT} s:\n{log.read_text()}")
 
 
-def serve_on(database: str, home: Path, log: Path, **settings: str
+def serve_on(database: str, home: Path, log: Path, *options: str, **settings: str
              ) -> tuple[subprocess.Popen[bytes], int]:
-    """``ledger serve`` on a free port against ``database`` (``LEDGER_…`` settings
-    given as keywords), its output in ``log``; stop it with ``_stop``."""
+    """``ledger serve`` on a free port against ``database`` (more command-line
+    ``options``, ``LEDGER_…`` settings given as keywords), its output in ``log``; stop
+    it with ``_stop``."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
     env.update(DATABASE_URL=database, LEDGER_HOME=str(home), LEDGER_ORIGIN=LEDGER_ID,
@@ -67,7 +68,7 @@ def serve_on(database: str, home: Path, log: Path, **settings: str
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "ledger", "serve", "--port", str(port),
-             "--log-level", "warning"],
+             "--log-level", "warning", *options],
             env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     return proc, port
 

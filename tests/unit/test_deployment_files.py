@@ -1,8 +1,10 @@
 """What docker-compose.yml and the Dockerfile promise, checked without Docker: the API
 published on 127.0.0.1 by default, every base image pinned by version and digest, no
 password written in the files, a restart policy on every service, no embedded
-PostgreSQL in the server's container, and the image's Python packages exactly as
-requirements.lock lists them (which satisfies pyproject.toml)."""
+PostgreSQL in the server's container, the image's Python packages exactly as
+requirements.lock lists them (which satisfies pyproject.toml), and the profile
+"scale" wired as docs/DEPLOYMENT.md says (its run with local processes is
+tests/replicas/test_scale_topology.py)."""
 
 from __future__ import annotations
 
@@ -88,7 +90,7 @@ def test_the_api_is_published_on_localhost_only_by_default(compose):
                 host = parts[0]
             assert host == "127.0.0.1", (name, port)
             published.append(name)
-    assert published == ["server"]  # the database is not published at all
+    assert published == ["server", "lb"]  # no database is published at all
 
 
 def test_every_image_is_pinned_by_version_and_digest(compose):
@@ -153,3 +155,84 @@ def test_the_image_installs_exactly_the_lock():
         name = requirement.name.lower().replace("_", "-")
         assert name in pins, f"{name} is not in requirements.lock"
         assert requirement.specifier.contains(pins[name]), (dependency, pins[name])
+
+
+SCALE = {"primary", "replica", "api1", "api2", "lb"}
+DEPLOY = ROOT / "deploy" / "scale"
+
+
+def _healthy(service: dict[str, Any]) -> set[str]:
+    return {name for name, dep in (service.get("depends_on") or {}).items()
+            if dep["condition"] == "service_healthy"}
+
+
+def test_every_dollar_is_a_variable_or_escaped(raw):
+    """Compose refuses a ``$`` that is neither ``$$`` nor a variable (e.g. a shell's
+    ``$(…)`` in a health check): the whole file would not load."""
+    text = COMPOSE.read_text()
+    for match in re.finditer(r"\$(?!\$|\{[A-Za-z_]|[A-Za-z_])", text.replace("$$", "")):
+        raise AssertionError(f"unescaped $ at {text[match.start():match.start() + 20]!r}")
+
+
+def test_the_scale_profile_is_its_own_topology(compose):
+    services = compose["services"]
+    assert {n for n, s in services.items() if "scale" in s.get("profiles", [])} == SCALE
+    assert all("profiles" not in services[n] for n in ("db", "server"))  # default: as before
+    for name in SCALE:
+        for volume in services[name].get("volumes", []):
+            source = volume.split(":", 1)[0]
+            if source.startswith("./"):
+                assert (ROOT / source).is_file(), (name, volume)
+            else:
+                assert source in compose["volumes"] and source.startswith("scale-"), volume
+        assert "healthcheck" in services[name], name
+
+
+def test_the_replica_is_a_streaming_standby_of_the_primary(compose):
+    services = compose["services"]
+    primary, replica = services["primary"], services["replica"]
+    command = " ".join(primary["command"])
+    assert "wal_level=replica" in command and "hba_file=/etc/ledger/pg_hba.conf" in command
+    assert "synchronous_standby_names=" in command  # empty by default: asynchronous
+    hba = (DEPLOY / "pg_hba.conf").read_text().splitlines()
+    assert "host    replication  all   all      scram-sha-256" in hba
+    assert "trust" not in " ".join(line for line in hba if line.startswith("host"))
+    assert _healthy(replica) == {"primary"}
+    env = _environment(replica)
+    assert env["PRIMARY_HOST"] == "primary" and env["STANDBY_NAME"] == "replica1"
+    assert env["PGPASSWORD"] == "from-the-env-file"
+    assert replica["entrypoint"] == ["bash", "/etc/ledger/standby.sh"]
+    script = (DEPLOY / "standby.sh").read_text()
+    assert "pg_basebackup" in script and " -R " in script and "-X stream" in script
+    assert "application_name=$STANDBY_NAME" in script and "hot_standby=on" in script
+    assert "pg_is_in_recovery()" in " ".join(replica["healthcheck"]["test"])
+
+
+def test_two_api_containers_share_the_primary_the_replica_and_the_key(compose):
+    services = compose["services"]
+    api1, api2 = services["api1"], services["api2"]
+    for api in (api1, api2):
+        env = _environment(api)
+        assert re.match(r"^postgresql://ledger:from-the-env-file@primary:5432/ledger$",
+                        env["DATABASE_URL"])
+        assert env["LEDGER_REPLICA_URLS"] == "postgresql://replica:5432/ledger"
+        assert env["LEDGER_LOG_KEY"] == "/keys/log-key.pem"
+        assert api["volumes"] == ["scale-keys:/keys"]
+        assert api["command"][:2] == ["ledger", "serve"] and "--workers" in api["command"]
+        assert "/readyz" in " ".join(api["healthcheck"]["test"])
+        assert "ports" not in api  # only through the balancer
+    assert _healthy(api1) == {"primary", "replica"}
+    assert _healthy(api2) == {"api1", "replica"}  # one first start makes the key
+
+
+def test_the_load_balancer_checks_each_api_on_readyz(compose):
+    lb = compose["services"]["lb"]
+    assert _healthy(lb) == {"api1", "api2"}
+    assert lb["ports"] == ["127.0.0.1:8080:8080"]
+    config = (DEPLOY / "haproxy.cfg").read_text()
+    servers = re.findall(r"^\s*server (\w+) (\w+):8000\s*$", config, re.M)
+    assert servers == [("api1", "api1"), ("api2", "api2")]
+    assert "http-check send meth GET uri /readyz" in config
+    assert re.search(r"default-server check ", config)
+    assert "bind :8080" in config and "monitor-uri /lb-ready" in config
+    assert "/lb-ready" in " ".join(lb["healthcheck"]["test"])
