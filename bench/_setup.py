@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import platform
+import signal
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -43,10 +44,16 @@ def admin_dsn() -> Iterator[tuple[str, str]]:
         return
     tmp = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
     server = EmbeddedPostgres(tmp / "data", delete=True)
+
+    def stopped(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)  # runs the finally below: the server goes too
+
+    previous = signal.signal(signal.SIGTERM, stopped)
     try:
         yield server.start(), "embedded PostgreSQL 18 (default settings, fsync on)"
     finally:
         server.stop()
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.asynccontextmanager
