@@ -74,11 +74,13 @@ async def run_history_check(log: TransparencyLog, check: HistoryCheck) -> None:
         check.status, check.finished_at = "stopped", datetime.now(UTC)
         raise
     except HistoryMismatch as exc:
-        check.status, check.finished_at = "failed", datetime.now(UTC)
-        check.error = exc.detail
-        log.suspect = f"the history check failed: {exc.detail}"
+        reason = f"the history check failed: {exc.detail}"
+        log.suspect, check.error = reason, exc.detail  # in one turn with the ERROR line
         _log.error("history check failed: %s; no more checkpoints will be signed, "
                    "/readyz answers 503 (docs/SECURITY.md)", exc.detail)
+        # and once the status says failed, no signing begun before is still in flight
+        await log.distrust(reason)
+        check.status, check.finished_at = "failed", datetime.now(UTC)
         return
     except Exception as exc:  # the database went away: not a verdict on history
         check.status, check.finished_at = "stopped", datetime.now(UTC)

@@ -46,7 +46,7 @@ from .registry import KeyRecord, Registry
 from .signed_head import read_signed_head, record_signed_head, refusal
 from .statement import event_hash, parse_statement
 from .store import LOG_LOCK, PostgresStore, fetch_nodes
-from .waits import share_loop
+from .waits import share_loop, wait_event
 
 __all__ = ["HistoryMismatch", "LogKeyMismatch", "SignedCheckpoint", "TransparencyLog",
            "ledger_log_key", "load_or_create_log_key", "recorded_log_key", "rotate_log_key"]
@@ -181,6 +181,7 @@ class TransparencyLog:
         self.origin = store.ledger_id
         self.interval = interval
         self.vkey = make_vkey(self.origin, raw_public_key(key))
+        self._signing = asyncio.Lock()  # one signing at a time (see distrust)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         #: Why this process must sign no more checkpoints (the background history check
@@ -211,6 +212,18 @@ class TransparencyLog:
         extend the newest checkpoint recorded in ``signed_head`` (a promotion or a
         restore lost entries the ledger signed: the ``checkpoints`` table lost them
         too)."""
+        async with self._signing:
+            return await self._checkpoint()
+
+    async def distrust(self, reason: str) -> None:
+        """Sign nothing more in this process (``suspect``), and return once no signing
+        that began before is still in flight: whoever learns of the distrust after this
+        sees no checkpoint signed after it."""
+        self.suspect = reason
+        async with self._signing:
+            pass
+
+    async def _checkpoint(self) -> SignedCheckpoint:
         if self.suspect is not None:
             raise HistoryMismatch(f"refusing to sign a checkpoint: {self.suspect}")
         async with self.store.pool.acquire() as conn, conn.transaction():
@@ -402,8 +415,7 @@ class TransparencyLog:
     async def _run(self) -> None:
         self._wake.set()
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.record_every)
+            await wait_event(self._wake, self.record_every)
             self._wake.clear()
             try:
                 await self.checkpoint()
