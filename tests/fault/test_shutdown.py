@@ -74,6 +74,7 @@ def settings_for(home: Path, database: str) -> Settings:
                     checkpoint_interval=0.05)
 
 
+@pytest.mark.stress  # 120 start-ups cancelled at random moments: 10-30 s
 async def test_app_start_ups_cancelled_within_milliseconds_all_end(database: str,
                                                                   tmp_path: Path):
     """The report's reproduction: the HTTP app's lifespan (store, log, projection
