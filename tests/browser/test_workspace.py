@@ -220,6 +220,18 @@ def test_workspace_is_accessible_in_both_languages(site, browser, tmp_path):
             "() => document.getElementById('ws-key-status').innerText.includes('Aucune clé')")
         assert axe_violations(page) == []
         page.screenshot(path=str(ARTIFACTS / "workspace-fr.png"), full_page=True)
+        # the agreement's forms are grouped as the workshop goes, each group reachable
+        # from the list at the top of the section
+        jump = page.get_by_role("navigation", name="Les étapes de l'entente")
+        targets = [link.get_attribute("href") for link in jump.get_by_role("link").all()]
+        assert len(targets) == 9
+        for target in targets:
+            assert page.locator(f"{target} form[data-step]").count() >= 1, target
+        grouped = page.locator(".ws-group form[data-step]").count()
+        assert grouped == page.locator(
+            "section[aria-labelledby=h-agreement] form[data-step]").count() >= 29
+        jump.get_by_role("link", name="Ratification des termes").click()
+        assert page.evaluate("location.hash") == "#g-ratify"
         page.get_by_role("link", name="English").click()
         page.wait_for_load_state()
         assert page.get_by_role("heading", level=1).inner_text() == "Organization's workspace"
