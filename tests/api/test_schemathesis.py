@@ -44,6 +44,7 @@ pytestmark = pytest.mark.pg
 CASES = 1300  # generated in all, spread over the operations that take an input
 STREAM_EXAMPLES = 20
 STREAM_TIMEOUT = 0.25  # seconds a stream case waits for its response and entries
+STREAM_RETRY_TIMEOUT = 5.0  # … when its answer did not begin within that
 MIN_CASES = 1000
 # Path parameters naming what scenario() records, for a share of the cases.
 SEEDED = {"agreement_id": "rives", "org_id": "centre-arts", "commitment_id": "comptable",
@@ -115,7 +116,16 @@ def _run_operation(operation: Any, examples: int, auditor: dict[str, str],
     def run(case: Any) -> None:
         counts[label] += 1
         headers = auditor if counts[label] % 2 else None
-        response = case.call_and_validate(headers=headers, checks=CHECKS, **call)
+        try:
+            response = case.call_and_validate(headers=headers, checks=CHECKS, **call)
+        except Exception as exc:
+            if not stream or "timeout" not in type(exc).__name__.lower():
+                raise
+            # a stream whose answer took longer than the short budget to begin (a cold
+            # path on a loaded host, seen once against PostgreSQL over TCP): once more,
+            # with time, so a slow start is not taken for a wrong answer
+            response = case.call_and_validate(headers=headers, checks=CHECKS,
+                                              timeout=STREAM_RETRY_TIMEOUT)
         statuses[f"{response.status_code // 100}xx"] += 1
 
     run()
@@ -136,7 +146,9 @@ def test_every_operation_answers_as_documented(api_schema: tuple[Any, str]) -> N
         try:
             _run_operation(operation, examples, auditor, counts, statuses)
         except (Exception, BaseExceptionGroup) as exc:  # every operation's failure, not the first
-            failures.append(f"{operation.label}: {exc}")
+            inner = getattr(exc, "exceptions", ())  # a flaky run's own failures, named
+            failures.append(f"{operation.label}: {exc}"
+                            + "".join(f"\n  - {e!r}" for e in inner))
     total = sum(counts.values())
     print(f"\nschemathesis: {total} cases over {len(counts)} operations in "
           f"{time.monotonic() - t0:.1f} s ({dict(sorted(statuses.items()))}): "
