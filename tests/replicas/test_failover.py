@@ -8,7 +8,6 @@ before, and the log going on with a checkpoint that extends them.
 from __future__ import annotations
 
 import asyncio
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,26 +23,15 @@ from ledger.runtime import Ledger, open_ledger
 from tests.api.conftest import TEST_CONFIG, body
 from tests.helpers import org
 from tests.replicas.test_replicas import settings
-from tests.replication import Cluster, Server
+from tests.replication import Cluster, Server, running_cluster
 
 pytestmark = [pytest.mark.pg, pytest.mark.replicas]
 
 
 @pytest.fixture
 def cluster() -> Iterator[Cluster]:
-    cluster = Cluster()
-
-    def interrupted(signum: int, frame: object) -> None:  # SIGTERM: stop ours first
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        cluster.close()
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, interrupted)
-    try:
+    with running_cluster() as cluster:
         yield cluster
-    finally:
-        cluster.close()
-        signal.signal(signal.SIGTERM, previous)
 
 
 async def _sql(server: Server, sql: str, database: str = "postgres") -> object:

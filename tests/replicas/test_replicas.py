@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import uuid
@@ -42,7 +41,7 @@ from tests.api.conftest import (
     token_for,
 )
 from tests.helpers import LEDGER_ID, org
-from tests.replication import Cluster, Server
+from tests.replication import Cluster, Server, running_cluster
 
 pytestmark = [pytest.mark.pg, pytest.mark.replicas, pytest.mark.timeout(180)]
 
@@ -56,22 +55,11 @@ class Pair:
 
 @pytest.fixture(scope="module")
 def pair() -> Iterator[Pair]:
-    cluster = Cluster()
-
-    def interrupted(signum: int, frame: object) -> None:  # SIGTERM: stop ours first
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        cluster.close()
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, interrupted)
-    try:
+    with running_cluster() as cluster:
         primary = cluster.primary()
         standby = cluster.standby(primary)
         delayed = cluster.standby(primary, recovery_min_apply_delay="400ms")
         yield Pair(cluster, primary, standby, delayed)
-    finally:
-        cluster.close()
-        signal.signal(signal.SIGTERM, previous)
 
 
 @pytest_asyncio.fixture

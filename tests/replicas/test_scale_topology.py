@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -24,26 +23,15 @@ import pytest
 from tests.api.conftest import body
 from tests.api.test_serve import _stop, _wait_until_healthy, serve_on
 from tests.helpers import org
-from tests.replication import Cluster, Server
+from tests.replication import Cluster, Server, running_cluster
 
 pytestmark = [pytest.mark.pg, pytest.mark.replicas, pytest.mark.timeout(240)]
 
 
 @pytest.fixture
 def cluster() -> Iterator[Cluster]:
-    cluster = Cluster()
-
-    def interrupted(signum: int, frame: object) -> None:  # SIGTERM: stop ours first
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        cluster.close()
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, interrupted)
-    try:
+    with running_cluster() as cluster:
         yield cluster
-    finally:
-        cluster.close()
-        signal.signal(signal.SIGTERM, previous)
 
 
 async def _ready_with_replica(http: httpx.AsyncClient, timeout: float = 60.0) -> None:
