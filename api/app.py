@@ -33,6 +33,7 @@ from litestar.openapi import OpenAPIConfig
 
 from ledger.config import Settings
 from ledger.projections import ProjectionRunner
+from ledger.projections.images import image_key
 from ledger.reads import AgreementStates, KeyCache, LogFollower
 from ledger.runtime import Ledger, open_ledger, resolve_database
 from ledger.snapshot import seal_key
@@ -185,9 +186,13 @@ def create_app(
             # The read models follow the log in the background (woken by every commit
             # here, and by the follower for the other processes' commits).
             caches = ledger.settings.caches  # every cache's bound (LEDGER_CACHE_…)
+            # An agreement the runner does not hold is reloaded from its sealed image
+            # (projections.images), keyed like the snapshots by the log key.
             runner = ProjectionRunner(ledger.pool, follower=follower,
                                       cache_size=caches.projection_agreements,
-                                      cache_bytes=caches.projection_bytes)
+                                      cache_bytes=caches.projection_bytes,
+                                      image_key=image_key(ledger.log.key.private_bytes_raw()),
+                                      image_every=config.snapshot_every)
             follower.subscribe(_note_head(ledger))
             ledger.store.on_commit.append(runner.notify)
             app.state.ledger = ledger

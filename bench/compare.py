@@ -29,6 +29,7 @@ Merkle tree, the agreement rules): the ratios show what that costs.
 
 Needs the ``bench`` extra (``pip install -e '.[bench]'``).
 Run: python bench/compare.py [--singles N] [--batched N] [--log N] [--runs R] [--profile F]
+     [--profile-batches F]
      python bench/compare.py --short [--streams N] [--commands C]
 """
 
@@ -439,7 +440,7 @@ class Table:
 
 
 async def main(singles: int, batch_events: int, log_events: int, runs: int,
-               profile: str | None) -> None:
+               profile: str | None, profile_batches: str | None = None) -> None:
     t0 = time.perf_counter()
     h_single = lives(singles, seed=11, first=0)
     s_single = signed(h_single)
@@ -472,7 +473,11 @@ async def main(singles: int, batch_events: int, log_events: int, runs: int,
                 if profile:
                     stop_profile(spy, profile)
                 work = [batched(mine, 100) for mine in per_client(s_batch, WRITERS)]
+                spy = (start_profile(server.proc.pid, profile_batches)
+                       if profile_batches else None)
                 http_batch = await http_appends(server.port, work, server.proc.pid)
+                if profile_batches:
+                    stop_profile(spy, profile_batches)
             finally:
                 await asyncio.to_thread(server.stop)
         for name, (rate, acked, refused, first, cpu) in (("single", single),
@@ -530,8 +535,11 @@ if __name__ == "__main__":
     parser.add_argument("--profile", metavar="FILE",
                         help="py-spy profile of the server during the HTTP single appends "
                              "(collapsed stacks; its top functions are printed)")
+    parser.add_argument("--profile-batches", metavar="FILE",
+                        help="the same, during the HTTP batches of 100")
     args = parser.parse_args()
     if args.short:
         asyncio.run(short_main(args.streams, args.commands))
     else:
-        asyncio.run(main(args.singles, args.batched, args.log, args.runs, args.profile))
+        asyncio.run(main(args.singles, args.batched, args.log, args.runs, args.profile,
+                         args.profile_batches))

@@ -141,7 +141,9 @@ async def rebuild(pool: asyncpg.Pool, *, name: str = sql.CHECKPOINT, page_size: 
         async with pool.acquire() as conn, conn.transaction():
             await sql.lock_checkpoint(conn, name)
             end: int = await conn.fetchval("SELECT coalesce(max(position) + 1, 0) FROM events")
-            await conn.execute(f"TRUNCATE {', '.join(t.name for t in sql.READ_MODELS)}")
+            # the runner's images of folded agreements go too (made again as it runs)
+            await conn.execute(f"TRUNCATE {', '.join(t.name for t in sql.READ_MODELS)}, "
+                               "projection_images")
             writer = _Writer(conn)
             try:
                 states, events = await _fold_log(pool, end, page_size, readers, writer,

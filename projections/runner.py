@@ -29,6 +29,7 @@ leader's lock. Alone (a CLI, a test), it LISTENs on that connection.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from collections.abc import Sequence
@@ -45,6 +46,7 @@ from ledger.waits import wait_event
 from . import sql
 from .agreements import AGREEMENT, ALL, Entity, empty_rows, entity_rows, scope, touched
 from .fold import AGREEMENT_PREFIX, Tracked, apply_fact, decode_fact, fold_fact
+from .images import FORMAT, ImageRejected, SealedImage, open_image, seal_image
 from .replay import rebuild
 
 __all__ = ["ProjectionRunner"]
@@ -56,12 +58,40 @@ _log = logging.getLogger("ledger.projections.runner")
 # the ``payload`` column, a copy that a superuser could change behind the log's back.
 _PAGE_SQL: Final = ("SELECT position, recorded_at_us, stream, envelope FROM events "
                     "WHERE position >= $1 AND position < $1 + $2 ORDER BY position")
-_RELOAD_SQL: Final = ("SELECT position, recorded_at_us, stream, envelope FROM events "
-                      "WHERE stream = ANY($1::text[]) AND position < $2 ORDER BY position")
+# Each stream's events after a version (its image's, or 0): a nested loop over the
+# streams, each one an index range of ``UNIQUE (stream, version)``, whatever the plan.
+_RELOAD_SQL: Final = """
+SELECT e.position, e.recorded_at_us, e.stream, e.envelope
+FROM unnest($1::text[], $2::integer[]) AS k(stream, after)
+CROSS JOIN LATERAL (SELECT position, recorded_at_us, stream, envelope FROM events
+                    WHERE stream = k.stream AND version > k.after AND position < $3) e
+ORDER BY e.position
+"""
+_IMAGES_SQL: Final = ("SELECT agreement_id, version, position, format, image, seal "
+                      "FROM projection_images WHERE agreement_id = ANY($1::text[]) "
+                      "AND position < $2")
+_SAVE_IMAGES_SQL: Final = """
+INSERT INTO projection_images (agreement_id, version, position, format, image, seal)
+SELECT * FROM unnest($1::text[], $2::integer[], $3::bigint[], $4::integer[], $5::bytea[],
+                     $6::bytea[])
+ON CONFLICT (agreement_id) DO UPDATE SET version = EXCLUDED.version,
+    position = EXCLUDED.position, format = EXCLUDED.format, image = EXCLUDED.image,
+    seal = EXCLUDED.seal
+"""
+_DISCARD_IMAGES_SQL: Final = ("DELETE FROM projection_images "
+                              "WHERE agreement_id = ANY($1::text[])")
+_OFF_LOOP: Final = 200  # a reload folding more events than this runs in a worker thread
 _PREFIX_LEN: Final = len(AGREEMENT_PREFIX)
 RUNNER_LOCK_CLASS: Final = 0x4C454447  # "LEDG": with hashtext(name), the leading runner's lock
 _RELEASE_TIMEOUT: Final = 5.0  # seconds to reset a connection given back to the pool
 _STOP_TIMEOUT: Final = 10.0  # seconds ``stop`` waits for the task to end
+
+
+def _fold_rows(states: dict[str, Tracked], rows: Sequence[asyncpg.Record]) -> None:
+    """Fold stored agreement events (in log order) onto their agreements' states."""
+    for r in rows:
+        fact = decode_fact(signed_payload(r["envelope"]), r["position"])
+        apply_fact(states[r["stream"][_PREFIX_LEN:]], fact, r["recorded_at_us"])
 
 
 def tracked_bytes(t: Tracked) -> int:
@@ -89,6 +119,13 @@ class ProjectionRunner:
     after a restore without the read models) and the log holds at least
     this many entries, ``catch_up`` starts with a ``rebuild``, which gives the same rows
     much faster; ``None`` never does.
+    ``image_key``: the key sealing the images of folded agreements
+    (``projections.images.image_key``); with it, a step stores an agreement's image
+    each time it passes ``image_every`` more of its events, and an agreement not held
+    is reloaded from its image (what follows it folded), not from its first event.
+    None (a runner without the log key: the CLI's) neither reads nor writes images.
+    ``reloaded`` counts the events folded to reload agreements, ``discarded`` the
+    images refused (what a test or a metric reads to see the work done).
     """
 
     def __init__(self, pool: asyncpg.Pool, *, name: str = sql.CHECKPOINT,
@@ -96,7 +133,8 @@ class ProjectionRunner:
                  cache_bytes: int | None = 32 << 20,
                  poll_interval: float = 1.0, batch_delay: float = 0.2,
                  rebuild_from: int | None = 20_000,
-                 follower: LogFollower | None = None) -> None:
+                 follower: LogFollower | None = None,
+                 image_key: bytes | None = None, image_every: int = 200) -> None:
         if page_size < 1 or cache_size < 1 or (cache_bytes is not None and cache_bytes < 1):
             raise ValueError(f"page_size {page_size}, cache_size {cache_size} and "
                              f"cache_bytes {cache_bytes} must be >= 1")
@@ -109,6 +147,10 @@ class ProjectionRunner:
         self.rebuild_from = rebuild_from
         self.follower = follower
         self.cache_bytes = cache_bytes
+        self.image_key = image_key if image_every > 0 else None
+        self.image_every = image_every
+        self.reloaded = 0
+        self.discarded = 0
         # Trimmed between steps only (``_trim``): a step uses its page's states.
         self._states: LRU[str, Tracked] = LRU(cache_size, cache_bytes)
         self._position: int | None = None  # where the cache stands (None: unknown)
@@ -174,6 +216,7 @@ class ProjectionRunner:
             await self._reload(conn, sorted(missing), saved)
         history: list[tuple[Any, ...]] = []
         changed: dict[str, tuple[Tracked, set[Entity]]] = {}
+        versions: dict[str, int] = {}  # of each agreement the page touches, before it
         for r in page:
             stream = r["stream"]
             if not stream.startswith(AGREEMENT_PREFIX):
@@ -184,6 +227,7 @@ class ProjectionRunner:
                 tracked = self._states.get(aid)
                 assert tracked is not None  # reloaded above, and not trimmed within a step
                 entry = changed[aid] = (tracked, set())
+                versions[aid] = tracked.last_version
             t, entities = entry
             fact = decode_fact(signed_payload(r["envelope"]), r["position"])
             may = touched(fact, t.state)  # asked before: the fold changes the state
@@ -191,19 +235,69 @@ class ProjectionRunner:
             entities |= may if row[3] else {AGREEMENT}  # row[3]: the domain applied it
             history.append(row)
         await self._write(conn, changed, history)
+        await self._save_images(conn, changed, versions)
         for aid, (t, _) in changed.items():
             self._states.reweigh(aid, tracked_bytes(t), trim=False)
 
+    async def _save_images(self, conn: asyncpg.Connection,
+                           changed: dict[str, tuple[Tracked, set[Entity]]],
+                           versions: dict[str, int]) -> None:
+        """Store the image of each agreement that passed a multiple of ``image_every``
+        events in this page, in the step's transaction (so it stands where the rows do)."""
+        key, every = self.image_key, self.image_every
+        if key is None:
+            return
+        images = [seal_image(key, aid, t) for aid, (t, _) in changed.items()
+                  if t.last_version // every > versions[aid] // every and t.last_version]
+        if images:
+            await conn.execute(_SAVE_IMAGES_SQL, *(list(c) for c in zip(
+                *((i.agreement_id, i.version, i.position, i.format, i.image, i.seal)
+                  for i in images), strict=True)))
+
     async def _reload(self, conn: asyncpg.Connection, streams: list[str], before: int) -> None:
-        """Fold the events before ``before`` of agreements not in the cache. (Their rows
-        in the tables are those of that same position: they commit together.)"""
-        fresh = {s[_PREFIX_LEN:]: Tracked() for s in streams}
-        for r in await conn.fetch(_RELOAD_SQL, streams, before):
-            fact = decode_fact(signed_payload(r["envelope"]), r["position"])
-            apply_fact(fresh[r["stream"][_PREFIX_LEN:]], fact,
-                       r["recorded_at_us"])
+        """Reload agreements not in the cache as they stand before log position
+        ``before`` (where their rows in the tables stand too: they commit together):
+        from each one's image when it has a good one, then the events after it."""
+        fresh = await self._images(conn, [s[_PREFIX_LEN:] for s in streams], before)
+        after = [fresh[s[_PREFIX_LEN:]].last_version for s in streams]
+        rows = await conn.fetch(_RELOAD_SQL, streams, after, before)
+        if len(rows) > _OFF_LOOP:  # a long fold never holds up the event loop
+            await asyncio.to_thread(_fold_rows, fresh, rows)
+        else:
+            _fold_rows(fresh, rows)
+        self.reloaded += len(rows)
+        folded = collections.Counter(r["stream"] for r in rows)
+        long = {s[_PREFIX_LEN:] for s, n in folded.items() if n >= self.image_every}
+        # an agreement refolded at length (no image yet: a rebuild keeps none) gets one
+        await self._save_images(conn, {aid: (fresh[aid], set()) for aid in long},
+                                dict.fromkeys(long, -1))
         for aid, t in fresh.items():
             self._states.put(aid, t, tracked_bytes(t), trim=False)
+
+    async def _images(self, conn: asyncpg.Connection, aids: list[str],
+                      before: int) -> dict[str, Tracked]:
+        """The agreements ``aids`` from their good images before ``before``; a fresh
+        ``Tracked`` for the others. An image that fails a check is logged and deleted."""
+        fresh = {aid: Tracked() for aid in aids}
+        key = self.image_key
+        if key is None:
+            return fresh
+        rejected = []
+        for r in await conn.fetch(_IMAGES_SQL, aids, before):
+            sealed = SealedImage(r["agreement_id"], r["version"], r["position"],
+                                 r["format"], bytes(r["image"]), bytes(r["seal"]))
+            try:
+                fresh[sealed.agreement_id] = open_image(key, sealed)
+            except ImageRejected as exc:
+                if sealed.format == FORMAT:
+                    _log.warning("image of agreement %s at version %d discarded, refolding "
+                                 "it from its events: %s", sealed.agreement_id,
+                                 sealed.version, exc)
+                    self.discarded += 1
+                rejected.append(sealed.agreement_id)
+        if rejected:
+            await conn.execute(_DISCARD_IMAGES_SQL, rejected)
+        return fresh
 
     async def _write(self, conn: asyncpg.Connection,
                      changed: dict[str, tuple[Tracked, set[Entity]]],
