@@ -187,12 +187,15 @@ def create_app(
             # here, and by the follower for the other processes' commits).
             caches = ledger.settings.caches  # every cache's bound (LEDGER_CACHE_…)
             # An agreement the runner does not hold is reloaded from its sealed image
-            # (projections.images), keyed like the snapshots by the log key.
+            # (projections.images); it also leaves the snapshots of agreement states
+            # that cold reads and the write rules fold from. Both keyed by the log key.
+            secret = ledger.log.key.private_bytes_raw()
             runner = ProjectionRunner(ledger.pool, follower=follower,
                                       cache_size=caches.projection_agreements,
                                       cache_bytes=caches.projection_bytes,
-                                      image_key=image_key(ledger.log.key.private_bytes_raw()),
-                                      image_every=config.snapshot_every)
+                                      image_key=image_key(secret),
+                                      image_every=config.snapshot_every,
+                                      snapshot_key=seal_key(secret))
             follower.subscribe(_note_head(ledger))
             ledger.store.on_commit.append(runner.notify)
             app.state.ledger = ledger
@@ -201,7 +204,7 @@ def create_app(
             app.state.key_cache = KeyCache(caches.key_histories)
             # Cold reads and time travel fold from snapshots sealed with a key derived
             # from the log key (ledger.snapshot), one per snapshot_every events.
-            states = AgreementStates(seal_key(ledger.log.key.private_bytes_raw()),
+            states = AgreementStates(seal_key(secret),
                                      every=config.snapshot_every, primary=ledger.pool)
             if isinstance(ledger.store.validator, AgreementRules):
                 ledger.store.validator.states = states  # the write rules' cold states too

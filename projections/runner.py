@@ -32,7 +32,7 @@ import asyncio
 import collections
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 import asyncpg
@@ -41,6 +41,7 @@ from ledger.db import connection_usable
 from ledger.envelope import signed_payload
 from ledger.lru import LRU, agreement_bytes
 from ledger.reads import NOTIFY_CHANNEL, LogFollower
+from ledger.snapshot import seal_snapshot
 from ledger.waits import wait_event
 
 from . import sql
@@ -56,7 +57,7 @@ _log = logging.getLogger("ledger.projections.runner")
 # A page is a range of (gapless) positions: its cost is bounded whatever the plan.
 # What is folded is the statement the stored envelope signs (``signed_payload``), never
 # the ``payload`` column, a copy that a superuser could change behind the log's back.
-_PAGE_SQL: Final = ("SELECT position, recorded_at_us, stream, envelope FROM events "
+_PAGE_SQL: Final = ("SELECT position, recorded_at_us, stream, envelope, event_hash FROM events "
                     "WHERE position >= $1 AND position < $1 + $2 ORDER BY position")
 # Each stream's events after a version (its image's, or 0): a nested loop over the
 # streams, each one an index range of ``UNIQUE (stream, version)``, whatever the plan.
@@ -78,6 +79,13 @@ ON CONFLICT (agreement_id) DO UPDATE SET version = EXCLUDED.version,
     position = EXCLUDED.position, format = EXCLUDED.format, image = EXCLUDED.image,
     seal = EXCLUDED.seal
 """
+# The reads' snapshots of agreement states (``ledger.reads.states``), made here too.
+_SAVE_SNAPSHOTS_SQL: Final = """
+INSERT INTO agreement_snapshots (stream, version, event_hash, format, state, state_hash, seal)
+SELECT * FROM unnest($1::text[], $2::integer[], $3::bytea[], $4::integer[], $5::bytea[],
+                     $6::text[], $7::bytea[])
+ON CONFLICT DO NOTHING
+"""
 _DISCARD_IMAGES_SQL: Final = ("DELETE FROM projection_images "
                               "WHERE agreement_id = ANY($1::text[])")
 _OFF_LOOP: Final = 200  # a reload folding more events than this runs in a worker thread
@@ -85,6 +93,11 @@ _PREFIX_LEN: Final = len(AGREEMENT_PREFIX)
 RUNNER_LOCK_CLASS: Final = 0x4C454447  # "LEDG": with hashtext(name), the leading runner's lock
 _RELEASE_TIMEOUT: Final = 5.0  # seconds to reset a connection given back to the pool
 _STOP_TIMEOUT: Final = 10.0  # seconds ``stop`` waits for the task to end
+
+
+def _columns(rows: Iterable[tuple[Any, ...]]) -> list[list[Any]]:
+    """Rows as columns (the arrays of an ``unnest``)."""
+    return [list(c) for c in zip(*rows, strict=True)]
 
 
 def _fold_rows(states: dict[str, Tracked], rows: Sequence[asyncpg.Record]) -> None:
@@ -124,6 +137,11 @@ class ProjectionRunner:
     each time it passes ``image_every`` more of its events, and an agreement not held
     is reloaded from its image (what follows it folded), not from its first event.
     None (a runner without the log key: the CLI's) neither reads nor writes images.
+    ``snapshot_key``: the key of the reads' snapshots of agreement states
+    (``ledger.snapshot.seal_key``); with it, the same steps store a snapshot of the
+    agreement's domain state beside its image, so that the reads and the write rules,
+    which fold an agreement they do not keep from its newest snapshot, find one for
+    every agreement, read or not (otherwise only their own folds make them).
     ``reloaded`` counts the events folded to reload agreements, ``discarded`` the
     images refused (what a test or a metric reads to see the work done).
     """
@@ -134,7 +152,8 @@ class ProjectionRunner:
                  poll_interval: float = 1.0, batch_delay: float = 0.2,
                  rebuild_from: int | None = 20_000,
                  follower: LogFollower | None = None,
-                 image_key: bytes | None = None, image_every: int = 200) -> None:
+                 image_key: bytes | None = None, image_every: int = 200,
+                 snapshot_key: bytes | None = None) -> None:
         if page_size < 1 or cache_size < 1 or (cache_bytes is not None and cache_bytes < 1):
             raise ValueError(f"page_size {page_size}, cache_size {cache_size} and "
                              f"cache_bytes {cache_bytes} must be >= 1")
@@ -149,6 +168,7 @@ class ProjectionRunner:
         self.cache_bytes = cache_bytes
         self.image_key = image_key if image_every > 0 else None
         self.image_every = image_every
+        self.snapshot_key = snapshot_key if image_every > 0 else None
         self.reloaded = 0
         self.discarded = 0
         # Trimmed between steps only (``_trim``): a step uses its page's states.
@@ -217,6 +237,7 @@ class ProjectionRunner:
         history: list[tuple[Any, ...]] = []
         changed: dict[str, tuple[Tracked, set[Entity]]] = {}
         versions: dict[str, int] = {}  # of each agreement the page touches, before it
+        heads: dict[str, bytes] = {}  # the hash of its last event in the page
         for r in page:
             stream = r["stream"]
             if not stream.startswith(AGREEMENT_PREFIX):
@@ -234,25 +255,38 @@ class ProjectionRunner:
             row = fold_fact(t, aid, fact, r["recorded_at_us"])
             entities |= may if row[3] else {AGREEMENT}  # row[3]: the domain applied it
             history.append(row)
+            heads[aid] = r["event_hash"]
         await self._write(conn, changed, history)
-        await self._save_images(conn, changed, versions)
+        await self._save_images(conn, changed, versions, heads)
         for aid, (t, _) in changed.items():
             self._states.reweigh(aid, tracked_bytes(t), trim=False)
 
     async def _save_images(self, conn: asyncpg.Connection,
                            changed: dict[str, tuple[Tracked, set[Entity]]],
-                           versions: dict[str, int]) -> None:
+                           versions: dict[str, int],
+                           heads: dict[str, bytes] | None = None) -> None:
         """Store the image of each agreement that passed a multiple of ``image_every``
-        events in this page, in the step's transaction (so it stands where the rows do)."""
+        events in this page, in the step's transaction (so it stands where the rows do),
+        and, given the hash of its last event (``heads``), a snapshot of its state."""
         key, every = self.image_key, self.image_every
         if key is None:
             return
-        images = [seal_image(key, aid, t) for aid, (t, _) in changed.items()
-                  if t.last_version // every > versions[aid] // every and t.last_version]
-        if images:
-            await conn.execute(_SAVE_IMAGES_SQL, *(list(c) for c in zip(
-                *((i.agreement_id, i.version, i.position, i.format, i.image, i.seal)
-                  for i in images), strict=True)))
+        due = [(aid, t) for aid, (t, _) in changed.items()
+               if t.last_version // every > versions[aid] // every and t.last_version]
+        if not due:
+            return
+        images = [seal_image(key, aid, t) for aid, t in due]
+        await conn.execute(_SAVE_IMAGES_SQL, *_columns(
+            (i.agreement_id, i.version, i.position, i.format, i.image, i.seal)
+            for i in images))
+        if self.snapshot_key is None or heads is None:
+            return
+        snaps = [seal_snapshot(self.snapshot_key, AGREEMENT_PREFIX + aid, t.last_version,
+                               heads[aid].hex(), t.state) for aid, t in due if aid in heads]
+        if snaps:
+            await conn.execute(_SAVE_SNAPSHOTS_SQL, *_columns(
+                (s.stream, s.version, bytes.fromhex(s.event_hash), s.format, s.state,
+                 s.state_hash, s.seal) for s in snaps))
 
     async def _reload(self, conn: asyncpg.Connection, streams: list[str], before: int) -> None:
         """Reload agreements not in the cache as they stand before log position

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import msgspec
 import pytest
 
 from ledger.domain import ConfirmFulfilment, RecordFulfilment
@@ -23,12 +24,16 @@ from ledger.projections.images import (
     open_image,
     seal_image,
 )
+from ledger.reads import AgreementStates, Reads
+from ledger.reads.states import fold_events
+from ledger.snapshot import seal_key
 from tests.projections.builders import World, busy, snapshot
 
 pytestmark = pytest.mark.pg
 
 ORGS = ["centre-arts", "theatre-nord", "atelier-sud"]
 KEY = image_key(b"k" * 32)
+SNAPSHOT_KEY = seal_key(b"k" * 32)
 EVERY = 50
 
 
@@ -211,3 +216,23 @@ async def test_an_image_opens_to_the_same_rows(ledger):
         open_image(KEY, replace(sealed, format=sealed.format + 1))
     with pytest.raises(ImageRejected, match="seal"):
         open_image(KEY, replace(sealed, agreement_id="a2"))
+
+
+async def test_the_runner_leaves_snapshots_the_reads_fold_from(ledger):
+    """With the snapshots' key, the runner stores a snapshot of each agreement's state
+    beside its image: a read that folds an agreement it does not keep then folds only
+    what follows it, and gets exactly the full fold of the signed events."""
+    pool, _ = ledger
+    w, _ = await _long_life(ledger)
+    await ProjectionRunner(pool, page_size=40, rebuild_from=None, image_key=KEY,
+                           image_every=EVERY, snapshot_key=SNAPSHOT_KEY).catch_up()
+    assert await pool.fetchval("SELECT count(DISTINCT stream) FROM agreement_snapshots") == 2
+    reads = Reads(pool)
+    for aid in ("a1", "a2"):
+        stream = f"agreement/{aid}"
+        states = AgreementStates(SNAPSHOT_KEY, every=EVERY)
+        state, reached = await states.state_at(reads, stream)
+        events = await reads.read_whole_stream(stream)
+        assert reached == len(events) == w.heads[stream][0]
+        assert msgspec.json.encode(state) == msgspec.json.encode(fold_events(events))
+        assert states.folded < 40 and states.discarded == 0

@@ -14,12 +14,16 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.projections import ProjectionRunner, rebuild
 from ledger.projections.images import image_key
+from ledger.reads import AgreementStates, Reads
+from ledger.reads.states import fold_events
+from ledger.snapshot import seal_key
 from tests.projections.builders import World, open_store, snapshot
 from tests.projections.histories import ORGS, Step, apply_steps, long_steps, steps
 
@@ -27,6 +31,7 @@ pytestmark = pytest.mark.pg
 
 _examples = itertools.count()
 KEY = image_key(b"k" * 32)
+SNAPSHOT_KEY = seal_key(b"k" * 32)
 
 
 class Shared:
@@ -81,15 +86,26 @@ async def test_rebuild_equals_incremental_for_long_lives(
         if not shared.ready:
             await store.append(w.registrations())
             shared.ready = True
-        apply_steps(w, f"long{next(_examples)}", drawn)
+        prefix = f"long{next(_examples)}"
+        apply_steps(w, prefix, drawn)
         await w.flush(store)
-        images = {"image_key": KEY, "image_every": image_every} if image_every else {}
+        images = ({"image_key": KEY, "image_every": image_every,
+                   "snapshot_key": SNAPSHOT_KEY} if image_every else {})
         dying = ProjectionRunner(pool, page_size=page_size, rebuild_from=None, **images)
         for _ in range(crash_after):
             await dying.step()
         runner = ProjectionRunner(pool, page_size=page_size, cache_size=cache_size,
                                   rebuild_from=None, **images)
         await runner.catch_up()
+        if image_every:  # the snapshots the runner left are the full folds too
+            reads = Reads(pool)
+            for stream in await pool.fetch("SELECT DISTINCT stream FROM events "
+                                           "WHERE stream LIKE $1", f"agreement/{prefix}-%"):
+                events = await reads.read_whole_stream(stream[0])
+                states = AgreementStates(SNAPSHOT_KEY, every=10**9)  # makes none
+                state, _ = await states.state_at(reads, stream[0])
+                assert msgspec.json.encode(state) == msgspec.json.encode(
+                    fold_events(events)), stream[0]
         incremental = await snapshot(pool)
         report = await rebuild(pool, page_size=50)
         rebuilt = await snapshot(pool)
