@@ -11,7 +11,6 @@ state that has since moved on can never let an event through.
 from __future__ import annotations
 
 import asyncio
-import copy
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -19,6 +18,7 @@ from .domain import (
     AgreementState,
     check_event,
     check_stream,
+    copy_state,
     evolve,
     fact_from_statement,
     fact_from_stored,
@@ -78,7 +78,7 @@ class AgreementRules:
                             from_statement=True)
                 if last_index[st.stream] > i:
                     if not copied:
-                        state = copy.deepcopy(state)
+                        state = copy_state(state)
                     state = evolve(state, fact_from_statement(st))
                     simulated[st.stream] = (st.version, state)
             except LedgerError as exc:

@@ -22,7 +22,6 @@ history, and the register holds organizations, never persons.
 
 from __future__ import annotations
 
-import copy
 import zlib
 from dataclasses import dataclass
 from typing import Annotated, Any, NamedTuple
@@ -43,7 +42,7 @@ from ledger.access import (
     whole_access,
 )
 from ledger.access import members as members
-from ledger.domain import AgreementState, render_markdown, state_hash
+from ledger.domain import AgreementState, copy_state, render_markdown, state_hash
 from ledger.domain.document import mentioned_orgs
 from ledger.domain.state import in_force, terms_pending
 from ledger.errors import NotFound
@@ -263,7 +262,7 @@ class CurrentStates:
                 raise NotFound(f"no agreement {agreement_id!r}", field="agreement_id")
         else:
             events = await whole_stream(reads, stream, after_version=have.version)
-            state, version = copy.deepcopy(have.state), have.version
+            state, version = copy_state(have.state), have.version
             if events:
                 state = await self.states.fold(reads, state, events, stream, version)
                 version = events[-1].version

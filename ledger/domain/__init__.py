@@ -39,6 +39,7 @@ from .rules import RULES
 from .state import (
     INITIAL,
     AgreementState,
+    copy_state,
     in_force,
     initial_state,
     is_shared,
@@ -62,6 +63,7 @@ __all__ = [
     "check_event",
     "check_stream",
     "command_from_event",
+    "copy_state",
     "decide",
     "evolve",
     "expectation_hash",

@@ -10,7 +10,9 @@ record; docs/PERFORMANCE.md, *Figures behind the code's choices*). Records that 
 change once made (a ratification, a measure, a position on a fulfilment, a milestone)
 are frozen. ``INITIAL`` is never mutated: ``evolve`` replaces it with a fresh
 ``initial_state()`` before its first write.
-Deep-copy a state (``copy.deepcopy``) to keep an older one.
+Copy a state with ``copy_state`` to keep an older one (a deep copy, four to five times
+faster than ``copy.deepcopy`` on a year-long agreement: the write rules copy one for
+each agreement a batch appends several events to).
 
 Derived facts (is an expectation shared? is a stage complete? is the agreement in
 force?) are functions below, computed from the current parties, never stored twice.
@@ -42,6 +44,7 @@ __all__ = [
     "Stage",
     "Status",
     "addressees",
+    "copy_state",
     "in_force",
     "initial_state",
     "is_shared",
@@ -228,6 +231,17 @@ class AgreementState(msgspec.Struct, weakref=True):  # weakly held: state_hash's
 def initial_state() -> AgreementState:
     """A fresh state for a stream with no events."""
     return AgreementState()
+
+
+_copy_encoder: Final = msgspec.msgpack.Encoder()
+_copy_decoder: Final = msgspec.msgpack.Decoder(AgreementState)
+
+
+def copy_state(state: AgreementState) -> AgreementState:
+    """A deep copy of ``state`` (through msgspec's MessagePack, in C: every field is
+    typed, so the copy has the same types and values; a property test holds it equal
+    along random histories)."""
+    return _copy_decoder.decode(_copy_encoder.encode(state))
 
 
 #: The state before any event. Shared and never mutated (see the module docstring).

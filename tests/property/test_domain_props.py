@@ -29,6 +29,7 @@ from ledger.domain import (
     AgreementState,
     Fact,
     check_event,
+    copy_state,
     decide,
     evolve,
     expectation_hash,
@@ -329,9 +330,16 @@ def test_decide_only_rejects_and_decided_events_keep_the_state_consistent(
             # the offline audit hands evolve the decoded data alone, not the fact's dict
             # (ledger/domain/audit.py): the appliers read the decoded Struct
             bare = evolve(copy.deepcopy(state), msgspec.structs.replace(fact, data={}), decoded)
+            kept, kept_json = copy_state(state), msgspec.json.encode(state)
             state = evolve(state, fact)
+            assert msgspec.json.encode(kept) == kept_json  # evolve in place left it alone
             assert twin == state
             assert bare == state
+            # the write rules keep older states with copy_state: equal, types included
+            # (a Struct compares its fields: a list is not a tuple), and independent
+            clone = copy_state(state)
+            assert clone == state and msgspec.json.encode(clone) == msgspec.json.encode(state)
+            assert clone is not state
             # the hash remembered for this state object (a ratification asked it) is
             # the one a fresh object with the same terms gets
             assert state_hash(state) == state_hash(twin)
