@@ -197,17 +197,21 @@ class ProjectionRunner:
     async def step(self) -> int:
         """Apply the next page of the log in one transaction; log entries applied."""
         try:
-            async with self.pool.acquire() as conn, conn.transaction():
-                saved = await sql.lock_checkpoint(conn, self.name)
-                if saved != self._position:  # first step, or another writer moved it
-                    self._forget()
-                    self._position = saved
-                page = await conn.fetch(_PAGE_SQL, saved, self.page_size)
-                if not page:
-                    return 0
-                end = page[-1]["position"] + 1
-                await self._apply(conn, page, saved)
-                await sql.save_checkpoint(conn, end, self.name)
+            conn = await self.pool.acquire()
+            try:
+                async with conn.transaction():
+                    saved = await sql.lock_checkpoint(conn, self.name)
+                    if saved != self._position:  # first step, or another writer moved it
+                        self._forget()
+                        self._position = saved
+                    page = await conn.fetch(_PAGE_SQL, saved, self.page_size)
+                    if not page:
+                        return 0
+                    end = page[-1]["position"] + 1
+                    await self._apply(conn, page, saved)
+                    await sql.save_checkpoint(conn, end, self.name)
+            finally:
+                await self._give_back(conn)
         except BaseException:
             self._forget()
             raise
@@ -487,14 +491,33 @@ class ProjectionRunner:
         return conn
 
     async def _release(self, conn: asyncpg.Connection) -> None:
-        """Stop listening on ``conn`` and hand it back to the pool, whatever happens."""
+        """Stop listening on ``conn`` and hand it back to the pool, whatever happens.
+
+        asyncpg's ``Pool.release`` shields the reset of the connection: a cancellation
+        landing during it returns at once while the reset goes on. ``_give_back`` waits
+        for the reset (at most ``_RELEASE_TIMEOUT``) before the cancellation goes on, so
+        that a stopped runner has given its connections back when ``stop`` returns."""
         try:
             if self.follower is None:
                 with contextlib.suppress(Exception):
                     await conn.remove_listener(NOTIFY_CHANNEL, self._notified)
         finally:
-            with contextlib.suppress(Exception):
-                await self.pool.release(conn, timeout=_RELEASE_TIMEOUT)
+            await self._give_back(conn)
+
+    async def _give_back(self, conn: asyncpg.Connection) -> None:
+        """Hand ``conn`` back to the pool; a cancellation waits for its reset (bounded)
+        before it goes on (see ``_release``)."""
+        release = asyncio.ensure_future(self.pool.release(conn, timeout=_RELEASE_TIMEOUT))
+        try:
+            await asyncio.shield(release)
+        except asyncio.CancelledError:
+            await asyncio.wait({release}, timeout=_RELEASE_TIMEOUT)
+            raise
+        except Exception:
+            pass  # the pool terminates a connection it cannot reset
+        finally:
+            if release.done() and not release.cancelled():
+                release.exception()  # retrieved: never "exception was never retrieved"
 
     def _notified(self, conn: Any, pid: int, channel: str, payload: str) -> None:
         self._wake.set()

@@ -65,3 +65,48 @@ async def test_a_stop_that_lands_with_a_wake_up_still_stops_the_runner(database:
             assert pool.get_idle_size() == pool.get_size()
     finally:
         await asyncio.wait_for(pool.close(), 10)
+
+
+@pytest.mark.parametrize("held", ["listening", "step"])
+async def test_a_stop_that_lands_while_a_connection_is_reset_waits_for_it(
+        database: str, monkeypatch: pytest.MonkeyPatch, held: str) -> None:
+    """asyncpg's ``Pool.release`` shields the reset of the connection it takes back: a
+    cancellation landing then returns at once while the reset goes on. The runner's
+    stop must not return before its connection is back in the pool, whether it lands
+    as the listening connection or a step's is given back."""
+    pool = await connect_pool(database, min_size=1, max_size=4)
+    runner = ProjectionRunner(pool, poll_interval=60.0, rebuild_from=None)
+    resetting = asyncio.Event()
+    real_release = type(pool).release
+
+    async def slow_release(self: object, conn: object, *,
+                           timeout: float | None = None) -> None:
+        if resetting.is_set():  # only the first one is slow
+            return await real_release(self, conn, timeout=timeout)  # type: ignore[arg-type,no-any-return]
+
+        async def reset_slowly() -> None:
+            resetting.set()
+            await asyncio.sleep(0.5)  # a reset that takes a while (a busy server)
+            await real_release(self, conn, timeout=timeout)  # type: ignore[arg-type]
+        await asyncio.shield(reset_slowly())  # as asyncpg's own release does
+
+    try:
+        if held == "step":  # the first release is the first step's connection
+            monkeypatch.setattr(type(pool), "release", slow_release)
+            runner.start()
+        else:
+            runner.start()
+            await asyncio.sleep(0.3)  # leading, waiting: the listening connection held
+            assert pool.get_idle_size() < pool.get_size()
+            monkeypatch.setattr(type(pool), "release", slow_release)
+            task = runner._task
+            assert task is not None
+            task.cancel()  # ends the wait: the task's finally starts releasing
+        await resetting.wait()
+        await runner.stop()  # its cancellation lands inside the shielded reset
+        assert pool.get_idle_size() == pool.get_size(), "stop returned before the reset"
+    finally:
+        monkeypatch.undo()
+        await runner.stop()
+        async with asyncio.timeout(10):
+            await pool.close()
