@@ -38,6 +38,7 @@ the latencies follow the neighbours' load.
 
 Run: python bench/growth.py [--sizes 10000,100000,500000,1000000] [--appends N]
      [--seconds S] [--profile FILE]   (py-spy, during the appends at the largest size)
+     [--setting LEDGER_NAME=VALUE ...]  (the server's settings, e.g. its cache bounds)
 """
 
 from __future__ import annotations
@@ -299,10 +300,11 @@ def ms(values: list[float], q: float) -> str:
 
 
 async def measure(dsn: str, home: Path, log: Log, held: list[list[Envelope]],
-                  seconds: float, profile: str | None) -> dict[str, str]:
+                  seconds: float, profile: str | None,
+                  settings: dict[str, str] | None = None) -> dict[str, str]:
     row: dict[str, str] = {"size": f"{log.events + 60:,}",
                            "agreements": f"{len(log.agreements):,}"}
-    server = Server(dsn, home)
+    server = Server(dsn, home, extra=settings)
     spy: subprocess.Popen[bytes] | None = None
     try:
         t0 = time.perf_counter()
@@ -373,13 +375,14 @@ COLUMNS = ["size", "agreements", "fill s", "start", "catch-up", "append rate", "
            "RSS MiB", "peak MiB", "load"]
 
 
-async def main(sizes: list[int], hold: int, seconds: float, profile: str | None) -> None:
+async def main(sizes: list[int], hold: int, seconds: float, profile: str | None,
+               settings: dict[str, str]) -> None:
     rows = []
     log = Log()
     with admin_dsn() as (admin, label), tempfile.TemporaryDirectory(
             prefix="ledger-bench-growth-") as tmp:
         print(f"setup: {machine()}; {label}; `ledger serve` (one process) with "
-              + ", ".join(f"{k}={v}" for k, v in SERVER_SETTINGS.items())
+              + ", ".join(f"{k}={v}" for k, v in {**SERVER_SETTINGS, **settings}.items())
               + f"; {CLIENTS} clients; load {load()} at start", flush=True)
         async with fresh_database(admin) as dsn:
             for target in sizes:
@@ -396,7 +399,7 @@ async def main(sizes: list[int], hold: int, seconds: float, profile: str | None)
                       f"checkpoint signed at {signed or 'none (no log key yet)'}; "
                       f"load {load()}", flush=True)
                 row = await measure(dsn, Path(tmp) / "home", log, held, seconds,
-                                    profile if target == sizes[-1] else None)
+                                    profile if target == sizes[-1] else None, settings)
                 row["fill s"] = f"{made:.0f}+{appended:.0f}"
                 rows.append(row)
     print("\n| " + " | ".join(COLUMNS) + " |")
@@ -419,6 +422,12 @@ if __name__ == "__main__":
     parser.add_argument("--profile", metavar="FILE",
                         help="py-spy raw profile of the server during the appends at "
                              "the largest size (needs py-spy)")
+    parser.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting of the server (e.g. LEDGER_CACHE_ANSWERS_MIB=64); "
+                             "repeatable")
     args = parser.parse_args()
+    extra = dict(item.split("=", 1) for item in args.setting)
+    if not all(name.startswith("LEDGER_") for name in extra):
+        parser.error("--setting takes LEDGER_… settings, as NAME=VALUE")
     asyncio.run(main([int(s) for s in args.sizes.split(",")], args.appends, args.seconds,
-                     args.profile))
+                     args.profile, extra))

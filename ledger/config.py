@@ -23,7 +23,7 @@ has the table with the memory an entry takes). Each is a positive whole number;
 ``LEDGER_CACHE_AGREEMENTS``                agreements' current states kept for reads
 ``LEDGER_CACHE_AGREEMENTS_MIB``            … and their memory (128, 32)
 ``LEDGER_CACHE_ANSWERS``                   agreements' current views kept compressed for
-``LEDGER_CACHE_ANSWERS_MIB``               reads, and their memory (4096, 32)
+``LEDGER_CACHE_ANSWERS_MIB``               reads, and their memory (4096, 64)
 ``LEDGER_CACHE_PROJECTION_AGREEMENTS``     agreements the projection runner keeps folded
 ``LEDGER_CACHE_PROJECTION_MIB``            … and their memory (10000, 32)
 ``LEDGER_CACHE_RULES_AGREEMENTS``          agreement states the write rules keep
@@ -81,7 +81,7 @@ class Caches:
     agreements: int = 128
     agreements_bytes: int = 32 * MIB
     answers: int = 4096
-    answers_bytes: int = 32 * MIB
+    answers_bytes: int = 64 * MIB
     projection_agreements: int = 10_000
     projection_bytes: int = 32 * MIB
     rules_agreements: int = 4096
