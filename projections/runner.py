@@ -513,8 +513,8 @@ class ProjectionRunner:
         except asyncio.CancelledError:
             await asyncio.wait({release}, timeout=_RELEASE_TIMEOUT)
             raise
-        except Exception:
-            pass  # the pool terminates a connection it cannot reset
+        except Exception as exc:  # the pool terminates a connection it cannot reset
+            _log.debug("projection %s: a connection was not reset: %s", self.name, exc)
         finally:
             if release.done() and not release.cancelled():
                 release.exception()  # retrieved: never "exception was never retrieved"
