@@ -14,8 +14,13 @@ rounds each; the median window is printed. A short measurement first warms the
 process and is not printed. The agreements grow by those rounds during
 the measurement, a little compared with the longer lengths.
 
+The runner is keyed as in ``ledger serve`` (it stores images and snapshots), and its
+cache is ``--cache-mib`` (256 by default: every agreement stays folded, the path this
+measures); with the server's default of 32 MiB, 40 agreements of 2,000 events do not
+fit, and each step reloads them from their images (``--cache-mib 32`` measures that).
+
 Run: BENCH_DATABASE_URL=postgresql://... python bench/projection_growth.py
-     [--lengths 10 100 2000] [--agreements 40] [--rounds 6] [--windows 3]
+     [--lengths 10 100 2000] [--agreements 40] [--rounds 6] [--windows 3] [--cache-mib M]
 """
 
 from __future__ import annotations
@@ -51,6 +56,8 @@ from ledger.domain.values import Period, Quantity
 from ledger.envelope import Envelope
 from ledger.projections import ProjectionRunner, rebuild
 from ledger.projections import runner as runner_module
+from ledger.projections.images import image_key
+from ledger.snapshot import seal_key
 from ledger.statement import event_hash
 from ledger.store import PostgresStore
 
@@ -137,8 +144,11 @@ async def append(store: PostgresStore, envelopes: list[Envelope]) -> None:
         await store.append(envelopes[i:i + 5000])
 
 
+_SECRET = b"bench projection growth"  # stands for the log key's bytes
+
+
 async def measure(dsn: str, lives: list[list[Decided]], length: int, rounds: int,
-                  windows: int) -> list[tuple[float, float]]:
+                  windows: int, cache_mib: int) -> list[tuple[float, float]]:
     """(wall µs, CPU µs) per event of each window, agreements ``length`` events long."""
     k = len(lives)
     signed = Signed(k)
@@ -155,7 +165,11 @@ async def measure(dsn: str, lives: list[list[Decided]], length: int, rounds: int
         await append(store, rest)
         async with pool.acquire() as conn:
             await conn.execute("VACUUM (ANALYZE)")
-        runner = ProjectionRunner(pool, page_size=k, rebuild_from=None)
+        # keyed as in ``ledger serve``: it stores images and snapshots as it passes
+        # every 200 events of an agreement
+        runner = ProjectionRunner(pool, page_size=k, rebuild_from=None,
+                                  cache_bytes=cache_mib << 20, image_key=image_key(_SECRET),
+                                  snapshot_key=seal_key(_SECRET))
         assert await runner.step() == k  # warm-up: folds every agreement into the cache
         out = []
         for _ in range(windows):
@@ -170,7 +184,8 @@ async def measure(dsn: str, lives: list[list[Decided]], length: int, rounds: int
         await pool.close()
 
 
-async def main(lengths: list[int], agreements: int, rounds: int, windows: int) -> None:
+async def main(lengths: list[int], agreements: int, rounds: int, windows: int,
+               cache_mib: int) -> None:
     t0 = time.perf_counter()
     lives = histories(agreements, max(lengths) + 1 + rounds * windows)
     made = time.perf_counter() - t0
@@ -178,18 +193,19 @@ async def main(lengths: list[int], agreements: int, rounds: int, windows: int) -
         load1, _, _ = os.getloadavg()
         print(f"code: {runner_module.__file__}")
         print(f"setup: {machine()}; {label}; {agreements} agreements per length; "
-              f"{rounds} rounds x {windows} windows; load average {load1:.2f} at start; "
+              f"{rounds} rounds x {windows} windows; the runner's cache {cache_mib} MiB; "
+              f"load average {load1:.2f} at start; "
               f"histories decided in {made:.1f} s")
         print(f"{'events per agreement':>22} {'µs/event (wall)':>16} {'µs/event (CPU)':>15}"
               "   windows (wall)")
         # The first measurement of a process also pays for warming it (imports, caches,
         # the server's catalog lookups): one short one first, not printed.
         async with fresh_database(admin) as dsn:
-            await measure(dsn, lives, min(lengths), 2, 1)
+            await measure(dsn, lives, min(lengths), 2, 1, cache_mib)
         first = None
         for length in lengths:
             async with fresh_database(admin) as dsn:
-                got = await measure(dsn, lives, length, rounds, windows)
+                got = await measure(dsn, lives, length, rounds, windows, cache_mib)
             wall = statistics.median(w for w, _ in got)
             cpu = statistics.median(c for _, c in got)
             first = first or wall
@@ -203,5 +219,10 @@ if __name__ == "__main__":
     parser.add_argument("--agreements", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--windows", type=int, default=3)
+    parser.add_argument("--cache-mib", type=int, default=256,
+                        help="the runner's cache bound (LEDGER_CACHE_PROJECTION_MIB); below "
+                             "what the agreements take (40 of 2,000 events: about 40 MiB) "
+                             "every step reloads them from their images")
     args = parser.parse_args()
-    asyncio.run(main(args.lengths, args.agreements, args.rounds, args.windows))
+    asyncio.run(main(args.lengths, args.agreements, args.rounds, args.windows,
+                     args.cache_mib))
