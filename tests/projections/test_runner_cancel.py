@@ -96,8 +96,9 @@ async def test_a_stop_that_lands_while_a_connection_is_reset_waits_for_it(
             runner.start()
         else:
             runner.start()
-            await asyncio.sleep(0.3)  # leading, waiting: the listening connection held
-            assert pool.get_idle_size() < pool.get_size()
+            async with asyncio.timeout(10):  # leading, waiting: the listening connection held
+                while pool.get_idle_size() == pool.get_size() or runner.position is None:
+                    await asyncio.sleep(0.01)
             monkeypatch.setattr(type(pool), "release", slow_release)
             task = runner._task
             assert task is not None
