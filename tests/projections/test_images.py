@@ -236,3 +236,32 @@ async def test_the_runner_leaves_snapshots_the_reads_fold_from(ledger):
         assert reached == len(events) == w.heads[stream][0]
         assert msgspec.json.encode(state) == msgspec.json.encode(fold_events(events))
         assert states.folded < 40 and states.discarded == 0
+
+
+async def test_a_long_reload_folds_in_a_worker_thread(ledger, monkeypatch):
+    """A reload of more than ``_OFF_LOOP`` events folds off the event loop, and gives the
+    rows a rebuild gives."""
+    import threading
+
+    from ledger.projections import runner as runner_module
+
+    pool, _ = ledger
+    w, _ = await _long_life(ledger)
+    await ProjectionRunner(pool, rebuild_from=None).catch_up()
+    await _one_more(ledger, w)
+    threads: list[int] = []
+    fold = runner_module._fold_rows
+
+    def spy(states: Any, rows: Any) -> None:
+        threads.append(threading.get_ident())
+        fold(states, rows)
+
+    monkeypatch.setattr(runner_module, "_fold_rows", spy)
+    monkeypatch.setattr(runner_module, "_OFF_LOOP", 10)
+    cold = ProjectionRunner(pool, rebuild_from=None)  # no images: the whole stream
+    await cold.catch_up()
+    assert cold.reloaded > 10
+    assert threads and threading.get_ident() not in threads
+    incremental = await snapshot(pool)
+    await rebuild(pool)
+    assert await snapshot(pool) == incremental
