@@ -30,8 +30,8 @@ import msgspec
 
 from .domain import AgreementState, state_hash
 
-__all__ = ["FORMAT", "SealedSnapshot", "SnapshotRejected", "open_snapshot", "seal_key",
-           "seal_snapshot"]
+__all__ = ["FORMAT", "SealedSnapshot", "SnapshotRejected", "derive_key", "open_snapshot",
+           "seal_key", "seal_mac", "seal_snapshot"]
 
 #: The encoding of snapshot states. Raise it whenever ``AgreementState`` or the fold
 #: changes: snapshots of any other format are ignored.
@@ -60,17 +60,31 @@ class SealedSnapshot:
     seal: bytes
 
 
+def derive_key(label: bytes, secret: bytes) -> bytes:
+    """The key sealing one kind of derived data (named by ``label``), derived from
+    ``secret``, the log operator's private key bytes: SHA-256 of the two."""
+    return hashlib.sha256(label + secret).digest()
+
+
+def seal_mac(key: bytes, fmt: int, name: str, numbers: tuple[int, ...],
+             *parts: bytes) -> bytes:
+    """HMAC-SHA256 over the format and the name's length (4 bytes each), ``numbers``
+    (8 bytes each), the name, then ``parts``; all integers big-endian. Every sealed
+    kind (snapshots here, the projection runner's images) is one call."""
+    encoded = name.encode()
+    message = b"".join((struct.pack(f">II{len(numbers)}Q", fmt, len(encoded), *numbers),
+                        encoded, *parts))
+    return hmac.new(key, message, hashlib.sha256).digest()
+
+
 def seal_key(secret: bytes) -> bytes:
-    """The sealing key derived from ``secret`` (the log operator's private key bytes)."""
-    return hashlib.sha256(_KEY_LABEL + secret).digest()
+    """The snapshots' sealing key derived from ``secret`` (the log key's bytes)."""
+    return derive_key(_KEY_LABEL, secret)
 
 
 def _mac(key: bytes, stream: str, version: int, event_hash: str, fmt: int,
          state: bytes) -> bytes:
-    name = stream.encode()
-    message = b"".join((struct.pack(">IIQ", fmt, len(name), version), name,
-                        bytes.fromhex(event_hash), state))
-    return hmac.new(key, message, hashlib.sha256).digest()
+    return seal_mac(key, fmt, stream, (version,), bytes.fromhex(event_hash), state)
 
 
 def seal_snapshot(key: bytes, stream: str, version: int, event_hash: str,

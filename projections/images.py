@@ -24,9 +24,7 @@ inside it; raise ``FORMAT`` whenever either changes shape (it follows
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import struct
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final
@@ -84,16 +82,13 @@ class SealedImage:
 
 
 def image_key(secret: bytes) -> bytes:
-    """The sealing key derived from ``secret`` (the log operator's private key bytes)."""
-    return hashlib.sha256(_KEY_LABEL + secret).digest()
+    """The images' sealing key derived from ``secret`` (the log key's bytes)."""
+    return snapshot.derive_key(_KEY_LABEL, secret)
 
 
 def _mac(key: bytes, agreement_id: str, version: int, position: int, fmt: int,
          image: bytes) -> bytes:
-    name = agreement_id.encode()
-    message = b"".join((struct.pack(">IIQQ", fmt, len(name), version, position), name,
-                        image))
-    return hmac.new(key, message, hashlib.sha256).digest()
+    return snapshot.seal_mac(key, fmt, agreement_id, (version, position), image)
 
 
 def seal_image(key: bytes, agreement_id: str, t: Tracked) -> SealedImage:

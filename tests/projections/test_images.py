@@ -60,44 +60,50 @@ async def _long_life(ledger: Any) -> tuple[World, int]:
     return w, await w.flush(store)
 
 
-async def _one_more(ledger: Any, w: World) -> None:
+async def _one_more(ledger: Any, w: World, aid: str = "a1") -> None:
+    """One more month of ``aid``: two events."""
     _, store = ledger
-    _months(w, "a1", 1, start=100)
+    _months(w, aid, 1, start=100)
     await w.flush(store)
+
+
+def _keyed(pool: Any, **options: Any) -> ProjectionRunner:
+    """A runner that reads and writes images every ``EVERY`` events (``image_key`` may
+    be given another key)."""
+    return ProjectionRunner(pool, rebuild_from=None, **{"image_key": KEY,
+                                                        "image_every": EVERY, **options})
+
+
+async def _rows_are_a_rebuilds(pool: Any) -> None:
+    """The read models the runners left are exactly what a rebuild writes."""
+    incremental = await snapshot(pool)
+    await rebuild(pool)
+    assert await snapshot(pool) == incremental
 
 
 async def test_a_cold_runner_reloads_from_the_image_and_folds_only_what_follows(ledger):
     pool, _ = ledger
     w, _ = await _long_life(ledger)
-    warm = ProjectionRunner(pool, page_size=40, rebuild_from=None, image_key=KEY,
-                            image_every=EVERY)
+    warm = _keyed(pool, page_size=40)
     await warm.catch_up()
     images = {r["agreement_id"]: r["version"] for r in await pool.fetch(
         "SELECT agreement_id, version FROM projection_images")}
     assert set(images) == {"a1", "a2"} and all(v >= EVERY for v in images.values())
     await _one_more(ledger, w)
 
-    cold = ProjectionRunner(pool, image_key=KEY, image_every=EVERY, rebuild_from=None)
+    cold = _keyed(pool)
     await cold.catch_up()
     stream_length = w.heads["agreement/a1"][0]
     # the image stands at most one page of events behind the head before the new ones
     assert 0 < cold.reloaded < stream_length - images["a1"] + 40
     assert cold.discarded == 0
-    incremental = await snapshot(pool)
-    await rebuild(pool)
-    assert await snapshot(pool) == incremental
+    await _rows_are_a_rebuilds(pool)
 
     # without the key: the whole stream is folded again
-    await _one_more_elsewhere(ledger, w)
+    await _one_more(ledger, w, "a2")
     keyless = ProjectionRunner(pool, rebuild_from=None)
     await keyless.catch_up()
     assert keyless.reloaded == w.heads["agreement/a2"][0] - 2
-
-
-async def _one_more_elsewhere(ledger: Any, w: World) -> None:
-    _, store = ledger
-    _months(w, "a2", 1, start=100)
-    await w.flush(store)
 
 
 FORGERIES = {
@@ -115,11 +121,10 @@ FORGERIES = {
 async def test_a_forged_image_is_discarded_and_the_agreement_refolded(ledger, forgery, caplog):
     pool, _ = ledger
     w, _ = await _long_life(ledger)
-    await ProjectionRunner(pool, rebuild_from=None, image_key=KEY,
-                           image_every=EVERY).catch_up()
+    await _keyed(pool).catch_up()
     await pool.execute(FORGERIES[forgery])
     await _one_more(ledger, w)
-    cold = ProjectionRunner(pool, image_key=KEY, image_every=EVERY, rebuild_from=None)
+    cold = _keyed(pool)
     with caplog.at_level(logging.WARNING, logger="ledger.projections.runner"):
         await cold.catch_up()
     assert cold.discarded == 1
@@ -130,18 +135,15 @@ async def test_a_forged_image_is_discarded_and_the_agreement_refolded(ledger, fo
     assert row is not None
     assert open_image(KEY, SealedImage(*(row[c] for c in (
         "agreement_id", "version", "position", "format", "image", "seal")))).last_version
-    incremental = await snapshot(pool)
-    await rebuild(pool)
-    assert await snapshot(pool) == incremental
+    await _rows_are_a_rebuilds(pool)
 
 
 async def test_an_image_sealed_with_another_key_is_refused(ledger):
     pool, _ = ledger
     w, _ = await _long_life(ledger)
-    await ProjectionRunner(pool, rebuild_from=None, image_key=image_key(b"other" * 7),
-                           image_every=EVERY).catch_up()
+    await _keyed(pool, image_key=image_key(b"other" * 7)).catch_up()
     await _one_more(ledger, w)
-    cold = ProjectionRunner(pool, image_key=KEY, image_every=EVERY, rebuild_from=None)
+    cold = _keyed(pool)
     await cold.catch_up()
     assert cold.discarded == 1
     assert cold.reloaded == w.heads["agreement/a1"][0] - 2
@@ -150,8 +152,7 @@ async def test_an_image_sealed_with_another_key_is_refused(ledger):
 async def test_an_older_genuine_image_only_costs_more_folding(ledger):
     pool, _ = ledger
     w, _ = await _long_life(ledger)
-    runner = ProjectionRunner(pool, page_size=40, rebuild_from=None, image_key=KEY,
-                              image_every=EVERY)
+    runner = _keyed(pool, page_size=40)
     await runner.catch_up()
     old = await pool.fetchrow("SELECT * FROM projection_images WHERE agreement_id = 'a1'")
     await _one_more(ledger, w)
@@ -164,16 +165,14 @@ async def test_an_older_genuine_image_only_costs_more_folding(ledger):
     await pool.execute("UPDATE projection_images SET version = $2, position = $3, "
                        "image = $4, seal = $5 WHERE agreement_id = $1", "a1",
                        old["version"], old["position"], old["image"], old["seal"])
-    await _one_more_elsewhere(ledger, w)
+    await _one_more(ledger, w, "a2")
     _months(w, "a1", 1, start=300)
     await w.flush(ledger[1])
-    cold = ProjectionRunner(pool, image_key=KEY, image_every=EVERY, rebuild_from=None)
+    cold = _keyed(pool)
     await cold.catch_up()
     assert cold.discarded == 0
     assert cold.reloaded > w.heads["agreement/a1"][0] - old["version"] - 3
-    incremental = await snapshot(pool)
-    await rebuild(pool)
-    assert await snapshot(pool) == incremental
+    await _rows_are_a_rebuilds(pool)
 
 
 async def test_no_key_no_images(ledger):
@@ -186,8 +185,7 @@ async def test_no_key_no_images(ledger):
 async def test_a_rebuild_empties_the_images(ledger):
     pool, _ = ledger
     await _long_life(ledger)
-    await ProjectionRunner(pool, rebuild_from=None, image_key=KEY,
-                           image_every=EVERY).catch_up()
+    await _keyed(pool).catch_up()
     assert await pool.fetchval("SELECT count(*) FROM projection_images") == 2
     await rebuild(pool)
     assert await pool.fetchval("SELECT count(*) FROM projection_images") == 0
@@ -224,8 +222,7 @@ async def test_the_runner_leaves_snapshots_the_reads_fold_from(ledger):
     what follows it, and gets exactly the full fold of the signed events."""
     pool, _ = ledger
     w, _ = await _long_life(ledger)
-    await ProjectionRunner(pool, page_size=40, rebuild_from=None, image_key=KEY,
-                           image_every=EVERY, snapshot_key=SNAPSHOT_KEY).catch_up()
+    await _keyed(pool, page_size=40, snapshot_key=SNAPSHOT_KEY).catch_up()
     assert await pool.fetchval("SELECT count(DISTINCT stream) FROM agreement_snapshots") == 2
     reads = Reads(pool)
     for aid in ("a1", "a2"):
@@ -262,6 +259,4 @@ async def test_a_long_reload_folds_in_a_worker_thread(ledger, monkeypatch):
     await cold.catch_up()
     assert cold.reloaded > 10
     assert threads and threading.get_ident() not in threads
-    incremental = await snapshot(pool)
-    await rebuild(pool)
-    assert await snapshot(pool) == incremental
+    await _rows_are_a_rebuilds(pool)

@@ -49,3 +49,22 @@ def test_a_state_past_its_version_is_refused() -> None:
     sealed = seal_snapshot(KEY, "agreement/a1", 6, EVENT, _state())  # state at 7
     with pytest.raises(SnapshotRejected):
         open_snapshot(KEY, sealed, EVENT)
+
+
+def test_the_seal_is_an_hmac_over_the_documented_layout() -> None:
+    """Snapshots already stored must keep opening: the MAC's bytes are pinned here (the
+    format and the name's length as 4-byte integers, the numbers as 8-byte ones, all
+    big-endian, then the name and the parts), for snapshots and the runner's images."""
+    import hashlib
+    import hmac
+    import struct
+
+    from ledger.snapshot import derive_key, seal_mac
+
+    key = derive_key(b"label\n", b"s" * 32)
+    assert key == hashlib.sha256(b"label\n" + b"s" * 32).digest()
+    message = (struct.pack(">IIQQ", 1001, 1, 7, 99) + b"x" + b"ab" + b"cd")
+    assert seal_mac(key, 1001, "x", (7, 99), b"ab", b"cd") == hmac.new(
+        key, message, hashlib.sha256).digest()
+    assert seal_mac(key, 1, "agreement/x", (7,), b"s") == hmac.new(
+        key, struct.pack(">IIQ", 1, 11, 7) + b"agreement/x" + b"s", hashlib.sha256).digest()
