@@ -30,7 +30,12 @@ pytestmark = pytest.mark.pg
 
 async def _long(client: Any, events: int, batch: int = 10) -> Agreement:
     """Agreement a1 with ``events`` events (a draft, then revisions), appended
-    ``batch`` at a time (the events of one append share their log time)."""
+    ``batch`` at a time (the events of one append share their log time).
+
+    The server's projection runner is told to leave no snapshots of its own: these
+    tests count the ones reads make, and the runner's would land at its own pace
+    (tests/projections/test_images.py covers those)."""
+    client.app.state.projections.snapshot_key = None
     ca = org("centre-arts")
     deal = Agreement(ca)
     r = await client.post("/v1/events", json=body(ca.registration("A"), deal.next()))
